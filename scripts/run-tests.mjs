@@ -1,0 +1,16 @@
+// `npm test`: every compiled test file under build/test, through node's own test runner.
+// Kernel tests need root and a writable cgroup v1 memory controller: they skip on a laptop
+// without them, and fail under CI=true (see test/helpers/capability.ts).
+import { readdirSync } from 'node:fs';
+import { join } from 'node:path';
+import { spawnSync } from 'node:child_process';
+
+const root = 'build/test';
+const files = readdirSync(root, { recursive: true })
+  .map(String)
+  .filter((f) => f.endsWith('.test.js'))
+  .filter((f) => process.argv.length <= 2 || process.argv.slice(2).some((a) => f.includes(a)))
+  .sort()
+  .map((f) => join(root, f));
+const r = spawnSync(process.execPath, ['--test', '--test-concurrency=1', ...files], { stdio: 'inherit' });
+process.exit(r.status ?? 1);

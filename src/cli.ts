@@ -1,0 +1,53 @@
+// The command line: `memlens [serve]` (default). Exit codes: 0 ok, 1 runtime failure (port in
+// use), 2 bad flags or config (one line naming what is wrong, before anything starts).
+import { ConfigError, MemlensError, describe } from './errors.js';
+import { helpText, loadConfig } from './config/load.js';
+import { createLogger } from './log.js';
+import { startExporter } from './main.js';
+import { VERSION } from './version.js';
+
+export async function main(argv: readonly string[]): Promise<number> {
+  let parsed;
+  try {
+    parsed = loadConfig(argv, process.env);
+  } catch (err) {
+    if (err instanceof ConfigError) {
+      process.stderr.write(`memlens: ${err.message}\n`);
+      return 2;
+    }
+    throw err;
+  }
+  if (parsed.kind === 'help') {
+    process.stdout.write(`${helpText()}\n`);
+    return 0;
+  }
+  if (parsed.kind === 'version') {
+    process.stdout.write(`memlens ${VERSION}\n`);
+    return 0;
+  }
+  const { command, config } = parsed;
+  if (command !== 'serve') {
+    process.stderr.write(`memlens: unknown command ${JSON.stringify(command)} (try --help)\n`);
+    return 2;
+  }
+  const log = createLogger(config.logLevel);
+  let running;
+  try {
+    running = await startExporter(config, log);
+  } catch (err) {
+    const code = err instanceof MemlensError && err.code === 'MEMLENS_ERR_CONFIG' ? 2 : 1;
+    process.stderr.write(`memlens: ${describe(err)}\n`);
+    return code;
+  }
+  // Node as PID 1 in a container gets no default SIGTERM handling: stop cleanly ourselves.
+  await new Promise<void>((resolve) => {
+    const stop = (signal: string): void => {
+      log.info({ signal }, 'shutting down');
+      resolve();
+    };
+    process.once('SIGTERM', () => stop('SIGTERM'));
+    process.once('SIGINT', () => stop('SIGINT'));
+  });
+  await running.close();
+  return 0;
+}

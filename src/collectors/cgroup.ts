@@ -1,0 +1,92 @@
+// Per-cgroup memory, v1 or v2, walking the memory hierarchy top-down so each cgroup's effective
+// limit is the tightest of its own and its ancestors' (and the host's RAM).
+import * as c from '../model/catalog.js';
+import type { HostFs } from '../host/hostFs.js';
+import type { CollectResult, Labels } from '../model/types.js';
+import { MemlensError } from '../errors.js';
+import { kubeIds, type MemoryHierarchy } from '../cgroupfs/discover.js';
+import { tighter, UNLIMITED, type Limit } from '../cgroupfs/limit.js';
+import { readMemoryCgroup } from '../cgroupfs/memory.js';
+import { parseMeminfo } from '../procfs/meminfo.js';
+import type { Collector } from './collector.js';
+import { SampleSink } from './samples.js';
+import { YieldPoint } from './yieldPoint.js';
+
+export interface CgroupFilter {
+  include: RegExp | undefined;
+  exclude: RegExp | undefined;
+  maxDepth: number;
+}
+
+export function cgroupLabels(path: string): Labels {
+  const ids = kubeIds(path);
+  const labels: Record<string, string> = { cgroup: path };
+  if (ids.podUid !== undefined) labels['pod_uid'] = ids.podUid;
+  if (ids.containerId !== undefined) labels['container_id'] = ids.containerId;
+  return labels;
+}
+
+/** `/` + rel, under the mount's own root (a cgroup namespace shows its root as `/`). */
+export function joinCgroup(root: string, rel: string): string {
+  if (rel === '') return root;
+  return root === '/' ? `/${rel}` : `${root}/${rel}`;
+}
+
+export class CgroupCollector implements Collector {
+  readonly name = 'cgroup';
+  readonly metrics = [
+    c.cgroupUsage, c.cgroupLimit, c.cgroupEffectiveLimit, c.cgroupWorkingSet, c.cgroupStat, c.cgroupPeak, c.cgroupSwap,
+    c.cgroupEvents, c.cgroupOomKills, c.cgroupUnderOom, c.cgroupPressure, c.cgroupProcesses,
+  ];
+
+  constructor(
+    private readonly hierarchy: MemoryHierarchy | undefined,
+    private readonly filter: CgroupFilter,
+  ) {}
+
+  async collect(host: HostFs, signal: AbortSignal): Promise<CollectResult> {
+    const h = this.hierarchy;
+    if (h === undefined) throw new MemlensError('MEMLENS_ERR_UNSUPPORTED', 'no cgroup memory controller found in mountinfo');
+    const out = new SampleSink();
+    const yp = new YieldPoint(signal);
+    const memPath = host.proc('meminfo');
+    const hostRam = parseMeminfo(host.tryRead(memPath) ?? '', memPath).value.totalBytes;
+    const hostLimit: Limit = hostRam === undefined ? UNLIMITED : { unlimited: false, bytes: hostRam };
+    const base = host.hostPath(h.mountPoint);
+
+    const visit = async (rel: string, depth: number, inherited: Limit): Promise<void> => {
+      await yp.maybeYield();
+      const path = joinCgroup(h.root, rel);
+      const dir = rel === '' ? base : `${base}/${rel}`;
+      const cg = readMemoryCgroup(host, dir, h.mode, out.problems);
+      const own = cg.limit ?? UNLIMITED;
+      const effective = h.mode === 'v1' ? tighter(cg.hierarchicalLimit ?? own, hostLimit) : tighter(tighter(inherited, own), hostLimit);
+      const exported = (this.filter.include?.test(path) ?? true) && !(this.filter.exclude?.test(path) ?? false);
+      if (exported && (cg.usageBytes !== undefined || cg.processes !== undefined)) {
+        const l = cgroupLabels(path);
+        out.add(c.cgroupUsage, l, cg.usageBytes);
+        if (cg.limit !== undefined && !cg.limit.unlimited) out.add(c.cgroupLimit, l, cg.limit.bytes);
+        // The root cgroup has no usage on v2: then there is no limit to speak of either.
+        if (cg.usageBytes !== undefined && !effective.unlimited) out.add(c.cgroupEffectiveLimit, l, effective.bytes);
+        if (cg.usageBytes !== undefined && cg.inactiveFileBytes !== undefined) {
+          out.add(c.cgroupWorkingSet, l, Math.max(0, cg.usageBytes - cg.inactiveFileBytes));
+        }
+        for (const [item, v] of cg.stat) out.add(c.cgroupStat, { ...l, item }, v);
+        out.add(c.cgroupPeak, l, cg.peakBytes);
+        out.add(c.cgroupSwap, l, cg.swapBytes);
+        for (const [event, v] of cg.events) out.add(c.cgroupEvents, { ...l, event }, v);
+        out.add(c.cgroupOomKills, l, cg.oomKills);
+        out.add(c.cgroupUnderOom, l, cg.underOom);
+        out.add(c.cgroupPressure, { ...l, kind: 'some' }, cg.pressure?.some?.totalSeconds);
+        out.add(c.cgroupPressure, { ...l, kind: 'full' }, cg.pressure?.full?.totalSeconds);
+        out.add(c.cgroupProcesses, l, cg.processes);
+      }
+      if (depth >= this.filter.maxDepth) return;
+      for (const child of host.subdirs(dir).sort()) {
+        await visit(rel === '' ? child : `${rel}/${child}`, depth + 1, tighter(inherited, own));
+      }
+    };
+    await visit('', 0, UNLIMITED);
+    return out.result();
+  }
+}

@@ -1,0 +1,122 @@
+// The runner calls every collector concurrently, each with its own timeout and try/catch, and
+// adds memlens_collector_success / _duration_seconds. Concurrent callers (scrapes, OTLP exports)
+// share one collection in flight, and reuse the last one within --collect.min-interval.
+import * as c from '../model/catalog.js';
+import type { HostFs } from '../host/hostFs.js';
+import type { Sample } from '../model/types.js';
+import type { Logger } from '../log.js';
+import { MemlensError, describe } from '../errors.js';
+import type { Collector } from './collector.js';
+
+export interface CollectorState {
+  name: string;
+  success: boolean;
+  durationSeconds: number;
+  error: string | undefined;
+}
+
+export interface Snapshot {
+  /** Wall-clock ms when the collection started. */
+  atMs: number;
+  samples: Sample[];
+  collectors: CollectorState[];
+}
+
+export interface RunnerOptions {
+  timeoutMs: number;
+  minIntervalMs: number;
+  /** Samples per collector above which the rest are dropped and counted. */
+  seriesBudget: number;
+}
+
+export class Runner {
+  private inFlight: Promise<Snapshot> | undefined;
+  private last: Snapshot | undefined;
+  private readonly problems = new Map<string, number>(); // `${collector}\0${reason}` -> count
+  private readonly dropped = new Map<string, number>();
+  private readonly failing = new Set<string>();
+
+  constructor(
+    private readonly collectors: readonly Collector[],
+    private readonly host: HostFs,
+    private readonly opts: RunnerOptions,
+    private readonly log: Logger,
+    private readonly extra: () => Sample[] = () => [],
+  ) {}
+
+  /** A snapshot no older than minIntervalMs; callers arriving during a collection share it. */
+  collect(): Promise<Snapshot> {
+    if (this.last !== undefined && Date.now() - this.last.atMs < this.opts.minIntervalMs) return Promise.resolve(this.last);
+    if (this.inFlight === undefined) {
+      this.inFlight = this.run().finally(() => {
+        this.inFlight = undefined;
+      });
+    }
+    return this.inFlight;
+  }
+
+  private async run(): Promise<Snapshot> {
+    const atMs = Date.now();
+    const results = await Promise.all(this.collectors.map((col) => this.runOne(col)));
+    const samples: Sample[] = [];
+    const states: CollectorState[] = [];
+    for (const [col, r] of results) {
+      states.push(r.state);
+      const l = { collector: col.name };
+      samples.push({ desc: c.collectorSuccess, labels: l, value: r.state.success ? 1 : 0 });
+      samples.push({ desc: c.collectorDuration, labels: l, value: r.state.durationSeconds });
+      let kept = r.samples;
+      if (kept.length > this.opts.seriesBudget) {
+        this.dropped.set(col.name, (this.dropped.get(col.name) ?? 0) + kept.length - this.opts.seriesBudget);
+        kept = kept.slice(0, this.opts.seriesBudget);
+      }
+      samples.push(...kept);
+      samples.push({ desc: c.samplesDropped, labels: l, value: this.dropped.get(col.name) ?? 0 });
+    }
+    for (const [key, n] of this.problems) {
+      const [collector, reason] = key.split('\0') as [string, string];
+      samples.push({ desc: c.collectProblems, labels: { collector, reason }, value: n });
+    }
+    samples.push(...this.extra());
+    const snap = { atMs, samples, collectors: states };
+    this.last = snap;
+    return snap;
+  }
+
+  private async runOne(col: Collector): Promise<[Collector, { state: CollectorState; samples: Sample[] }]> {
+    const t0 = performance.now();
+    const ac = new AbortController();
+    let timer: NodeJS.Timeout | undefined;
+    const timeout = new Promise<never>((_, reject) => {
+      timer = setTimeout(() => {
+        ac.abort();
+        reject(new MemlensError('MEMLENS_ERR_TIMEOUT', `collector ${col.name} took longer than ${this.opts.timeoutMs} ms`));
+      }, this.opts.timeoutMs);
+    });
+    let samples: Sample[] = [];
+    let error: string | undefined;
+    try {
+      const r = await Promise.race([col.collect(this.host, ac.signal), timeout]);
+      samples = r.samples;
+      for (const p of r.problems) {
+        const key = `${col.name}\0${p.reason}`;
+        this.problems.set(key, (this.problems.get(key) ?? 0) + 1);
+      }
+      if (r.problems.length > 0) this.log.debug({ collector: col.name, problems: r.problems.slice(0, 5), count: r.problems.length }, 'partial collection');
+    } catch (err) {
+      error = describe(err);
+    } finally {
+      clearTimeout(timer);
+      ac.abort();
+    }
+    const success = error === undefined;
+    // One log line when a collector's state changes, not one per scrape.
+    if (!success && !this.failing.has(col.name)) {
+      this.failing.add(col.name);
+      this.log.error({ collector: col.name, err: error }, 'collector failed');
+    } else if (success && this.failing.delete(col.name)) {
+      this.log.info({ collector: col.name }, 'collector recovered');
+    }
+    return [col, { state: { name: col.name, success, durationSeconds: (performance.now() - t0) / 1000, error }, samples }];
+  }
+}

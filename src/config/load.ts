@@ -1,0 +1,223 @@
+// Configuration from flags, MEMLENS_* environment variables and a YAML file, validated once at
+// startup. Any error is a ConfigError naming the flag/variable/key and why: main exits 2.
+import { readFileSync } from 'node:fs';
+import { parseArgs } from 'node:util';
+import { parse as parseYaml } from 'yaml';
+import { z } from 'zod';
+import { ConfigError, describe } from '../errors.js';
+import { OPTIONS, envName, type OptionFlag, type OptionSpec } from './options.js';
+import { parseDurationMs, parseListenAddress, parseSizeBytes, type ListenAddress } from './units.js';
+
+export interface GroupRule {
+  name: string;
+  comm: RegExp | undefined;
+  cmdline: RegExp | undefined;
+}
+
+export interface Config {
+  listen: ListenAddress;
+  telemetryPath: string;
+  procRoot: string;
+  sysRoot: string;
+  process: {
+    top: number;
+    include: RegExp | undefined;
+    smapsIntervalMs: number;
+    smapsMaxRssBytes: number;
+    smapsScope: 'selected' | 'all' | 'none';
+    groups: GroupRule[];
+  };
+  cgroup: { include: RegExp | undefined; exclude: RegExp | undefined; maxDepth: number };
+  collectTimeoutMs: number;
+  collectMinIntervalMs: number;
+  disabledCollectors: string[];
+  logLevel: 'debug' | 'info' | 'warn' | 'error';
+  /** Where each value came from, for the startup log line. */
+  configFile: string | undefined;
+}
+
+function regex(text: string, ctx: z.RefinementCtx): RegExp | undefined {
+  if (text === '') return undefined;
+  try {
+    return new RegExp(text);
+  } catch (err) {
+    ctx.addIssue({ code: 'custom', message: `not a regular expression: ${describe(err)}` });
+    return z.NEVER;
+  }
+}
+
+function valueSchema(spec: OptionSpec): z.ZodType {
+  const str = z.union([z.string(), z.number()]).transform(String);
+  switch (spec.kind) {
+    case 'string':
+      return str.pipe(z.string().min(1, 'must not be empty'));
+    case 'int':
+      return str.pipe(z.string().regex(/^\d+$/, 'must be a whole number').transform(Number));
+    case 'duration':
+      return str.transform((s, ctx) => parseDurationMs(s) ?? (ctx.addIssue({ code: 'custom', message: `not a duration (like 30s, 100ms, 2m): ${JSON.stringify(s)}` }), z.NEVER));
+    case 'size':
+      return str.transform((s, ctx) => parseSizeBytes(s) ?? (ctx.addIssue({ code: 'custom', message: `not a size (like 4GiB, 512MiB): ${JSON.stringify(s)}` }), z.NEVER));
+    case 'regex':
+      return str.transform(regex);
+    case 'list':
+      return str.transform((s) => s.split(',').map((x) => x.trim()).filter((x) => x !== ''));
+    case 'enum':
+      return str.pipe(z.enum(spec.choices as [string, ...string[]]));
+  }
+}
+
+const ruleSchema = z
+  .object({ name: z.string().min(1), comm: z.string().optional(), cmdline: z.string().optional() })
+  .strict()
+  .refine((r) => r.comm !== undefined || r.cmdline !== undefined, 'a group rule needs comm or cmdline (a regex)');
+
+/** The file's shape: the flags' dotted keys as nested maps, plus what flags express badly. */
+function fileSchema(): z.ZodType {
+  const sections = new Map<string, Record<string, z.ZodType>>();
+  for (const o of OPTIONS) {
+    const [section, key] = o.flag.split('.') as [string, string];
+    const s = sections.get(section) ?? {};
+    s[key] = z.union([z.string(), z.number()]).optional();
+    sections.set(section, s);
+  }
+  const shape: Record<string, z.ZodType> = {};
+  for (const [section, keys] of sections) {
+    if (section === 'process') keys['groups'] = z.array(ruleSchema).optional();
+    shape[section] = z.object(keys).strict().optional();
+  }
+  return z.object(shape).strict().nullable();
+}
+
+function issueText(e: z.ZodError): string {
+  const i = e.issues[0];
+  if (i === undefined) return 'invalid';
+  const where = i.path.length > 0 ? `${i.path.join('.')}: ` : '';
+  return `${where}${i.message}`;
+}
+
+export function helpText(): string {
+  const lines = ['Usage: memlens [command] [flags]', '', 'Commands:', '  serve (default)   run the exporter', '', 'Flags (each also MEMLENS_<FLAG> in the environment, or a key in --config FILE):'];
+  const all: { flag: string; help: string; default: string | undefined }[] = [
+    ...OPTIONS,
+    { flag: 'config', help: 'YAML config file (process group rules live here).', default: undefined },
+    { flag: 'help', help: 'Show this help.', default: undefined },
+    { flag: 'version', help: 'Show the version.', default: undefined },
+  ];
+  for (const o of all) {
+    const dflt = o.default === undefined || o.default === '' ? '' : ` (default ${JSON.stringify(o.default)})`;
+    const env = o.flag === 'help' || o.flag === 'version' ? '' : `  [${envName(o.flag)}]`;
+    lines.push(`  --${o.flag.padEnd(26)} ${o.help}${dflt}${env}`);
+  }
+  return lines.join('\n');
+}
+
+export type ParsedCli = { kind: 'help' } | { kind: 'version' } | { kind: 'run'; command: string; config: Config; positionals: string[] };
+
+export function loadConfig(argv: readonly string[], env: NodeJS.ProcessEnv): ParsedCli {
+  const argOptions: Record<string, { type: 'string' | 'boolean'; short?: string }> = {
+    config: { type: 'string' },
+    help: { type: 'boolean', short: 'h' },
+    version: { type: 'boolean' },
+  };
+  for (const o of OPTIONS) argOptions[o.flag] = { type: 'string' };
+  let parsed: ReturnType<typeof parseArgs>;
+  try {
+    parsed = parseArgs({ args: [...argv], options: argOptions, strict: true, allowPositionals: true });
+  } catch (err) {
+    throw new ConfigError(describe(err).replace(/\. To specify a positional argument.*$/, ''));
+  }
+  const flags = parsed.values as Record<string, string | boolean | undefined>;
+  if (flags['help'] === true) return { kind: 'help' };
+  if (flags['version'] === true) return { kind: 'version' };
+
+  const configFile = (flags['config'] as string | undefined) ?? env['MEMLENS_CONFIG'];
+  let file: Record<string, Record<string, unknown>> = {};
+  let rules: z.infer<typeof ruleSchema>[] = [];
+  if (configFile !== undefined) {
+    let text: string;
+    try {
+      text = readFileSync(configFile, 'utf8');
+    } catch (err) {
+      throw new ConfigError(`--config ${configFile}: cannot read: ${describe(err)}`, { path: configFile });
+    }
+    let doc: unknown;
+    try {
+      doc = parseYaml(text);
+    } catch (err) {
+      throw new ConfigError(`${configFile}: not valid YAML: ${describe(err).split('\n')[0]}`, { path: configFile });
+    }
+    const r = fileSchema().safeParse(doc);
+    if (!r.success) throw new ConfigError(`${configFile}: ${issueText(r.error)}`, { path: configFile });
+    file = (r.data ?? {}) as Record<string, Record<string, unknown>>;
+    rules = (file['process']?.['groups'] as z.infer<typeof ruleSchema>[] | undefined) ?? [];
+  }
+
+  const values = new Map<OptionFlag, unknown>();
+  for (const o of OPTIONS) {
+    const [section, key] = o.flag.split('.') as [string, string];
+    const candidates: [string, unknown][] = [
+      [`--${o.flag}`, flags[o.flag]],
+      [envName(o.flag), env[envName(o.flag)]],
+      [`${configFile ?? ''}: ${o.flag}`, file[section]?.[key]],
+      [`default of --${o.flag}`, o.default],
+    ];
+    const [source, raw] = candidates.find(([, v]) => v !== undefined) ?? ['', undefined];
+    if (raw === undefined) {
+      values.set(o.flag, undefined);
+      continue;
+    }
+    const r = valueSchema(o).safeParse(raw);
+    if (!r.success) throw new ConfigError(`${source}: ${issueText(r.error)}`);
+    values.set(o.flag, r.data);
+  }
+
+  const groups: GroupRule[] = rules.map((r, i) => {
+    const compile = (what: 'comm' | 'cmdline'): RegExp | undefined => {
+      const src = r[what];
+      if (src === undefined) return undefined;
+      try {
+        return new RegExp(src);
+      } catch (err) {
+        throw new ConfigError(`${configFile ?? ''}: process.groups.${i}.${what}: not a regular expression: ${describe(err)}`);
+      }
+    };
+    return { name: r.name, comm: compile('comm'), cmdline: compile('cmdline') };
+  });
+
+  const v = <T>(flag: OptionFlag): T => values.get(flag) as T;
+  const listenText = v<string>('web.listen-address');
+  const listen = parseListenAddress(listenText);
+  if (listen === undefined) throw new ConfigError(`--web.listen-address: not [host]:port: ${JSON.stringify(listenText)}`);
+  const telemetryPath = v<string>('web.telemetry-path');
+  if (!telemetryPath.startsWith('/')) throw new ConfigError(`--web.telemetry-path: must start with /: ${JSON.stringify(telemetryPath)}`);
+  const disabled = v<string[]>('collectors.disabled');
+  const known = ['process', 'cgroup', 'host'];
+  const unknown = disabled.find((d) => !known.includes(d));
+  if (unknown !== undefined) throw new ConfigError(`--collectors.disabled: unknown collector ${JSON.stringify(unknown)} (known: ${known.join(', ')})`);
+
+  return {
+    kind: 'run',
+    command: parsed.positionals[0] ?? 'serve',
+    positionals: parsed.positionals.slice(1),
+    config: {
+      listen,
+      telemetryPath,
+      procRoot: v<string>('path.procfs').replace(/\/+$/, '') || '/',
+      sysRoot: v<string>('path.sysfs').replace(/\/+$/, '') || '/',
+      process: {
+        top: v<number>('process.top'),
+        include: v<RegExp | undefined>('process.include'),
+        smapsIntervalMs: v<number>('process.smaps-interval'),
+        smapsMaxRssBytes: v<number>('process.smaps-max-rss'),
+        smapsScope: v<'selected' | 'all' | 'none'>('process.smaps-scope'),
+        groups,
+      },
+      cgroup: { include: v<RegExp | undefined>('cgroup.include'), exclude: v<RegExp | undefined>('cgroup.exclude'), maxDepth: v<number>('cgroup.max-depth') },
+      collectTimeoutMs: v<number>('collect.timeout'),
+      collectMinIntervalMs: v<number>('collect.min-interval'),
+      disabledCollectors: disabled,
+      logLevel: v<Config['logLevel']>('log.level'),
+      configFile,
+    },
+  };
+}

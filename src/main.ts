@@ -1,0 +1,69 @@
+// Wiring only: config -> host -> collectors -> runner -> sinks -> http.
+import type { Server } from 'node:http';
+import * as c from './model/catalog.js';
+import type { Config } from './config/load.js';
+import { HostFs } from './host/hostFs.js';
+import type { Logger } from './log.js';
+import { MemlensError, describe } from './errors.js';
+import { parseMountinfo } from './procfs/mountinfo.js';
+import { findMemoryHierarchy, type MemoryHierarchy } from './cgroupfs/discover.js';
+import type { Collector } from './collectors/collector.js';
+import { ProcessCollector } from './collectors/process.js';
+import { CgroupCollector } from './collectors/cgroup.js';
+import { HostCollector } from './collectors/host.js';
+import { Runner } from './collectors/runner.js';
+import { PrometheusSink } from './sinks/prometheus.js';
+import { createApp, listen } from './http/server.js';
+import { VERSION } from './version.js';
+
+/** The memory cgroup hierarchy as this host mounts it (v1, v2, or none). Throws when procfs is unreadable. */
+export function discoverHierarchy(host: HostFs): MemoryHierarchy | undefined {
+  const path = host.proc('self/mountinfo');
+  let text: string;
+  try {
+    text = host.read(path);
+  } catch (err) {
+    throw new MemlensError('MEMLENS_ERR_CONFIG', `--path.procfs: cannot read ${path}: ${describe(err)}`, { path, cause: err });
+  }
+  const mounts = parseMountinfo(text, path).value;
+  return findMemoryHierarchy(mounts, (mp) => host.tryRead(`${host.hostPath(mp)}/cgroup.controllers`));
+}
+
+export function buildCollectors(cfg: Config, hierarchy: MemoryHierarchy | undefined): Collector[] {
+  const all: Collector[] = [
+    new ProcessCollector({ ...cfg.process, cgroupMode: hierarchy?.mode ?? 'v2' }),
+    new CgroupCollector(hierarchy, cfg.cgroup),
+    new HostCollector(),
+  ];
+  return all.filter((col) => !cfg.disabledCollectors.includes(col.name));
+}
+
+export interface Running {
+  server: Server;
+  runner: Runner;
+  close(): Promise<void>;
+}
+
+export async function startExporter(cfg: Config, log: Logger): Promise<Running> {
+  const host = new HostFs(cfg.procRoot, cfg.sysRoot);
+  const hierarchy = discoverHierarchy(host);
+  if (hierarchy === undefined) log.warn('no cgroup memory controller found: the cgroup collector reports success 0');
+  else log.info({ mode: hierarchy.mode, mountPoint: hierarchy.mountPoint, root: hierarchy.root }, 'cgroup memory hierarchy');
+  const collectors = buildCollectors(cfg, hierarchy);
+  const build = [{ desc: c.buildInfo, labels: { version: VERSION }, value: 1 }];
+  const runner = new Runner(collectors, host, { timeoutMs: cfg.collectTimeoutMs, minIntervalMs: cfg.collectMinIntervalMs, seriesBudget: 200_000 }, log, () => build);
+  const sink = new PrometheusSink(c.catalog);
+  const app = createApp({ runner, sink, telemetryPath: cfg.telemetryPath, log });
+  const server = await listen(app, cfg.listen);
+  const addr = server.address();
+  log.info({ address: typeof addr === 'object' && addr !== null ? `${addr.address}:${addr.port}` : addr, path: cfg.telemetryPath, version: VERSION }, 'memlens listening');
+  return {
+    server,
+    runner,
+    close: () =>
+      new Promise<void>((resolve) => {
+        server.close(() => resolve());
+        server.closeAllConnections();
+      }),
+  };
+}

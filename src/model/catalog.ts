@@ -1,0 +1,127 @@
+// The metric catalog: the contract. Dashboards, alerts and users' queries depend on these names:
+// add freely, rename never. Both sinks, the README table and the dashboard checks read from here.
+import type { Kind, LabelDesc, MetricDesc } from './types.js';
+
+const CGROUP: LabelDesc = { name: 'cgroup', bound: 'cgroups under --cgroup.include/--cgroup.exclude, at most --cgroup.max-depth deep' };
+const POD_UID: LabelDesc = { name: 'pod_uid', bound: 'one per cgroup, when a Kubernetes path carries it' };
+const CONTAINER_ID: LabelDesc = { name: 'container_id', bound: 'one per cgroup, when a container runtime path carries it' };
+const PID: LabelDesc = { name: 'pid', bound: 'only the --process.top processes by resident memory plus --process.include matches' };
+const COMM: LabelDesc = { name: 'comm', bound: 'one per selected pid' };
+const GROUP: LabelDesc = { name: 'group', bound: 'comm names on the host, or the config rules\' names' };
+const COLLECTOR: LabelDesc = { name: 'collector', bound: 'the fixed list of collectors' };
+
+const CG = [CGROUP, POD_UID, CONTAINER_ID] as const;
+const PROC = [PID, COMM, CGROUP] as const;
+
+function m(prom: string, otel: string, unit: string, kind: Kind, help: string, labels: readonly LabelDesc[], source: string): MetricDesc {
+  return { key: prom.replace(/^memlens_/, ''), prom, otel, unit, kind, help, labels, source };
+}
+
+// ---- per cgroup (v1 and v2 give the same names; a file the kernel lacks gives no sample)
+export const cgroupUsage = m('memlens_cgroup_memory_usage_bytes', 'memlens.cgroup.memory.usage', 'By', 'gauge',
+  'Memory charged to the cgroup and its descendants.', CG, 'v1 memory.usage_in_bytes; v2 memory.current');
+export const cgroupLimit = m('memlens_cgroup_memory_limit_bytes', 'memlens.cgroup.memory.limit', 'By', 'gauge',
+  'The cgroup\'s own hard memory limit; absent when unlimited.', CG, 'v1 memory.limit_in_bytes; v2 memory.max');
+export const cgroupEffectiveLimit = m('memlens_cgroup_memory_effective_limit_bytes', 'memlens.cgroup.memory.effective_limit', 'By', 'gauge',
+  'The limit that really applies: the tightest of the cgroup\'s own, its ancestors\' and the host\'s RAM.', CG,
+  'v1 memory.stat hierarchical_memory_limit; v2 min of memory.max over ancestors; capped by MemTotal');
+export const cgroupWorkingSet = m('memlens_cgroup_memory_working_set_bytes', 'memlens.cgroup.memory.working_set', 'By', 'gauge',
+  'Usage minus inactive file cache, at least 0: what the kubelet evicts on.', CG, 'v1 usage - total_inactive_file; v2 current - inactive_file');
+export const cgroupStat = m('memlens_cgroup_memory_stat_bytes', 'memlens.cgroup.memory.stat', 'By', 'gauge',
+  'memory.stat byte items (hierarchical on v1), v2 item names.', [...CG, { name: 'item', bound: 'the fixed list of byte-valued memory.stat keys' }],
+  'v1 memory.stat total_*; v2 memory.stat');
+export const cgroupPeak = m('memlens_cgroup_memory_peak_bytes', 'memlens.cgroup.memory.peak', 'By', 'gauge',
+  'Highest usage recorded by the kernel since the cgroup was created (or reset).', CG, 'v1 memory.max_usage_in_bytes; v2 memory.peak (5.19+)');
+export const cgroupSwap = m('memlens_cgroup_memory_swap_usage_bytes', 'memlens.cgroup.memory.swap_usage', 'By', 'gauge',
+  'Swap used by the cgroup.', CG, 'v1 memory.memsw.usage_in_bytes - memory.usage_in_bytes; v2 memory.swap.current');
+export const cgroupEvents = m('memlens_cgroup_memory_events_total', 'memlens.cgroup.memory.events', '{event}', 'counter',
+  'Memory events of the cgroup (hierarchical).', [...CG, { name: 'event', bound: 'the kernel\'s memory.events keys' }],
+  'v1 memory.failcnt -> max, memory.oom_control oom_kill -> oom_kill; v2 memory.events');
+export const cgroupOomKills = m('memlens_cgroup_memory_oom_kills_total', 'memlens.cgroup.memory.oom_kills', '{kill}', 'counter',
+  'Processes of this cgroup killed by any OOM killer.', CG, 'v1 memory.oom_control oom_kill; v2 memory.events oom_kill');
+export const cgroupUnderOom = m('memlens_cgroup_memory_under_oom', 'memlens.cgroup.memory.under_oom', '{state}', 'gauge',
+  '1 while the cgroup is under OOM (the killer disabled or working), else 0.', CG, 'v1 memory.oom_control under_oom');
+export const cgroupPressure = m('memlens_cgroup_memory_pressure_seconds_total', 'memlens.cgroup.memory.pressure', 's', 'counter',
+  'Time tasks of the cgroup were stalled on memory (PSI).', [...CG, { name: 'kind', bound: 'some, full' }], 'v2 memory.pressure total');
+export const cgroupProcesses = m('memlens_cgroup_processes', 'memlens.cgroup.processes', '{process}', 'gauge',
+  'Processes directly in the cgroup.', CG, 'cgroup.procs');
+export const cgroupIntervalPeak = m('memlens_cgroup_memory_interval_peak_bytes', 'memlens.cgroup.memory.interval_peak', 'By', 'gauge',
+  'Highest usage since the previous collection.', CG, 'v2 memory.peak through a held fd reset after each read (kernels with per-fd reset)');
+
+// ---- per process (selected processes only)
+function p(what: string, otelWhat: string, help: string, source: string): MetricDesc {
+  return m(`memlens_process_${what}_bytes`, `memlens.process.${otelWhat}`, 'By', 'gauge', help, PROC, source);
+}
+export const processResident = p('resident', 'resident', 'Resident set size (VmRSS).', '/proc/PID/status VmRSS');
+export const processResidentAnon = p('resident_anon', 'resident_anon', 'Resident anonymous memory (RssAnon).', '/proc/PID/status RssAnon');
+export const processResidentFile = p('resident_file', 'resident_file', 'Resident file mappings (RssFile).', '/proc/PID/status RssFile');
+export const processResidentShmem = p('resident_shmem', 'resident_shmem', 'Resident shared memory (RssShmem).', '/proc/PID/status RssShmem');
+export const processResidentPeak = p('resident_peak', 'resident_peak', 'Peak resident set size (VmHWM).', '/proc/PID/status VmHWM');
+export const processVirtual = p('virtual', 'virtual', 'Virtual memory size (VmSize).', '/proc/PID/status VmSize');
+export const processSwap = p('swap', 'swap', 'Swapped-out anonymous memory (VmSwap).', '/proc/PID/status VmSwap');
+export const processPageTables = p('page_tables', 'page_tables', 'Page table size (VmPTE).', '/proc/PID/status VmPTE');
+export const processPss = p('pss', 'pss', 'Proportional set size.', '/proc/PID/smaps_rollup Pss');
+export const processPssAnon = p('pss_anon', 'pss_anon', 'Proportional set size of anonymous memory.', '/proc/PID/smaps_rollup Pss_Anon');
+export const processPssFile = p('pss_file', 'pss_file', 'Proportional set size of file mappings.', '/proc/PID/smaps_rollup Pss_File');
+export const processPssShmem = p('pss_shmem', 'pss_shmem', 'Proportional set size of shared memory.', '/proc/PID/smaps_rollup Pss_Shmem');
+export const processUss = p('uss', 'uss', 'Unique set size: Private_Clean + Private_Dirty.', '/proc/PID/smaps_rollup');
+export const processSwapPss = p('swap_pss', 'swap_pss', 'Proportional swap (SwapPss).', '/proc/PID/smaps_rollup SwapPss');
+export const processOomScore = m('memlens_process_oom_score', 'memlens.process.oom_score', '{score}', 'gauge',
+  'The OOM killer\'s badness score (0-2000, highest dies first).', PROC, '/proc/PID/oom_score');
+export const processOomScoreAdj = m('memlens_process_oom_score_adj', 'memlens.process.oom_score_adj', '{score}', 'gauge',
+  'oom_score_adj (-1000 never killed, 1000 first).', PROC, '/proc/PID/oom_score_adj');
+export const processSmapsReadSeconds = m('memlens_process_smaps_read_seconds_total', 'memlens.process.smaps_read', 's', 'counter',
+  'Time spent reading smaps_rollup (the kernel walks each page table while the process waits).', [], 'memlens');
+export const processSmapsSkipped = m('memlens_process_smaps_skipped_total', 'memlens.process.smaps_skipped', '{process}', 'counter',
+  'smaps_rollup reads skipped because the process was above --process.smaps-max-rss.', [], 'memlens');
+
+// ---- per process group (every process, bounded by group)
+function g(what: string, help: string, source: string): MetricDesc {
+  return m(`memlens_process_group_${what}_bytes`, `memlens.process.group.${what}`, 'By', 'gauge', help, [GROUP], source);
+}
+export const groupResident = g('resident', 'Sum of VmRSS over the group.', '/proc/PID/status VmRSS');
+export const groupResidentAnon = g('resident_anon', 'Sum of RssAnon over the group.', '/proc/PID/status RssAnon');
+export const groupResidentFile = g('resident_file', 'Sum of RssFile over the group.', '/proc/PID/status RssFile');
+export const groupResidentShmem = g('resident_shmem', 'Sum of RssShmem over the group.', '/proc/PID/status RssShmem');
+export const groupVirtual = g('virtual', 'Sum of VmSize over the group.', '/proc/PID/status VmSize');
+export const groupSwap = g('swap', 'Sum of VmSwap over the group.', '/proc/PID/status VmSwap');
+export const groupPageTables = g('page_tables', 'Sum of VmPTE over the group.', '/proc/PID/status VmPTE');
+export const groupPss = g('pss', 'Sum of Pss over the group (with --process.smaps-scope=all).', '/proc/PID/smaps_rollup Pss');
+export const groupUss = g('uss', 'Sum of USS over the group (with --process.smaps-scope=all).', '/proc/PID/smaps_rollup');
+export const groupProcesses = m('memlens_process_group_processes', 'memlens.process.group.processes', '{process}', 'gauge',
+  'Processes in the group.', [GROUP], '/proc');
+
+// ---- host
+export const hostMemTotal = m('memlens_host_memory_total_bytes', 'memlens.host.memory.total', 'By', 'gauge', 'MemTotal.', [], '/proc/meminfo');
+export const hostMemAvailable = m('memlens_host_memory_available_bytes', 'memlens.host.memory.available', 'By', 'gauge', 'MemAvailable.', [], '/proc/meminfo');
+export const hostSwapTotal = m('memlens_host_memory_swap_total_bytes', 'memlens.host.memory.swap_total', 'By', 'gauge', 'SwapTotal.', [], '/proc/meminfo');
+export const hostSwapFree = m('memlens_host_memory_swap_free_bytes', 'memlens.host.memory.swap_free', 'By', 'gauge', 'SwapFree.', [], '/proc/meminfo');
+export const hostOomKills = m('memlens_host_oom_kills_total', 'memlens.host.oom_kills', '{kill}', 'counter',
+  'OOM kills on the host since boot (4.13+).', [], '/proc/vmstat oom_kill');
+export const hostPressure = m('memlens_host_memory_pressure_seconds_total', 'memlens.host.memory.pressure', 's', 'counter',
+  'Time tasks were stalled on memory (PSI).', [{ name: 'kind', bound: 'some, full' }], '/proc/pressure/memory');
+
+// ---- the exporter itself
+export const collectorSuccess = m('memlens_collector_success', 'memlens.collector.success', '{success}', 'gauge',
+  '1 when the collector read its area, 0 when it failed as a whole.', [COLLECTOR], 'memlens');
+export const collectorDuration = m('memlens_collector_duration_seconds', 'memlens.collector.duration', 's', 'gauge',
+  'How long the collector\'s last run took.', [COLLECTOR], 'memlens');
+export const collectProblems = m('memlens_collect_problems_total', 'memlens.collect.problems', '{problem}', 'counter',
+  'Parts of an area that could not be read (a pid, a cgroup, a file); the area still succeeded.',
+  [COLLECTOR, { name: 'reason', bound: 'a fixed set of reasons per collector' }], 'memlens');
+export const samplesDropped = m('memlens_samples_dropped_total', 'memlens.samples.dropped', '{sample}', 'counter',
+  'Samples dropped because the collector went over its series budget.', [COLLECTOR], 'memlens');
+export const buildInfo = m('memlens_build_info', 'memlens.build.info', '{info}', 'gauge',
+  'Always 1; the version as a label.', [{ name: 'version', bound: 'one' }], 'memlens');
+
+export const catalog: readonly MetricDesc[] = [
+  cgroupUsage, cgroupLimit, cgroupEffectiveLimit, cgroupWorkingSet, cgroupStat, cgroupPeak, cgroupSwap, cgroupEvents,
+  cgroupOomKills, cgroupUnderOom, cgroupPressure, cgroupProcesses, cgroupIntervalPeak,
+  processResident, processResidentAnon, processResidentFile, processResidentShmem, processResidentPeak, processVirtual,
+  processSwap, processPageTables, processPss, processPssAnon, processPssFile, processPssShmem, processUss, processSwapPss,
+  processOomScore, processOomScoreAdj, processSmapsReadSeconds, processSmapsSkipped,
+  groupResident, groupResidentAnon, groupResidentFile, groupResidentShmem, groupVirtual, groupSwap, groupPageTables,
+  groupPss, groupUss, groupProcesses,
+  hostMemTotal, hostMemAvailable, hostSwapTotal, hostSwapFree, hostOomKills, hostPressure,
+  collectorSuccess, collectorDuration, collectProblems, samplesDropped, buildInfo,
+];

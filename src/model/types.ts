@@ -1,0 +1,44 @@
+// The model every collector produces and every sink consumes. Sinks see these types only.
+
+export type Kind = 'gauge' | 'counter';
+
+/** A label and why its number of values stays bounded (STYLE.md section 2). */
+export interface LabelDesc {
+  readonly name: string;
+  readonly bound: string;
+}
+
+export interface MetricDesc {
+  readonly key: string;
+  /** Full Prometheus name. */
+  readonly prom: string;
+  /** OpenTelemetry name (dotted, unit not in the name). */
+  readonly otel: string;
+  /** UCUM unit: By, s, 1, {event}, ... */
+  readonly unit: string;
+  readonly kind: Kind;
+  readonly help: string;
+  readonly labels: readonly LabelDesc[];
+  /** Where the value comes from (v1 / v2 / procfs), for the README table. */
+  readonly source: string;
+}
+
+export type Labels = Readonly<Record<string, string>>;
+
+export interface Sample {
+  readonly desc: MetricDesc;
+  readonly labels: Labels;
+  readonly value: number;
+}
+
+/** Something that went wrong for part of an area: counted, success stays 1. */
+export interface Problem {
+  readonly reason: string;
+  readonly path?: string;
+  readonly message: string;
+}
+
+export interface CollectResult {
+  samples: Sample[];
+  problems: Problem[];
+}

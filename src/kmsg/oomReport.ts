@@ -87,6 +87,11 @@ export interface OomReportParserOptions {
   readonly maxAgeUsec?: number;
   /** At most this many reports open at once; the oldest is dropped. */
   readonly maxOpenReports?: number;
+  /**
+   * Drop every open report when `seq` jumps (records were overwritten before we read them).
+   * Default true; callers that filter records before pushing them should pass seq undefined or set false.
+   */
+  readonly resetOnSeqGap?: boolean;
 }
 
 interface Summary {
@@ -188,6 +193,8 @@ export class OomReportParser {
   private readonly maxAgeRecords: number;
   private readonly maxAgeUsec: number;
   private readonly maxOpenReports: number;
+  private readonly resetOnSeqGap: boolean;
+  private lastSeq: number | undefined;
   private open: Pending[] = [];
   /** Summary lines seen while no report was open (header rate limited or lost), by pid. */
   private loose = new Map<number, { summary: Summary; at: number; usec: number | undefined }>();
@@ -199,6 +206,7 @@ export class OomReportParser {
     this.maxAgeRecords = opts.maxAgeRecords ?? 50_000;
     this.maxAgeUsec = opts.maxAgeUsec ?? 120_000_000;
     this.maxOpenReports = opts.maxOpenReports ?? 8;
+    this.resetOnSeqGap = opts.resetOnSeqGap ?? true;
   }
 
   /** Feed one record; returns the kills completed by it (usually none, at most one). */
@@ -219,6 +227,7 @@ export class OomReportParser {
   }
 
   private reset(): void {
+    this.lastSeq = undefined;
     this.open = [];
     this.loose.clear();
     this.lastOomLineAt = -1;
@@ -228,6 +237,13 @@ export class OomReportParser {
     const at = this.count++;
     const usec = typeof rec.usecMonotonic === 'number' && Number.isFinite(rec.usecMonotonic) ? rec.usecMonotonic : undefined;
     const seq = typeof rec.seq === 'number' && Number.isFinite(rec.seq) ? rec.seq : undefined;
+    if (seq !== undefined) {
+      if (this.resetOnSeqGap && this.lastSeq !== undefined && seq !== this.lastSeq + 1) {
+        this.open = [];
+        this.loose.clear();
+      }
+      this.lastSeq = seq;
+    }
     this.expire(at, usec);
     if (typeof rec.text !== 'string') return [];
     const text = rec.text.replace(/[\r\n]+$/, '');
@@ -352,7 +368,8 @@ export class OomReportParser {
     if (pid === undefined || uid === undefined || comm === undefined || m[1] === undefined) return;
     const summary: Summary = { ...parseSummaryHead(m[1]), comm, pid, uid };
     const only = this.only();
-    if (only !== undefined && only.summary === undefined) {
+    const agrees = only?.statsPath === undefined || summary.oomCgroup === undefined || only.statsPath === summary.oomCgroup;
+    if (only !== undefined && only.summary === undefined && agrees) {
       only.summary = summary;
       return;
     }
@@ -384,8 +401,18 @@ export class OomReportParser {
   }
 
   private complete(k: Killed, at: number, usec: number | undefined, seq: number | undefined): OomKill {
-    const p = this.claim(k, at);
-    if (p !== undefined) this.open = this.open.filter((x) => x !== p);
+    const claimed = this.claim(k, at);
+    // Whatever was open when this Killed line came is over: the kernel prints a report's lines
+    // up to its Killed line before the next report starts. Reports we could not tie to this line
+    // lost their own Killed line or are interleaved beyond telling apart; keep only their pid-keyed
+    // summaries (in `loose`).
+    for (const o of this.open) {
+      if (o !== claimed && o.summary !== undefined) this.loose.set(o.summary.pid, { summary: o.summary, at, usec });
+    }
+    this.open = [];
+    // A header whose first stats line names a different memcg than the kill does belongs to another report.
+    const named = claimed?.summary?.oomCgroup ?? claimed?.taskIn?.oomCgroup;
+    const p = claimed !== undefined && (claimed.statsPath === undefined || named === undefined || claimed.statsPath === named) ? claimed : undefined;
 
     let summary: Summary | undefined;
     const loose = this.loose.get(k.pid);

@@ -1,0 +1,138 @@
+// The HTTP layer and the runner with collectors that are slow, failing or hanging on purpose.
+import { test } from 'node:test';
+import assert from 'node:assert/strict';
+import type { AddressInfo } from 'node:net';
+import { Runner } from '../../../src/collectors/runner.js';
+import type { Collector } from '../../../src/collectors/collector.js';
+import { HostFs } from '../../../src/host/hostFs.js';
+import { PrometheusSink } from '../../../src/sinks/prometheus.js';
+import { createApp, listen } from '../../../src/http/server.js';
+import { createLogger } from '../../../src/log.js';
+import * as c from '../../../src/model/catalog.js';
+import type { CollectResult } from '../../../src/model/types.js';
+
+const log = createLogger('silent');
+
+class Counting implements Collector {
+  readonly name = 'host';
+  readonly metrics = [c.hostMemTotal];
+  calls = 0;
+  constructor(private readonly delayMs: number) {}
+  async collect(): Promise<CollectResult> {
+    this.calls++;
+    await new Promise((r) => setTimeout(r, this.delayMs));
+    return { samples: [{ desc: c.hostMemTotal, labels: {}, value: 1000 + this.calls }], problems: [{ reason: 'parse', message: 'x' }] };
+  }
+}
+class Failing implements Collector {
+  readonly name = 'cgroup';
+  readonly metrics = [c.cgroupUsage];
+  collect(): Promise<CollectResult> {
+    return Promise.reject(new Error('boom'));
+  }
+}
+class Hanging implements Collector {
+  readonly name = 'process';
+  readonly metrics = [c.processResident];
+  collect(_h: HostFs, signal: AbortSignal): Promise<CollectResult> {
+    return new Promise((_, reject) => signal.addEventListener('abort', () => reject(new Error('aborted'))));
+  }
+}
+
+async function serve(collectors: Collector[], minIntervalMs = 0) {
+  const runner = new Runner(collectors, new HostFs('/proc', '/sys'), { timeoutMs: 200, minIntervalMs, seriesBudget: 1000 }, log);
+  const app = createApp({ runner, sink: new PrometheusSink(c.catalog), telemetryPath: '/metrics', log });
+  const server = await listen(app, { host: '127.0.0.1', port: 0 });
+  const { port } = server.address() as AddressInfo;
+  return { url: `http://127.0.0.1:${port}`, close: () => new Promise<void>((r) => server.close(() => r())) };
+}
+
+test('a failing and a hanging collector do not break the scrape', async () => {
+  const s = await serve([new Counting(1), new Failing(), new Hanging()]);
+  try {
+    const res = await fetch(`${s.url}/metrics`);
+    assert.equal(res.status, 200);
+    const body = await res.text();
+    assert.match(body, /^memlens_collector_success\{collector="host"\} 1$/m);
+    assert.match(body, /^memlens_collector_success\{collector="cgroup"\} 0$/m);
+    assert.match(body, /^memlens_collector_success\{collector="process"\} 0$/m);
+    assert.match(body, /^memlens_host_memory_total_bytes 1001$/m);
+    assert.match(body, /^memlens_collect_problems_total\{collector="host",reason="parse"\} 1$/m);
+    assert.match(res.headers.get('content-type') ?? '', /^text\/plain; version=0\.0\.4/);
+  } finally {
+    await s.close();
+  }
+});
+
+test('concurrent scrapes share one collection in flight', async () => {
+  const col = new Counting(100);
+  const s = await serve([col]);
+  try {
+    const bodies = await Promise.all([1, 2, 3, 4, 5].map(() => fetch(`${s.url}/metrics`).then((r) => r.text())));
+    assert.equal(col.calls, 1);
+    for (const b of bodies) assert.match(b, /^memlens_host_memory_total_bytes 1001$/m);
+    await fetch(`${s.url}/metrics`);
+    assert.equal(col.calls, 2, 'a later scrape collects again (min interval 0)');
+  } finally {
+    await s.close();
+  }
+});
+
+test('scrapes within --collect.min-interval reuse the last collection', async () => {
+  const col = new Counting(1);
+  const s = await serve([col], 60_000);
+  try {
+    await fetch(`${s.url}/metrics`);
+    await fetch(`${s.url}/metrics`);
+    assert.equal(col.calls, 1);
+  } finally {
+    await s.close();
+  }
+});
+
+test('OpenMetrics when the scraper asks for it, counters keep _total in both formats', async () => {
+  const s = await serve([new Counting(1)]);
+  try {
+    const om = await fetch(`${s.url}/metrics`, { headers: { accept: 'application/openmetrics-text; version=1.0.0,text/plain;version=0.0.4;q=0.5' } });
+    assert.match(om.headers.get('content-type') ?? '', /^application\/openmetrics-text/);
+    const omBody = await om.text();
+    assert.match(omBody, /# EOF\n$/);
+    assert.match(omBody, /^# TYPE memlens_collect_problems counter$/m);
+    assert.match(omBody, /^memlens_collect_problems_total\{/m);
+    // prom-client renames counters while rendering OpenMetrics: the text format must not be affected.
+    const text = await (await fetch(`${s.url}/metrics`)).text();
+    assert.match(text, /^# TYPE memlens_collect_problems_total counter$/m);
+  } finally {
+    await s.close();
+  }
+});
+
+test('healthz, 404, and a port in use', async () => {
+  const s = await serve([new Counting(1)]);
+  try {
+    assert.equal(await (await fetch(`${s.url}/healthz`)).text(), 'ok\n');
+    assert.equal((await fetch(`${s.url}/nope`)).status, 404);
+    const port = Number(new URL(s.url).port);
+    await assert.rejects(listen(createApp({ runner: new Runner([], new HostFs('/proc', '/sys'), { timeoutMs: 1, minIntervalMs: 0, seriesBudget: 1 }, log), sink: new PrometheusSink([]), telemetryPath: '/metrics', log }), { host: '127.0.0.1', port }), /EADDRINUSE/);
+  } finally {
+    await s.close();
+  }
+});
+
+test('series budget: samples over it are dropped and counted', async () => {
+  class Many implements Collector {
+    readonly name = 'process';
+    readonly metrics = [c.groupProcesses];
+    collect(): Promise<CollectResult> {
+      return Promise.resolve({ samples: Array.from({ length: 1500 }, (_, i) => ({ desc: c.groupProcesses, labels: { group: `g${i}` }, value: i })), problems: [] });
+    }
+  }
+  const s = await serve([new Many()]);
+  try {
+    const body = await (await fetch(`${s.url}/metrics`)).text();
+    assert.equal(body.match(/^memlens_process_group_processes\{/gm)?.length, 1000);
+    assert.match(body, /^memlens_samples_dropped_total\{collector="process"\} 500$/m);
+  } finally {
+    await s.close();
+  }
+});

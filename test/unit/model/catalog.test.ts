@@ -1,0 +1,75 @@
+import { test } from 'node:test';
+import assert from 'node:assert/strict';
+import { readFileSync, writeFileSync } from 'node:fs';
+import { catalog } from '../../../src/model/catalog.js';
+import { catalogMarkdown } from '../../../src/model/catalogTable.js';
+
+// Prometheus's OTLP translation (prometheus/otlptranslator, "UnderscoreEscapingWithSuffixes"):
+// dots become underscores, the unit is appended as a word (By -> bytes, s -> seconds, 1 -> ratio
+// on gauges only, {annotations} dropped), and monotonic sums get _total.
+const UNIT_WORD: Record<string, string> = { By: 'bytes', s: 'seconds' };
+function otelToProm(otel: string, unit: string, kind: 'gauge' | 'counter'): string {
+  let name = otel.replace(/\./g, '_');
+  const word = unit === '1' ? (kind === 'gauge' ? 'ratio' : '') : unit.startsWith('{') ? '' : UNIT_WORD[unit] ?? unit;
+  if (word !== '' && !name.split('_').includes(word)) name += `_${word}`;
+  if (kind === 'counter' && !name.endsWith('_total')) name += '_total';
+  return name;
+}
+
+test('every Prometheus name is the OTLP-to-Prometheus translation of its OTel name and unit', () => {
+  for (const d of catalog) assert.equal(otelToProm(d.otel, d.unit, d.kind), d.prom, d.prom);
+});
+
+test('names follow the conventions: memlens_ prefix, base units, _total only and always on counters', () => {
+  const seen = new Set<string>();
+  for (const d of catalog) {
+    assert.match(d.prom, /^memlens_[a-z0-9_]+$/, d.prom);
+    assert.ok(!seen.has(d.prom), `duplicate ${d.prom}`);
+    seen.add(d.prom);
+    assert.equal(d.prom.endsWith('_total'), d.kind === 'counter', `${d.prom}: _total iff counter`);
+    if (d.unit === 'By') assert.match(d.prom, /_bytes(_total)?$/, d.prom);
+    if (d.unit === 's') assert.match(d.prom, /_seconds(_total)?$/, d.prom);
+    assert.doesNotMatch(d.prom, /_(kb|kilobytes|ms|milliseconds)(_|$)/, `${d.prom}: base units only`);
+    for (const l of d.labels) {
+      assert.match(l.name, /^[a-z][a-z_]*$/);
+      assert.ok(!['type', 'name', 'instance', 'job', 'namespace', 'pod'].includes(l.name), `${d.prom}: label ${l.name} clashes`);
+      assert.ok(l.bound.length > 0, `${d.prom}: label ${l.name} says why it is bounded`);
+    }
+  }
+});
+
+test('every metric of DESIGN.md\'s catalog for the foundation issue is in the catalog', () => {
+  const names = new Set(catalog.map((d) => d.prom));
+  const required = [
+    'memlens_cgroup_memory_usage_bytes', 'memlens_cgroup_memory_limit_bytes', 'memlens_cgroup_memory_effective_limit_bytes',
+    'memlens_cgroup_memory_working_set_bytes', 'memlens_cgroup_memory_stat_bytes', 'memlens_cgroup_memory_peak_bytes',
+    'memlens_cgroup_memory_swap_usage_bytes', 'memlens_cgroup_memory_events_total', 'memlens_cgroup_memory_oom_kills_total',
+    'memlens_cgroup_memory_under_oom', 'memlens_cgroup_memory_pressure_seconds_total', 'memlens_cgroup_processes',
+    'memlens_process_resident_bytes', 'memlens_process_resident_anon_bytes', 'memlens_process_resident_file_bytes',
+    'memlens_process_resident_shmem_bytes', 'memlens_process_resident_peak_bytes', 'memlens_process_virtual_bytes',
+    'memlens_process_swap_bytes', 'memlens_process_pss_bytes', 'memlens_process_pss_anon_bytes', 'memlens_process_pss_file_bytes',
+    'memlens_process_pss_shmem_bytes', 'memlens_process_uss_bytes', 'memlens_process_swap_pss_bytes',
+    'memlens_process_page_tables_bytes', 'memlens_process_oom_score', 'memlens_process_oom_score_adj',
+    'memlens_process_smaps_read_seconds_total', 'memlens_process_group_processes', 'memlens_process_group_resident_bytes',
+    'memlens_host_memory_total_bytes', 'memlens_host_memory_available_bytes', 'memlens_host_memory_swap_total_bytes',
+    'memlens_host_memory_swap_free_bytes', 'memlens_host_oom_kills_total', 'memlens_host_memory_pressure_seconds_total',
+    'memlens_collector_success', 'memlens_collector_duration_seconds', 'memlens_build_info',
+  ];
+  for (const r of required) assert.ok(names.has(r), `missing ${r}`);
+});
+
+test('the README\'s metric table is the catalog (UPDATE_GOLDEN=1 rewrites it)', () => {
+  const readme = readFileSync('README.md', 'utf8');
+  const begin = '<!-- catalog:begin -->';
+  const end = '<!-- catalog:end -->';
+  const a = readme.indexOf(begin);
+  const b = readme.indexOf(end);
+  assert.ok(a >= 0 && b > a, 'README.md has the catalog markers');
+  const want = `${begin}\n${catalogMarkdown(catalog)}\n${end}`;
+  const have = readme.slice(a, b + end.length);
+  if (have !== want && process.env['UPDATE_GOLDEN'] === '1') {
+    writeFileSync('README.md', readme.slice(0, a) + want + readme.slice(b + end.length));
+    return;
+  }
+  assert.equal(have, want, 'README table out of date: run UPDATE_GOLDEN=1 npm test');
+});

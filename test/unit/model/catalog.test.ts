@@ -3,6 +3,7 @@ import assert from 'node:assert/strict';
 import { readFileSync, writeFileSync } from 'node:fs';
 import { catalog } from '../../../src/model/catalog.js';
 import { catalogMarkdown } from '../../../src/model/catalogTable.js';
+import { optionsMarkdown } from '../../../src/config/docs.js';
 
 // Prometheus's OTLP translation (prometheus/otlptranslator, "UnderscoreEscapingWithSuffixes"):
 // dots become underscores, the unit is appended as a word (By -> bytes, s -> seconds, 1 -> ratio
@@ -58,18 +59,26 @@ test('every metric of DESIGN.md\'s catalog for the foundation issue is in the ca
   for (const r of required) assert.ok(names.has(r), `missing ${r}`);
 });
 
-test('the README\'s metric table is the catalog (UPDATE_GOLDEN=1 rewrites it)', () => {
+function readmeSection(name: string, body: string): void {
   const readme = readFileSync('README.md', 'utf8');
-  const begin = '<!-- catalog:begin -->';
-  const end = '<!-- catalog:end -->';
+  const begin = `<!-- ${name}:begin -->`;
+  const end = `<!-- ${name}:end -->`;
   const a = readme.indexOf(begin);
   const b = readme.indexOf(end);
-  assert.ok(a >= 0 && b > a, 'README.md has the catalog markers');
-  const want = `${begin}\n${catalogMarkdown(catalog)}\n${end}`;
+  assert.ok(a >= 0 && b > a, `README.md has the ${name} markers`);
+  const want = `${begin}\n${body}\n${end}`;
   const have = readme.slice(a, b + end.length);
   if (have !== want && process.env['UPDATE_GOLDEN'] === '1') {
     writeFileSync('README.md', readme.slice(0, a) + want + readme.slice(b + end.length));
     return;
   }
-  assert.equal(have, want, 'README table out of date: run UPDATE_GOLDEN=1 npm test');
+  assert.equal(have, want, `README ${name} table out of date: run UPDATE_GOLDEN=1 npm test`);
+}
+
+test('the README\'s metric table is the catalog (UPDATE_GOLDEN=1 rewrites it)', () => {
+  readmeSection('catalog', catalogMarkdown(catalog));
+});
+
+test('the README\'s flag table is the option list (UPDATE_GOLDEN=1 rewrites it)', () => {
+  readmeSection('flags', optionsMarkdown());
 });

@@ -14,6 +14,11 @@ import { HostCollector } from './collectors/host.js';
 import { Runner } from './collectors/runner.js';
 import { PrometheusSink } from './sinks/prometheus.js';
 import { createApp, listen } from './http/server.js';
+import { oomRouter } from './http/api.js';
+import { OomStore } from './oom/store.js';
+import { OomMonitor } from './oom/monitor.js';
+import { OomCollector } from './collectors/oom.js';
+import { KernelEventLoop } from './watch/eventLoop.js';
 import { VERSION } from './version.js';
 
 /** The memory cgroup hierarchy as this host mounts it (v1, v2, or none). Throws when procfs is unreadable. */
@@ -29,18 +34,21 @@ export function discoverHierarchy(host: HostFs): MemoryHierarchy | undefined {
   return findMemoryHierarchy(mounts, (mp) => host.tryRead(`${host.hostPath(mp)}/cgroup.controllers`));
 }
 
-export function buildCollectors(cfg: Config, hierarchy: MemoryHierarchy | undefined): Collector[] {
+export function buildCollectors(cfg: Config, hierarchy: MemoryHierarchy | undefined, oom?: { store: OomStore; monitor: OomMonitor }): Collector[] {
   const all: Collector[] = [
     new ProcessCollector({ ...cfg.process, cgroupMode: hierarchy?.mode ?? 'v2' }),
-    new CgroupCollector(hierarchy, cfg.cgroup),
+    new CgroupCollector(hierarchy, cfg.cgroup, oom === undefined ? undefined : (m) => oom.monitor.observeCgroupCounts(m)),
     new HostCollector(),
   ];
+  if (oom !== undefined) all.push(new OomCollector(oom.store, oom.monitor));
   return all.filter((col) => !cfg.disabledCollectors.includes(col.name));
 }
 
 export interface Running {
   server: Server;
   runner: Runner;
+  store: OomStore;
+  monitor: OomMonitor;
   close(): Promise<void>;
 }
 
@@ -49,21 +57,44 @@ export async function startExporter(cfg: Config, log: Logger): Promise<Running> 
   const hierarchy = discoverHierarchy(host);
   if (hierarchy === undefined) log.warn('no cgroup memory controller found: the cgroup collector reports success 0');
   else log.info({ mode: hierarchy.mode, mountPoint: hierarchy.mountPoint, root: hierarchy.root }, 'cgroup memory hierarchy');
-  const collectors = buildCollectors(cfg, hierarchy);
+  // One epoll set, one waiting thread, for every kernel event source (DESIGN.md).
+  let loop: KernelEventLoop | undefined;
+  try {
+    loop = new KernelEventLoop({ onError: (err) => log.error({ err: describe(err) }, 'kernel event loop error') });
+  } catch (err) {
+    log.warn({ err: describe(err) }, 'no kernel event loop (epoll through koffi): event sources are off');
+  }
+  const store = new OomStore();
+  const monitor = new OomMonitor({ kmsgPath: cfg.kmsgPath, loop, store, log });
+  const oomEnabled = !cfg.disabledCollectors.includes('oom');
+  const collectors = buildCollectors(cfg, hierarchy, oomEnabled ? { store, monitor } : undefined);
   const build = [{ desc: c.buildInfo, labels: { version: VERSION }, value: 1 }];
   const runner = new Runner(collectors, host, { timeoutMs: cfg.collectTimeoutMs, minIntervalMs: cfg.collectMinIntervalMs, seriesBudget: 200_000 }, log, () => build);
   const sink = new PrometheusSink(c.catalog);
-  const app = createApp({ runner, sink, telemetryPath: cfg.telemetryPath, log });
-  const server = await listen(app, cfg.listen);
+  const app = createApp({ runner, sink, telemetryPath: cfg.telemetryPath, log, routers: [oomRouter(store)] });
+  let server: Server;
+  try {
+    server = await listen(app, cfg.listen);
+  } catch (err) {
+    await loop?.close();
+    throw err;
+  }
+  // Event sources start only once the port is ours: nothing half-started on a bad start.
+  if (oomEnabled) monitor.start();
   const addr = server.address();
   log.info({ address: typeof addr === 'object' && addr !== null ? `${addr.address}:${addr.port}` : addr, path: cfg.telemetryPath, version: VERSION }, 'memlens listening');
   return {
     server,
     runner,
-    close: () =>
-      new Promise<void>((resolve) => {
+    store,
+    monitor,
+    close: async () => {
+      monitor.close();
+      await new Promise<void>((resolve) => {
         server.close(() => resolve());
         server.closeAllConnections();
-      }),
+      });
+      await loop?.close();
+    },
   };
 }

@@ -23,6 +23,8 @@ export interface CgroupMemory {
   swapBytes: number | undefined;
   events: Map<string, number>;
   oomKills: number | undefined;
+  /** Kills of this cgroup's own processes only (v1 oom_control oom_kill is local; v2 memory.events.local). */
+  oomKillsLocal: number | undefined;
   underOom: number | undefined;
   pressure: Pressure | undefined;
   processes: number | undefined;
@@ -56,7 +58,7 @@ export const V2_STAT_BYTES: ReadonlySet<string> = new Set([
 export function emptyCgroupMemory(): CgroupMemory {
   return {
     usageBytes: undefined, limit: undefined, hierarchicalLimit: undefined, stat: new Map(), inactiveFileBytes: undefined,
-    peakBytes: undefined, swapBytes: undefined, events: new Map(), oomKills: undefined, underOom: undefined,
+    peakBytes: undefined, swapBytes: undefined, events: new Map(), oomKills: undefined, oomKillsLocal: undefined, underOom: undefined,
     pressure: undefined, processes: undefined,
   };
 }
@@ -156,6 +158,7 @@ export function readMemoryCgroup(host: HostFs, dir: string, mode: CgroupMode, ou
     if (oom !== undefined) {
       cg.oomKills = oom.get('oom_kill');
       cg.underOom = oom.get('under_oom');
+      cg.oomKillsLocal = cg.oomKills;
       if (cg.oomKills !== undefined) cg.events.set('oom_kill', cg.oomKills);
     }
   } else {
@@ -172,6 +175,7 @@ export function readMemoryCgroup(host: HostFs, dir: string, mode: CgroupMode, ou
     cg.swapBytes = int('memory.swap.current');
     cg.events = keyed('memory.events') ?? new Map();
     cg.oomKills = cg.events.get('oom_kill');
+    cg.oomKillsLocal = keyed('memory.events.local')?.get('oom_kill');
     const psi = read('memory.pressure');
     if (psi !== undefined) {
       const p = parsePressure(...psi);

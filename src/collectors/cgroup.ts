@@ -42,6 +42,8 @@ export class CgroupCollector implements Collector {
   constructor(
     private readonly hierarchy: MemoryHierarchy | undefined,
     private readonly filter: CgroupFilter,
+    /** Receives each collection's local oom_kill counter per cgroup (the OOM monitor's fallback). */
+    private readonly onOomCounts?: (counts: Map<string, number>) => void,
   ) {}
 
   async collect(host: HostFs, signal: AbortSignal): Promise<CollectResult> {
@@ -53,12 +55,15 @@ export class CgroupCollector implements Collector {
     const hostRam = parseMeminfo(host.tryRead(memPath) ?? '', memPath).value.totalBytes;
     const hostLimit: Limit = hostRam === undefined ? UNLIMITED : { unlimited: false, bytes: hostRam };
     const base = host.hostPath(h.mountPoint);
+    host.list(base); // the hierarchy itself unreadable fails the area
+    const oomCounts = new Map<string, number>();
 
     const visit = async (rel: string, depth: number, inherited: Limit): Promise<void> => {
       await yp.maybeYield();
       const path = joinCgroup(h.root, rel);
       const dir = rel === '' ? base : `${base}/${rel}`;
       const cg = readMemoryCgroup(host, dir, h.mode, out.problems);
+      if (cg.oomKillsLocal !== undefined) oomCounts.set(path, cg.oomKillsLocal);
       const own = cg.limit ?? UNLIMITED;
       const effective = h.mode === 'v1' ? tighter(cg.hierarchicalLimit ?? own, hostLimit) : tighter(tighter(inherited, own), hostLimit);
       const exported = (this.filter.include?.test(path) ?? true) && !(this.filter.exclude?.test(path) ?? false);
@@ -87,6 +92,7 @@ export class CgroupCollector implements Collector {
       }
     };
     await visit('', 0, UNLIMITED);
+    this.onOomCounts?.(oomCounts);
     return out.result();
   }
 }

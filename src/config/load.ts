@@ -19,6 +19,7 @@ export interface Config {
   telemetryPath: string;
   procRoot: string;
   sysRoot: string;
+  kmsgPath: string;
   process: {
     top: number;
     include: RegExp | undefined;
@@ -191,7 +192,7 @@ export function loadConfig(argv: readonly string[], env: NodeJS.ProcessEnv): Par
   const telemetryPath = v<string>('web.telemetry-path');
   if (!telemetryPath.startsWith('/')) throw new ConfigError(`--web.telemetry-path: must start with /: ${JSON.stringify(telemetryPath)}`);
   const disabled = v<string[]>('collectors.disabled');
-  const known = ['process', 'cgroup', 'host'];
+  const known = ['process', 'cgroup', 'host', 'oom'];
   const unknown = disabled.find((d) => !known.includes(d));
   if (unknown !== undefined) throw new ConfigError(`--collectors.disabled: unknown collector ${JSON.stringify(unknown)} (known: ${known.join(', ')})`);
 
@@ -204,6 +205,7 @@ export function loadConfig(argv: readonly string[], env: NodeJS.ProcessEnv): Par
       telemetryPath,
       procRoot: v<string>('path.procfs').replace(/\/+$/, '') || '/',
       sysRoot: v<string>('path.sysfs').replace(/\/+$/, '') || '/',
+      kmsgPath: v<string>('path.kmsg'),
       process: {
         top: v<number>('process.top'),
         include: v<RegExp | undefined>('process.include'),

@@ -17,6 +17,7 @@ export const OPTIONS = [
   { flag: 'web.telemetry-path', kind: 'string', default: '/metrics', help: 'Path under which to expose metrics.' },
   { flag: 'path.procfs', kind: 'string', default: '/proc', help: 'procfs mount point (/host/proc in a container).' },
   { flag: 'path.sysfs', kind: 'string', default: '/sys', help: 'sysfs mount point (/host/sys in a container).' },
+  { flag: 'path.kmsg', kind: 'string', default: '/dev/kmsg', help: 'The kernel log device, read for OOM reports (needs CAP_SYSLOG; a regular file is read once).' },
   { flag: 'process.top', kind: 'int', default: '10', help: 'Per-pid series for the N processes with the most resident memory (0: none).' },
   { flag: 'process.include', kind: 'regex', default: undefined, help: 'Per-pid series also for processes whose comm matches this regex (and smaps_rollup whatever their size).' },
   { flag: 'process.smaps-interval', kind: 'duration', default: '60s', help: 'How often smaps_rollup (PSS, USS) is re-read for a process; 0s reads it on every collection.' },
@@ -27,7 +28,7 @@ export const OPTIONS = [
   { flag: 'cgroup.max-depth', kind: 'int', default: '16', help: 'Do not descend deeper than this below the hierarchy root.' },
   { flag: 'collect.timeout', kind: 'duration', default: '10s', help: 'A collector slower than this is abandoned for this scrape (success 0).' },
   { flag: 'collect.min-interval', kind: 'duration', default: '1s', help: 'Scrapes (and OTLP exports) closer together than this share one collection.' },
-  { flag: 'collectors.disabled', kind: 'list', default: '', help: 'Comma-separated collectors to turn off (process, cgroup, host).' },
+  { flag: 'collectors.disabled', kind: 'list', default: '', help: 'Comma-separated collectors to turn off (process, cgroup, host, oom).' },
   { flag: 'log.level', kind: 'enum', default: 'info', choices: ['debug', 'info', 'warn', 'error'], help: 'Log level.' },
 ] as const satisfies readonly OptionSpec[];
 

@@ -1,7 +1,7 @@
 // HTTP: /metrics (Prometheus text or OpenMetrics, by Accept header), /healthz, and a landing page.
 // A failing collector never breaks the scrape (the runner turns it into success 0); a 500 is
 // only for exposition itself failing.
-import express, { type Express, type NextFunction, type Request, type Response } from 'express';
+import express, { type Express, type NextFunction, type Request, type Response, type Router } from 'express';
 import type { Server } from 'node:http';
 import type { Runner } from '../collectors/runner.js';
 import { PrometheusSink } from '../sinks/prometheus.js';
@@ -11,6 +11,8 @@ import type { ListenAddress } from '../config/units.js';
 
 export interface AppDeps {
   runner: Runner;
+  /** Extra routes (the JSON API), mounted before the 404 handler. */
+  routers?: Router[];
   sink: PrometheusSink;
   telemetryPath: string;
   log: Logger;
@@ -40,9 +42,11 @@ export function createApp(deps: AppDeps): Express {
     res.type('html').send(
       `<!doctype html><html><head><title>memlens</title></head><body><h1>memlens</h1>` +
         `<p>Linux memory exporter.</p><ul><li><a href="${deps.telemetryPath}">${deps.telemetryPath}</a></li>` +
-        `<li><a href="/healthz">/healthz</a></li></ul></body></html>\n`,
+        `<li><a href="/api/v1/oom-kills">/api/v1/oom-kills</a></li><li><a href="/healthz">/healthz</a></li></ul></body></html>\n`,
     );
   });
+
+  for (const r of deps.routers ?? []) app.use(r);
 
   app.use((_req, res) => {
     res.status(404).type('text/plain').send('not found\n');

@@ -101,6 +101,21 @@ export const hostOomKills = m('memlens_host_oom_kills_total', 'memlens.host.oom_
 export const hostPressure = m('memlens_host_memory_pressure_seconds_total', 'memlens.host.memory.pressure', 's', 'counter',
   'Time tasks were stalled on memory (PSI).', [{ name: 'kind', bound: 'some, full' }], '/proc/pressure/memory');
 
+// ---- OOM kills from the kernel log (kept after the cgroup is gone)
+export const oomKills = m('memlens_oom_kills_total', 'memlens.oom.kills', '{kill}', 'counter',
+  'OOM kills reported by the kernel (cgroup = the victim\'s, oom_cgroup = the one whose limit was hit). Without /dev/kmsg: counted from the cgroups\' own counters, without comm.',
+  [CGROUP, { name: 'oom_cgroup', bound: 'cgroups that had an OOM, at most 5000 label sets' }, { name: 'comm', bound: 'victims\' comm, at most 5000 label sets' },
+    { name: 'constraint', bound: 'memcg, none, cpuset, memory_policy' }], '/dev/kmsg OOM reports');
+export const oomLastKill = m('memlens_oom_last_kill_timestamp_seconds', 'memlens.oom.last_kill_timestamp', 's', 'gauge',
+  'Time of the last OOM kill of a process of this cgroup.', [CGROUP], '/dev/kmsg OOM reports');
+export const oomSourceUp = m('memlens_oom_source_up', 'memlens.oom.source_up', '{state}', 'gauge',
+  '1 when the OOM report source is read; 0 with the reason (eacces: no CAP_SYSLOG, enoent: /dev/kmsg not mounted, error).',
+  [{ name: 'source', bound: 'kmsg' }, { name: 'reason', bound: 'a few errno names' }], '/dev/kmsg');
+export const kmsgRecordsLost = m('memlens_kmsg_records_lost_total', 'memlens.kmsg.records_lost', '{record}', 'counter',
+  'Kernel log records overwritten before memlens read them (EPIPE, seq gaps).', [], '/dev/kmsg');
+export const oomSeriesDropped = m('memlens_oom_series_dropped_total', 'memlens.oom.series_dropped', '{series}', 'counter',
+  'OOM kill label sets not counted because 5000 already exist.', [], 'memlens');
+
 // ---- the exporter itself
 export const collectorSuccess = m('memlens_collector_success', 'memlens.collector.success', '{success}', 'gauge',
   '1 when the collector read its area, 0 when it failed as a whole.', [COLLECTOR], 'memlens');
@@ -123,5 +138,6 @@ export const catalog: readonly MetricDesc[] = [
   groupResident, groupResidentAnon, groupResidentFile, groupResidentShmem, groupVirtual, groupSwap, groupPageTables,
   groupPss, groupUss, groupProcesses,
   hostMemTotal, hostMemAvailable, hostSwapTotal, hostSwapFree, hostOomKills, hostPressure,
+  oomKills, oomLastKill, oomSourceUp, kmsgRecordsLost, oomSeriesDropped,
   collectorSuccess, collectorDuration, collectProblems, samplesDropped, buildInfo,
 ];

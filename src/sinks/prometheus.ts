@@ -2,7 +2,19 @@
 // One Registry per format: prom-client renames counters in place while rendering OpenMetrics
 // (registry.js standardizeCounterName), so the two formats cannot share metric objects.
 import { Counter, Gauge, Registry, collectDefaultMetrics, type RegistryContentType } from 'prom-client';
-import type { MetricDesc, Sample } from '../model/types.js';
+import type { Labels, MetricDesc, Sample } from '../model/types.js';
+
+/** An empty label value means "absent" in Prometheus: leave it out rather than print `x=""`. */
+function withoutEmpty(labels: Labels): Labels {
+  for (const k in labels) {
+    if (labels[k] === '') {
+      const out: Record<string, string> = {};
+      for (const [key, v] of Object.entries(labels)) if (v !== '') out[key] = v;
+      return out;
+    }
+  }
+  return labels;
+}
 
 export type Format = 'prometheus' | 'openmetrics';
 
@@ -33,8 +45,9 @@ class FormatSink {
       const m = this.metrics.get(s.desc);
       if (m === undefined) continue;
       // prom-client counters have no set(): after reset(), inc(absolute) writes the kernel's cumulative value.
-      if (m instanceof Counter) m.inc(s.labels, s.value);
-      else m.set(s.labels, s.value);
+      const labels = withoutEmpty(s.labels);
+      if (m instanceof Counter) m.inc(labels, s.value);
+      else m.set(labels, s.value);
     }
     const text = this.registry.metrics();
     this.rendered = { snapshot, text };

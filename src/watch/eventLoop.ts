@@ -231,6 +231,8 @@ export class KernelEventLoop {
    * EPOLLHUP/EPOLLERR), otherwise the next wait returns at once.
    */
   addFd(fd: number, events: number, onReady: (events: number) => void): Watch {
+    // A fd the loop already owns must not be taken (and, on the EEXIST, closed) a second time.
+    if (this.ownedFds.has(fd)) throw new MemlensError('MEMLENS_ERR_CONFIG', `fd ${fd} already belongs to this loop`);
     return this.register(fd, events, onReady, []);
   }
 

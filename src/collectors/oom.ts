@@ -1,0 +1,35 @@
+// OOM kills as kept by the exporter (not read from files at scrape time).
+import * as c from '../model/catalog.js';
+import type { CollectResult } from '../model/types.js';
+import type { OomStore } from '../oom/store.js';
+import type { OomMonitor } from '../oom/monitor.js';
+import type { Collector } from './collector.js';
+import { SampleSink } from './samples.js';
+
+function reasonLabel(reason: string | undefined): string {
+  if (reason === undefined) return '';
+  if (/EACCES|EPERM/.test(reason)) return 'eacces';
+  if (/ENOENT|ENODEV|ENXIO/.test(reason)) return 'enoent';
+  return 'error';
+}
+
+export class OomCollector implements Collector {
+  readonly name = 'oom';
+  readonly metrics = [c.oomKills, c.oomLastKill, c.oomSourceUp, c.kmsgRecordsLost, c.oomSeriesDropped];
+
+  constructor(
+    private readonly store: OomStore,
+    private readonly monitor: OomMonitor,
+  ) {}
+
+  collect(): Promise<CollectResult> {
+    const out = new SampleSink();
+    for (const { key, count } of this.store.counterValues()) out.add(c.oomKills, { ...key }, count);
+    for (const [cgroup, ms] of this.store.lastKills()) out.add(c.oomLastKill, { cgroup }, ms / 1000);
+    const st = this.monitor.state;
+    out.add(c.oomSourceUp, { source: 'kmsg', reason: st.up ? '' : reasonLabel(st.reason) }, st.up ? 1 : 0);
+    out.add(c.kmsgRecordsLost, {}, st.recordsLost);
+    out.add(c.oomSeriesDropped, {}, this.store.seriesDropped);
+    return Promise.resolve(out.result());
+  }
+}

@@ -1,0 +1,54 @@
+// The JSON API: /api/v1/oom-kills. Bad query parameters get a 400 naming the parameter.
+import { Router, type Request, type Response } from 'express';
+import type { OomStore } from '../oom/store.js';
+
+export class BadRequest extends Error {
+  readonly status = 400;
+}
+
+/** `since`: RFC 3339 time or Unix seconds. */
+export function parseSince(v: unknown): number | undefined {
+  if (v === undefined) return undefined;
+  if (typeof v !== 'string' || v === '') throw new BadRequest('since: expected an RFC 3339 time or Unix seconds');
+  if (/^\d+(\.\d+)?$/.test(v)) return Number(v) * 1000;
+  const ms = Date.parse(v);
+  if (Number.isNaN(ms)) throw new BadRequest(`since: not a time: ${JSON.stringify(v.slice(0, 40))}`);
+  return ms;
+}
+
+export function parseLimit(v: unknown, max: number): number {
+  if (v === undefined) return max;
+  if (typeof v !== 'string' || !/^\d+$/.test(v) || Number(v) < 1) throw new BadRequest('limit: expected a whole number >= 1');
+  return Math.min(Number(v), max);
+}
+
+export function parseCgroupParam(v: unknown): string | undefined {
+  if (v === undefined) return undefined;
+  if (typeof v !== 'string' || !v.startsWith('/')) throw new BadRequest('cgroup: expected a cgroup path starting with /');
+  return v;
+}
+
+export function send(res: Response, fn: () => unknown): void {
+  try {
+    res.json(fn());
+  } catch (err) {
+    if (err instanceof BadRequest) res.status(400).json({ error: err.message });
+    else throw err;
+  }
+}
+
+export function oomRouter(store: OomStore): Router {
+  const r = Router();
+  r.get('/api/v1/oom-kills', (req: Request, res: Response) => {
+    send(res, () => {
+      const kills = store.list({ cgroup: parseCgroupParam(req.query['cgroup']), sinceMs: parseSince(req.query['since']), limit: parseLimit(req.query['limit'], 1000) });
+      return { kills };
+    });
+  });
+  r.get('/api/v1/oom-kills/:id', (req: Request, res: Response) => {
+    const k = store.get(String(req.params['id']));
+    if (k === undefined) res.status(404).json({ error: 'no such OOM kill' });
+    else res.json(k);
+  });
+  return r;
+}

@@ -7,6 +7,7 @@ export interface Parsed<T> {
 }
 
 const KB = 1024;
+const KEY = /^[A-Za-z][A-Za-z0-9_()]*$/;
 
 /**
  * `Key:   1234 kB` lines (/proc/PID/status, smaps_rollup, /proc/meminfo). Values with a `kB`
@@ -36,7 +37,9 @@ export function parseKbFields(
         if (m !== null && m[1] !== undefined) {
           const n = Number(m[1]);
           out.set(key, rest.endsWith('kB') ? n * KB : n);
-        } else if (wanted !== undefined) {
+        } else if (wanted !== undefined || KEY.test(key)) {
+          // A `Key: value` line whose value is not a number is malformed (the smaps_rollup
+          // header `addr-addr ---p 00000000 00:00 0 [rollup]` is not a key: it has spaces).
           problems.push(new ParseError(`${key}: not a number: ${JSON.stringify(rest.slice(0, 40))}`, path, lineNo));
         }
       }

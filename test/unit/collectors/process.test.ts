@@ -1,0 +1,180 @@
+import { test } from 'node:test';
+import assert from 'node:assert/strict';
+import { mkdirSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
+import { ProcessCollector, type ProcessOptions } from '../../../src/collectors/process.js';
+import type { CollectResult } from '../../../src/model/types.js';
+import { hostOf, scratchTree, series, signal, treeRoot, value } from './trees.js';
+
+const kB = (n: number): number => n * 1024;
+
+function options(over: Partial<ProcessOptions> = {}): ProcessOptions {
+  return { top: 10, include: undefined, smapsIntervalMs: 60_000, smapsMaxRssBytes: 4 * 2 ** 30, smapsScope: 'selected', groups: [], cgroupMode: 'v1', ...over };
+}
+
+function collect(root: string, over: Partial<ProcessOptions> = {}): Promise<CollectResult> {
+  return new ProcessCollector(options(over)).collect(hostOf(root), signal());
+}
+
+const V1 = { pid: '8467', comm: 'cat', cgroup: '/workloads/job-7f3a' };
+const V2 = { pid: '483', comm: 'cp', cgroup: '/workloads/job-42c9' };
+
+test('process v1 tree: status and smaps_rollup series of the one process, in bytes, with pid/comm/cgroup', async () => {
+  const r = await collect(treeRoot('v1'));
+  assert.deepEqual(r.problems, []);
+  const v = (prom: string): number | undefined => value(r.samples, prom, V1);
+  assert.equal(v('memlens_process_resident_bytes'), 1744896); // VmRSS 1704 kB
+  assert.equal(v('memlens_process_resident_anon_bytes'), kB(112));
+  assert.equal(v('memlens_process_resident_file_bytes'), kB(1592));
+  assert.equal(v('memlens_process_resident_shmem_bytes'), 0);
+  assert.equal(v('memlens_process_resident_peak_bytes'), kB(1704));
+  assert.equal(v('memlens_process_virtual_bytes'), kB(3060));
+  assert.equal(v('memlens_process_swap_bytes'), 0);
+  assert.equal(v('memlens_process_page_tables_bytes'), kB(44));
+  assert.equal(v('memlens_process_pss_bytes'), kB(279));
+  assert.equal(v('memlens_process_pss_anon_bytes'), kB(108));
+  assert.equal(v('memlens_process_pss_file_bytes'), kB(171));
+  assert.equal(v('memlens_process_pss_shmem_bytes'), 0);
+  assert.equal(v('memlens_process_uss_bytes'), kB(40 + 108));
+  assert.equal(v('memlens_process_swap_pss_bytes'), 0);
+  assert.equal(v('memlens_process_oom_score'), 666);
+  assert.equal(v('memlens_process_oom_score_adj'), 0);
+  // Every per-process sample carries exactly these labels.
+  for (const s of r.samples.filter((x) => x.desc.labels.some((l) => l.name === 'pid'))) assert.deepEqual(s.labels, V1);
+  assert.equal(value(r.samples, 'memlens_process_smaps_skipped_total'), 0);
+  const read = value(r.samples, 'memlens_process_smaps_read_seconds_total');
+  assert.ok(read !== undefined && read >= 0);
+});
+
+test('process v1 tree: group sums by comm over every process', async () => {
+  const r = await collect(treeRoot('v1'));
+  const g = { group: 'cat' };
+  assert.equal(value(r.samples, 'memlens_process_group_processes', g), 1);
+  assert.equal(value(r.samples, 'memlens_process_group_resident_bytes', g), 1744896);
+  assert.equal(value(r.samples, 'memlens_process_group_resident_anon_bytes', g), kB(112));
+  assert.equal(value(r.samples, 'memlens_process_group_resident_file_bytes', g), kB(1592));
+  assert.equal(value(r.samples, 'memlens_process_group_resident_shmem_bytes', g), 0);
+  assert.equal(value(r.samples, 'memlens_process_group_virtual_bytes', g), kB(3060));
+  assert.equal(value(r.samples, 'memlens_process_group_swap_bytes', g), 0);
+  assert.equal(value(r.samples, 'memlens_process_group_page_tables_bytes', g), kB(44));
+  // PSS/USS group sums only with --process.smaps-scope=all.
+  assert.equal(value(r.samples, 'memlens_process_group_pss_bytes', g), undefined);
+  assert.equal(value(r.samples, 'memlens_process_group_uss_bytes', g), undefined);
+});
+
+test('process v2 tree: the v2 cgroup line labels the process; smaps-scope=all adds PSS/USS to the group', async () => {
+  const r = await collect(treeRoot('v2'), { cgroupMode: 'v2', smapsScope: 'all' });
+  assert.deepEqual(r.problems, []);
+  assert.equal(value(r.samples, 'memlens_process_resident_bytes', V2), 2564096);
+  assert.equal(value(r.samples, 'memlens_process_pss_bytes', V2), kB(907));
+  assert.equal(value(r.samples, 'memlens_process_uss_bytes', V2), kB(356 + 152));
+  assert.equal(value(r.samples, 'memlens_process_group_pss_bytes', { group: 'cp' }), kB(907));
+  assert.equal(value(r.samples, 'memlens_process_group_uss_bytes', { group: 'cp' }), kB(508));
+  assert.equal(value(r.samples, 'memlens_process_group_resident_bytes', { group: 'cp' }), 2564096);
+});
+
+test('process: smaps-scope=none and top=0', async () => {
+  const none = await collect(treeRoot('v1'), { smapsScope: 'none' });
+  assert.equal(value(none.samples, 'memlens_process_resident_bytes', V1), 1744896);
+  assert.deepEqual(series(none.samples, 'memlens_process_pss_bytes'), []);
+  const top0 = await collect(treeRoot('v1'), { top: 0 });
+  assert.deepEqual(series(top0.samples, 'memlens_process_resident_bytes'), []);
+  assert.deepEqual(series(top0.samples, 'memlens_process_pss_bytes'), []);
+  assert.equal(value(top0.samples, 'memlens_process_group_processes', { group: 'cat' }), 1);
+  const included = await collect(treeRoot('v1'), { top: 0, include: /^cat$/ });
+  assert.equal(value(included.samples, 'memlens_process_pss_bytes', V1), kB(279));
+});
+
+test('process: above --process.smaps-max-rss smaps_rollup is skipped and counted, unless included by name', async () => {
+  const skipped = await collect(treeRoot('v1'), { smapsMaxRssBytes: 1024 * 1024 });
+  assert.equal(value(skipped.samples, 'memlens_process_resident_bytes', V1), 1744896);
+  assert.equal(value(skipped.samples, 'memlens_process_pss_bytes', V1), undefined);
+  assert.equal(value(skipped.samples, 'memlens_process_smaps_skipped_total'), 1);
+  const included = await collect(treeRoot('v1'), { smapsMaxRssBytes: 1024 * 1024, include: /cat/ });
+  assert.equal(value(included.samples, 'memlens_process_pss_bytes', V1), kB(279));
+  assert.equal(value(included.samples, 'memlens_process_smaps_skipped_total'), 0);
+});
+
+test('process: a vanished pid (directory without status) and a missing smaps_rollup are silent', async () => {
+  const t = scratchTree('v1');
+  try {
+    mkdirSync(`${t.root}/proc/9999`); // listed, then exited before its status was read
+    writeFileSync(`${t.root}/proc/9999/cgroup`, '4:memory:/gone\n');
+    rmSync(`${t.root}/proc/8467/smaps_rollup`); // exited between status and smaps_rollup
+    const r = await collect(t.root);
+    assert.deepEqual(r.problems, []);
+    assert.deepEqual(series(r.samples, 'memlens_process_resident_bytes').map((s) => s.labels['pid']), ['8467']);
+    assert.equal(value(r.samples, 'memlens_process_pss_bytes', V1), undefined);
+    assert.equal(value(r.samples, 'memlens_process_group_processes', { group: 'cat' }), 1);
+    assert.ok(!r.samples.some((s) => s.labels['pid'] === '9999' || s.labels['cgroup'] === '/gone'));
+  } finally {
+    t.dispose();
+  }
+});
+
+test('process: kernel threads (no VmRSS) are left out, top N by resident memory, groups sum several processes', async () => {
+  const t = scratchTree('v1');
+  try {
+    const status = readFileSync(`${t.root}/proc/8467/status`, 'utf8');
+    mkdirSync(`${t.root}/proc/2`);
+    writeFileSync(`${t.root}/proc/2/status`, 'Name:\tkthreadd\nState:\tS (sleeping)\nTgid:\t2\nPid:\t2\nKthread:\t1\n');
+    mkdirSync(`${t.root}/proc/8470`);
+    writeFileSync(`${t.root}/proc/8470/status`, status.replace('VmRSS:\t    1704 kB', 'VmRSS:\t    9000 kB').replace(/\bPid:\t8467/, 'Pid:\t8470'));
+    const r = await collect(t.root, { top: 1 });
+    assert.deepEqual(r.problems, []);
+    assert.deepEqual(series(r.samples, 'memlens_process_resident_bytes').map((s) => [s.labels['pid'], s.value]), [['8470', kB(9000)]]);
+    assert.equal(value(r.samples, 'memlens_process_group_processes', { group: 'cat' }), 2);
+    assert.equal(value(r.samples, 'memlens_process_group_resident_bytes', { group: 'cat' }), kB(1704 + 9000));
+    assert.equal(value(r.samples, 'memlens_process_group_page_tables_bytes', { group: 'cat' }), kB(44 + 44));
+    assert.equal(value(r.samples, 'memlens_process_group_processes', { group: 'kthreadd' }), undefined);
+  } finally {
+    t.dispose();
+  }
+});
+
+test('process: a malformed status value is a parse problem with its path; the process keeps its other series', async () => {
+  const t = scratchTree('v1');
+  try {
+    const path = `${t.root}/proc/8467/status`;
+    writeFileSync(path, readFileSync(path, 'utf8').replace('VmPTE:\t      44 kB', 'VmPTE:\t      ?? kB'));
+    const r = await collect(t.root);
+    assert.deepEqual(r.problems.map((p) => [p.reason, p.path]), [['parse', path]]);
+    assert.equal(value(r.samples, 'memlens_process_page_tables_bytes', V1), undefined);
+    assert.equal(value(r.samples, 'memlens_process_resident_bytes', V1), 1744896);
+  } finally {
+    t.dispose();
+  }
+});
+
+test('process: config group rules name the group', async () => {
+  const r = await collect(treeRoot('v1'), { groups: [{ name: 'coreutils', comm: /^(cat|cp)$/, cmdline: undefined }] });
+  assert.equal(value(r.samples, 'memlens_process_group_processes', { group: 'coreutils' }), 1);
+  assert.equal(value(r.samples, 'memlens_process_group_processes', { group: 'cat' }), undefined);
+});
+
+test('process: a field no process of a group has gives no group sample, not 0', { todo: 'bug: ProcessCollector sums `p.status[field] ?? 0` and always emits the group sum, so a pre-4.5 kernel (no RssAnon/RssFile/RssShmem) gets memlens_process_group_resident_anon_bytes 0' }, async () => {
+  const t = scratchTree('v1');
+  try {
+    const path = `${t.root}/proc/8467/status`;
+    writeFileSync(path, readFileSync(path, 'utf8').replace(/^Rss(Anon|File|Shmem):.*\n/gm, ''));
+    const r = await collect(t.root);
+    assert.equal(value(r.samples, 'memlens_process_resident_anon_bytes', V1), undefined); // per process: right
+    assert.equal(value(r.samples, 'memlens_process_group_resident_bytes', { group: 'cat' }), 1744896);
+    assert.equal(value(r.samples, 'memlens_process_group_resident_anon_bytes', { group: 'cat' }), undefined);
+    assert.equal(value(r.samples, 'memlens_process_group_resident_file_bytes', { group: 'cat' }), undefined);
+  } finally {
+    t.dispose();
+  }
+});
+
+test('process: a malformed oom_score is a parse problem with its full path', { todo: 'bug: ProcessCollector.emitProcess drops the problems of parseSingleInt(oom_score / oom_score_adj) and passes only the file name as path' }, async () => {
+  const t = scratchTree('v1');
+  try {
+    const path = `${t.root}/proc/8467/oom_score`;
+    writeFileSync(path, 'lots\n');
+    const r = await collect(t.root);
+    assert.equal(value(r.samples, 'memlens_process_oom_score', V1), undefined);
+    assert.deepEqual(r.problems.map((p) => [p.reason, p.path]), [['parse', path]]);
+  } finally {
+    t.dispose();
+  }
+});

@@ -4,13 +4,14 @@
 #   test/vm/build-vm.sh OUTDIR
 #
 # Writes OUTDIR/initrd.gz and prints, as its last lines on stdout:
-#   MEMLENS_VM_KERNEL=/abs/path/to/vmlinuz
+#   MEMLENS_VM_KERNEL=/abs/path/to/vmlinux (or vmlinuz)
 #   MEMLENS_VM_INITRD=OUTDIR/initrd.gz
 #   MEMLENS_VM_KVER=6.1.0-NN-amd64
 # Progress and timings go to stderr.
 #
 # Caching (under .vm-cache/ at the repository root, git-ignored):
-#   kernel/<package>_<version>/{vmlinuz,config}  - keyed by the Debian package and version
+#   kernel/<package>_<version>/{vmlinuz,vmlinux,config}  - keyed by the Debian package and version;
+#                                   vmlinux is vmlinuz's payload uncompressed, booted through PVH
 #   base-<key>.cpio.gz - busybox, node, node's shared libraries, /etc files; keyed by those inputs
 # The project part (build/, production node_modules, package.json, bin/, test/vm/init.sh as /init) is
 # packed on every run by pack-project.mjs and appended as a second cpio archive (the kernel unpacks concatenated archives in order).
@@ -112,6 +113,26 @@ else
 fi
 KVER=$(cat "$KDIR/kver")
 
+# vmlinuz is a bzImage whose payload is xz-compressed; decompressing it costs ~5 s under TCG on every
+# boot. Debian builds with CONFIG_PVH, so qemu can boot the uncompressed ELF vmlinux directly (PVH
+# entry): extract it once. Falls back to vmlinuz if xz is missing or the payload is not xz.
+if [ ! -f "$KDIR/vmlinux" ] && [ ! -f "$KDIR/vmlinux.none" ]; then
+  off=$(node -e 'const b=require("fs").readFileSync(process.argv[1]); console.log(b.indexOf(Buffer.from([0xfd,0x37,0x7a,0x58,0x5a,0x00])))' "$KDIR/vmlinuz")
+  if [ "$off" -ge 0 ] 2>/dev/null && command -v xz >/dev/null 2>&1 &&
+     tail -c +$((off + 1)) "$KDIR/vmlinuz" | xz -dc --single-stream >"$KDIR/vmlinux.tmp" 2>/dev/null &&
+     [ "$(head -c 4 "$KDIR/vmlinux.tmp" | od -An -tx1 | tr -d ' ')" = 7f454c46 ] &&
+     grep -qx 'CONFIG_PVH=y' "$KDIR/config"; then
+    mv "$KDIR/vmlinux.tmp" "$KDIR/vmlinux"
+    log "extracted the uncompressed vmlinux (PVH boot)"
+  else
+    rm -f "$KDIR/vmlinux.tmp"
+    echo "no xz payload, no xz, or no CONFIG_PVH" >"$KDIR/vmlinux.none"
+    log "booting the compressed vmlinuz (could not extract vmlinux)"
+  fi
+fi
+BOOT_KERNEL="$KDIR/vmlinuz"
+[ -f "$KDIR/vmlinux" ] && BOOT_KERNEL="$KDIR/vmlinux"
+
 # Everything the guest needs must be built in: there are no modules in the initramfs.
 for opt in CGROUPS MEMCG PSI INOTIFY_USER EPOLL EVENTFD DEVTMPFS TMPFS BLK_DEV_INITRD RD_GZIP \
            SERIAL_8250_CONSOLE PROC_FS SYSFS UNIX BINFMT_SCRIPT; do
@@ -177,6 +198,6 @@ cat "$BASE" "$OUT/project.cpio.gz" >"$OUT/initrd.gz"
 log "project part: $(du -k "$OUT/project.cpio.gz" | cut -f1) KiB in $(( $(now_ms) - t )) ms"
 log "initrd $(du -k "$OUT/initrd.gz" | cut -f1) KiB, kernel $KVER ($(du -k "$KDIR/vmlinuz" | cut -f1) KiB); total $(( $(now_ms) - T0 )) ms"
 
-echo "MEMLENS_VM_KERNEL=$KDIR/vmlinuz"
+echo "MEMLENS_VM_KERNEL=$BOOT_KERNEL"
 echo "MEMLENS_VM_INITRD=$OUT/initrd.gz"
 echo "MEMLENS_VM_KVER=$KVER"

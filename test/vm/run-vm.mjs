@@ -7,6 +7,7 @@
 //     --failtest           boot with memlens.failtest=1: a guest test fails on purpose
 //     --append "K=V ..."   more kernel command line (e.g. memlens.env.FOO=bar)
 //     --timeout SECONDS    host timeout for the VM run, boot to power-off (default 240, or MEMLENS_VM_TIMEOUT)
+//                          (MEMLENS_VM_FAILTEST=1 in the environment works like --failtest)
 //     --compile            run `npx tsc -p .` first (its exit status is ignored: others' files may not compile)
 //     --quiet              do not echo the boot console (the guest's TAP output is printed anyway)
 //
@@ -28,6 +29,7 @@ const root = resolve(here, '../..');
 
 const opts = { test: 'build/test/v2', failtest: false, append: '', timeout: 240, compile: false, quiet: false };
 if (process.env.MEMLENS_VM_TIMEOUT) opts.timeout = Number(process.env.MEMLENS_VM_TIMEOUT);
+if (process.env.MEMLENS_VM_FAILTEST === '1') opts.failtest = true;
 const argv = process.argv.slice(2);
 for (let i = 0; i < argv.length; i++) {
   const a = argv[i];
@@ -225,10 +227,12 @@ if (result === undefined) {
         ? 'the guest init ran but printed no test frame'
         : 'the guest never reached its init (no MEMLENS-VM-INFO line)'
       : 'the guest started its tests but stopped before reporting a result (panic or power-off?)';
+  const panic = consoleLog.find((l) => l.includes('Kernel panic'));
   finish(
     3,
     'no-boot',
     `VM COULD NOT BOOT OR RUN: qemu exited (code ${exit.code}, signal ${exit.signal}) after ${vmMs} ms; ${where}.` +
+      `${panic ? ` ${panic.slice(panic.indexOf('Kernel panic')).trim()}.` : ''}` +
       `${qemuStderr ? ` qemu stderr: ${qemuStderr.trim()}` : ''}\n  last console lines:\n  ${tail}\n  full console: ${logPath}`,
     common,
   );

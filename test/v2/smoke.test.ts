@@ -21,6 +21,7 @@ import {
   writeSync,
 } from 'node:fs';
 import { release } from 'node:os';
+import koffi from 'koffi';
 
 const inVm = process.env['MEMLENS_IN_VM'] === '1';
 const skip = inVm ? false : 'runs only inside the cgroup v2 VM (node test/vm/run-vm.mjs; MEMLENS_IN_VM=1)';
@@ -167,6 +168,60 @@ test('PSI: memory.pressure reads, and a trigger can be registered on it', { skip
     t.diagnostic('PSI trigger "some 150000 2000000" registered on t1/memory.pressure');
   } finally {
     closeSync(fd);
+  }
+});
+
+test('a PSI trigger on a cgroup fires when memory.high throttles it', { skip, timeout: 90_000 }, async (t) => {
+  const CG2 = `${ROOT}/t2`;
+  if (existsSync(CG2)) rmdirSync(CG2);
+  mkdirSync(CG2);
+  writeFileSync(`${CG2}/memory.high`, String(32 * MiB));
+  const libc = koffi.load('libc.so.6');
+  const poll = libc.func('int poll(void *fds, unsigned long nfds, int timeout)');
+  const POLLPRI = 0x2;
+  const POLLERR = 0x8;
+  const fd = openSync(`${CG2}/memory.pressure`, constants.O_RDWR | constants.O_NONBLOCK);
+  // struct pollfd { int fd; short events; short revents; }
+  const pfd = Buffer.alloc(8);
+  const pollOnce = (ms: number): number => {
+    pfd.writeInt32LE(fd, 0);
+    pfd.writeInt16LE(POLLPRI, 4);
+    pfd.writeInt16LE(0, 6);
+    const n = poll(pfd, 1, ms) as number;
+    assert.ok(n >= 0, `poll failed: ${n}`);
+    return pfd.readInt16LE(6);
+  };
+  let child: ReturnType<typeof spawn> | undefined;
+  try {
+    writeSync(fd, 'some 100000 2000000\0'); // 100 ms of stall within a 2 s window
+    assert.equal(pollOnce(0), 0, 'trigger fired before any load');
+    const alloc = 'const a = []; for (let i = 0; i < 96; i++) a.push(Buffer.alloc(1 << 20, 1)); setInterval(() => {}, 1000)';
+    child = spawn('/bin/sh', ['-c', `echo $$ > ${CG2}/cgroup.procs && exec node -e '${alloc}'`], { stdio: 'ignore' });
+    const start = Date.now();
+    let revents = 0;
+    while (Date.now() - start < 45_000 && revents === 0) revents = pollOnce(500);
+    const ms = Date.now() - start;
+    const events = keyed(read(`${CG2}/memory.events`));
+    t.diagnostic(
+      `PSI trigger "some 100000 2000000" on t2 (memory.high=32M, child allocating 96 MiB): ` +
+        `${revents & POLLPRI ? `fired (POLLPRI) after ${ms} ms` : revents & POLLERR ? 'POLLERR' : `did not fire in ${ms} ms`}; ` +
+        `memory.events high=${events.get('high')}; memory.pressure: ${read(`${CG2}/memory.pressure`).trim().replace(/\n/g, ' | ')}`,
+    );
+    assert.equal(revents & POLLPRI, POLLPRI, `PSI trigger did not fire (revents=${revents})`);
+  } finally {
+    closeSync(fd);
+    if (child !== undefined && child.exitCode === null && child.signalCode === null) {
+      const closed = new Promise((resolve) => child?.once('close', resolve));
+      child.kill('SIGKILL');
+      await closed;
+    }
+    for (let i = 0; i < 50 && existsSync(CG2); i++) {
+      try {
+        rmdirSync(CG2);
+      } catch {
+        await new Promise((r) => setTimeout(r, 100)); // the killed child may take a moment to leave
+      }
+    }
   }
 });
 

@@ -78,6 +78,7 @@ export MEMLENS_IN_VM=1
 
 cd /memlens || { echo "MEMLENS-VM-BEGIN"; echo "MEMLENS-VM-ERROR no /memlens in the initramfs"; result 127 0 0 0 0 0 false; off; }
 
+echo # a newline, in case firmware output did not end its line
 echo "MEMLENS-VM-INFO {\"kernel\":\"$(uname -r)\",\"node\":\"$(node --version 2>&1)\",\"cgroup_controllers\":\"$(cat /sys/fs/cgroup/cgroup.controllers 2>/dev/null)\",\"subtree_control\":\"$(cat /sys/fs/cgroup/cgroup.subtree_control 2>/dev/null)\"}"
 echo "MEMLENS-VM-BEGIN"
 if [ -n "$setup_error" ]; then

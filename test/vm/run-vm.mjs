@@ -128,15 +128,17 @@ function onLine(raw) {
   // The serial console gives \r\n, and firmware may emit escape sequences.
   const line = raw.replace(/\r/g, '').replace(/\x1b\[[0-9;?]*[A-Za-z]/g, '').replace(/\x1bc/g, '');
   consoleLog.push(line);
-  if (line.startsWith('MEMLENS-VM-INFO ')) {
+  // Firmware output without a newline ("Booting from ROM..") can precede the guest's first line.
+  const at = line.indexOf('MEMLENS-VM-INFO ');
+  if (at >= 0 && state === 'booting') {
     try {
-      info = JSON.parse(line.slice('MEMLENS-VM-INFO '.length));
+      info = JSON.parse(line.slice(at + 'MEMLENS-VM-INFO '.length));
     } catch {
       info = { raw: line };
     }
     infoMs = Date.now() - tBoot;
   }
-  if (line === 'MEMLENS-VM-BEGIN') {
+  if (state === 'booting' && line.endsWith('MEMLENS-VM-BEGIN')) {
     state = 'running';
     if (!opts.quiet) console.error('vm| MEMLENS-VM-BEGIN');
     return;

@@ -12,7 +12,9 @@ export class HostCollector implements Collector {
   readonly name = 'host';
   readonly metrics = [c.hostMemTotal, c.hostMemAvailable, c.hostSwapTotal, c.hostSwapFree, c.hostOomKills, c.hostPressure];
 
-  collect(host: HostFs): Promise<CollectResult> {
+  // async: a failure must reach the runner as a rejected promise, never as a synchronous throw.
+  // eslint-disable-next-line @typescript-eslint/require-await
+  async collect(host: HostFs): Promise<CollectResult> {
     const out = new SampleSink();
     // meminfo is the one file this area cannot do without: let its failure fail the area.
     const memPath = host.proc('meminfo');
@@ -42,6 +44,6 @@ export class HostCollector implements Collector {
       out.add(c.hostPressure, { kind: 'some' }, psi.value.some?.totalSeconds);
       out.add(c.hostPressure, { kind: 'full' }, psi.value.full?.totalSeconds);
     }
-    return Promise.resolve(out.result());
+    return out.result();
   }
 }

@@ -6,10 +6,10 @@ import type { OomMonitor } from '../oom/monitor.js';
 import type { Collector } from './collector.js';
 import { SampleSink } from './samples.js';
 
-function reasonLabel(reason: string | undefined): string {
-  if (reason === undefined) return '';
-  if (/EACCES|EPERM/.test(reason)) return 'eacces';
-  if (/ENOENT|ENODEV|ENXIO/.test(reason)) return 'enoent';
+/** A bounded label from the errno behind the source being down. */
+function reasonLabel(errno: string | undefined): string {
+  if (errno === 'EACCES' || errno === 'EPERM') return 'eacces';
+  if (errno === 'ENOENT' || errno === 'ENODEV' || errno === 'ENXIO') return 'enoent';
   return 'error';
 }
 
@@ -27,7 +27,7 @@ export class OomCollector implements Collector {
     for (const { key, count } of this.store.counterValues()) out.add(c.oomKills, { ...key }, count);
     for (const [cgroup, ms] of this.store.lastKills()) out.add(c.oomLastKill, { cgroup }, ms / 1000);
     const st = this.monitor.state;
-    out.add(c.oomSourceUp, { source: 'kmsg', reason: st.up ? '' : reasonLabel(st.reason) }, st.up ? 1 : 0);
+    out.add(c.oomSourceUp, { source: 'kmsg', reason: st.up ? '' : reasonLabel(st.errno) }, st.up ? 1 : 0);
     out.add(c.kmsgRecordsLost, {}, st.recordsLost);
     out.add(c.oomSeriesDropped, {}, this.store.seriesDropped);
     return Promise.resolve(out.result());

@@ -77,7 +77,7 @@ export class ProcessCollector implements Collector {
     const out = new SampleSink();
     const yp = new YieldPoint(signal);
     const procs: Proc[] = [];
-    const groups = new Map<string, { n: number; sums: number[]; pss: number; uss: number; pssCount: number }>();
+    const groups = new Map<string, { n: number; sums: (number | undefined)[]; pss: number; uss: number; pssCount: number }>();
 
     // /proc itself unreadable is the one failure of this area: let it throw.
     const pids = host.list(host.procRoot).filter((n) => n.charCodeAt(0) >= 48 && n.charCodeAt(0) <= 57);
@@ -113,12 +113,14 @@ export class ProcessCollector implements Collector {
       const group = this.groupOf(host, p);
       let g = groups.get(group);
       if (g === undefined) {
-        g = { n: 0, sums: GROUP_FIELDS.map(() => 0), pss: 0, uss: 0, pssCount: 0 };
+        g = { n: 0, sums: GROUP_FIELDS.map(() => undefined), pss: 0, uss: 0, pssCount: 0 };
         groups.set(group, g);
       }
       g.n++;
       GROUP_FIELDS.forEach(([, field], i) => {
-        g.sums[i]! += p.status[field] ?? 0;
+        // A field no process of the group has (RssAnon before 4.5) gives no sample, not 0.
+        const v = p.status[field];
+        if (v !== undefined) g.sums[i] = (g.sums[i] ?? 0) + v;
       });
       const wantRollup = this.opts.smapsScope === 'all' || (this.opts.smapsScope === 'selected' && selected.has(p));
       const rollup = wantRollup ? await this.rollup(host, p, nowMs, out, yp) : undefined;
@@ -202,7 +204,12 @@ export class ProcessCollector implements Collector {
       }
     };
     const cgText = small('cgroup');
-    const cgroup = cgText === undefined ? undefined : memoryCgroupPath(parseProcCgroup(cgText, '').value, this.opts.cgroupMode);
+    let cgroup: string | undefined;
+    if (cgText !== undefined) {
+      const parsed = parseProcCgroup(cgText, host.proc(`${p.pid}/cgroup`));
+      out.parseProblems(parsed.problems);
+      cgroup = memoryCgroupPath(parsed.value, this.opts.cgroupMode);
+    }
     const l: Labels = { pid: String(p.pid), comm: p.comm, cgroup: cgroup ?? '' };
     const s = p.status;
     out.add(c.processResident, l, s.residentBytes);
@@ -223,7 +230,10 @@ export class ProcessCollector implements Collector {
     }
     for (const [desc, file] of [[c.processOomScore, 'oom_score'], [c.processOomScoreAdj, 'oom_score_adj']] as const) {
       const t = small(file);
-      if (t !== undefined) out.add(desc, l, parseSingleInt(t, file).value);
+      if (t === undefined) continue;
+      const v = parseSingleInt(t, host.proc(`${p.pid}/${file}`));
+      out.parseProblems(v.problems);
+      out.add(desc, l, v.value);
     }
     return Promise.resolve();
   }

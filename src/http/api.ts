@@ -11,6 +11,10 @@ export function parseSince(v: unknown): number | undefined {
   if (v === undefined) return undefined;
   if (typeof v !== 'string' || v === '') throw new BadRequest('since: expected an RFC 3339 time or Unix seconds');
   if (/^\d+(\.\d+)?$/.test(v)) return Number(v) * 1000;
+  // RFC 3339 only: Date.parse alone accepts V8's free-form dates ("hello 1" is 2001-01-01).
+  if (!/^\d{4}-\d{2}-\d{2}[Tt ]\d{2}:\d{2}:\d{2}(\.\d+)?([Zz]|[+-]\d{2}:\d{2})$/.test(v)) {
+    throw new BadRequest(`since: not an RFC 3339 time or Unix seconds: ${JSON.stringify(v.slice(0, 40))}`);
+  }
   const ms = Date.parse(v);
   if (Number.isNaN(ms)) throw new BadRequest(`since: not a time: ${JSON.stringify(v.slice(0, 40))}`);
   return ms;

@@ -11,12 +11,14 @@ import { closeSync, constants, fstatSync, openSync, readSync } from 'node:fs';
 import { describe, errnoCode } from '../errors.js';
 import { parseKmsgRecord, splitKmsgRecords, type KmsgRecord } from './record.js';
 import type { KernelEventLoop, Watch } from '../watch/eventLoop.js';
-import { EPOLLERR, EPOLLHUP, EPOLLIN } from '../watch/eventLoop.js';
+import { EPOLLERR, EPOLLHUP, EPOLLIN, syscallErrno } from '../watch/eventLoop.js';
 
 export interface KmsgState {
   up: boolean;
   /** Why the source is down (EACCES without CAP_SYSLOG, ENOENT when /dev/kmsg is not mounted). */
   reason: string | undefined;
+  /** The errno name behind `reason`, when there is one (EACCES, ENOENT, EPERM, ...). */
+  errno: string | undefined;
   recordsLost: number;
   recordsRead: number;
 }
@@ -30,7 +32,7 @@ export interface KmsgFollowerOptions {
 const RECORD_BUFFER_BYTES = 16 * 1024;
 
 export class KmsgFollower {
-  readonly state: KmsgState = { up: false, reason: 'not started', recordsLost: 0, recordsRead: 0 };
+  readonly state: KmsgState = { up: false, reason: 'not started', errno: undefined, recordsLost: 0, recordsRead: 0 };
   private fd: number | undefined;
   private watch: Watch | undefined;
   private lastSeq: number | undefined;
@@ -44,7 +46,7 @@ export class KmsgFollower {
     try {
       fd = openSync(this.opts.path, constants.O_RDONLY | constants.O_NONBLOCK);
     } catch (err) {
-      this.down(`cannot open ${this.opts.path}: ${describe(err)}`);
+      this.down(`cannot open ${this.opts.path}: ${describe(err)}`, errnoCode(err));
       return;
     }
     try {
@@ -57,23 +59,31 @@ export class KmsgFollower {
       }
     } catch (err) {
       closeSync(fd);
-      this.down(`cannot read ${this.opts.path}: ${describe(err)}`);
+      this.down(`cannot read ${this.opts.path}: ${describe(err)}`, errnoCode(err));
       return;
     }
     this.fd = fd;
     this.state.up = true;
     this.state.reason = undefined;
+    this.state.errno = undefined;
     this.drain(true);
     if (this.fd === undefined) return; // failed during the first drain
     if (this.opts.loop === undefined) {
-      this.down('no kernel event loop');
+      this.down('no kernel event loop', undefined);
       return;
     }
-    // The loop owns the fd from here and closes it with the watch.
-    this.watch = this.opts.loop.addFd(fd, EPOLLIN, (events) => {
-      if ((events & (EPOLLERR | EPOLLHUP)) !== 0 && (events & EPOLLIN) === 0) this.down('kmsg fd reported an error');
-      else this.drain(false);
-    });
+    // The loop owns the fd from here (even when addFd throws) and closes it with the watch.
+    this.fd = undefined;
+    try {
+      this.watch = this.opts.loop.addFd(fd, EPOLLIN, (events) => {
+        if ((events & (EPOLLERR | EPOLLHUP)) !== 0 && (events & EPOLLIN) === 0) this.down('kmsg fd reported an error', 'EIO');
+        else this.drain(false);
+      });
+    } catch (err) {
+      // EPERM: a device that epoll cannot wait on (not /dev/kmsg).
+      this.down(`cannot wait on ${this.opts.path}: ${describe(err)}`, syscallErrno(err) ?? errnoCode(err));
+    }
+    this.fd = this.watch === undefined ? undefined : fd;
   }
 
   close(): void {
@@ -83,9 +93,10 @@ export class KmsgFollower {
     this.fd = undefined;
   }
 
-  private down(reason: string): void {
+  private down(reason: string, errno?: string): void {
     this.state.up = false;
     this.state.reason = reason;
+    this.state.errno = errno;
     if (this.watch !== undefined || this.fd !== undefined) this.close();
   }
 
@@ -102,7 +113,7 @@ export class KmsgFollower {
         if (code === 'EAGAIN') return;
         if (code === 'EPIPE') continue; // overwritten records: the seq gap of the next record counts them
         if (code === 'EINTR') continue;
-        this.down(`read ${this.opts.path}: ${describe(err)}`);
+        this.down(`read ${this.opts.path}: ${describe(err)}`, code);
         return;
       }
       if (n === 0) return;

@@ -125,12 +125,13 @@ export class OomStore {
 
   /** Newest first; `cgroup` matches the victim's or the limited cgroup, or any descendant of it. */
   list(q: OomQuery = {}): OomKillRecord[] {
+    const cg = q.cgroup === undefined || q.cgroup === '/' ? q.cgroup : q.cgroup.replace(/\/+$/, '');
     const under = (p: string | undefined, c: string): boolean => p !== undefined && (p === c || p.startsWith(c.endsWith('/') ? c : `${c}/`));
     const out: OomKillRecord[] = [];
     for (let i = this.records.length - 1; i >= 0; i--) {
       const r = this.records[i]!;
       if (q.sinceMs !== undefined && r.timeMs < q.sinceMs) continue;
-      if (q.cgroup !== undefined && !under(r.cgroup, q.cgroup) && !under(r.oomCgroup, q.cgroup)) continue;
+      if (cg !== undefined && !under(r.cgroup, cg) && !under(r.oomCgroup, cg)) continue;
       out.push(r);
       if (q.limit !== undefined && out.length >= q.limit) break;
     }

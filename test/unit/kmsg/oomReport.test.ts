@@ -241,7 +241,8 @@ function victimsIn(inputs: readonly OomRecordInput[]): Set<string> {
   const s = new Set<string>();
   for (const i of inputs) {
     const m = KILLED.exec(i.text);
-    if (m !== null) s.add(`${m[1]}/${m[2]}`);
+    // Number(): a mutation can leave a pid like "001", which the parser reads as 1.
+    if (m !== null) s.add(`${Number(m[1])}/${m[2]}`);
   }
   return s;
 }

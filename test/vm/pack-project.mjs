@@ -17,6 +17,7 @@ import { execFileSync } from 'node:child_process';
 import { createGzip } from 'node:zlib';
 
 const [root, out, ...skipLibs] = process.argv.slice(2);
+if (root === undefined && process.env.NODE_TEST_CONTEXT) process.exit(0); // picked up by `node --test` discovery
 if (root === undefined || out === undefined) {
   console.error('usage: pack-project.mjs ROOT OUT.cpio.gz [skip-lib ...]');
   process.exit(2);

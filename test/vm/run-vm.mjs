@@ -24,6 +24,12 @@ import { tmpdir } from 'node:os';
 import { dirname, join, resolve } from 'node:path';
 import { fileURLToPath } from 'node:url';
 
+// `node --test` with no file arguments discovers every .mjs under test/ and would boot the VM from
+// here; test/vm/vm.test.ts is the test (it starts this script without NODE_TEST_CONTEXT).
+if (process.env.NODE_TEST_CONTEXT) {
+  console.log('run-vm.mjs is not a test file; build/test/vm/vm.test.js runs it');
+  process.exit(0);
+}
 const here = dirname(fileURLToPath(import.meta.url));
 const root = resolve(here, '../..');
 

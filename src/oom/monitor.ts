@@ -20,6 +20,8 @@ export function bootTimeMs(): number {
   return Date.now() - Number(process.hrtime.bigint() / 1_000_000n);
 }
 
+const MAX_REMEMBERED_CGROUPS = 20_000;
+
 export class OomMonitor {
   private readonly follower: KmsgFollower;
   private readonly parser = new OomReportParser();
@@ -64,12 +66,19 @@ export class OomMonitor {
     if (down) this.logDown();
     for (const [cgroup, n] of counts) {
       const prev = this.prevCounts.get(cgroup);
-      // First sight of a cgroup while down: kills it already had count too (a restarted exporter still shows them).
-      const delta = prev === undefined ? n : n - prev;
+      // First sight of a cgroup while down: kills it already had count too (a restarted exporter
+      // still shows them). A count below the last one is a new cgroup under the same path.
+      const delta = prev === undefined || n < prev ? n : n - prev;
       if (down && delta > 0) this.opts.store.addFromCounter(cgroup, delta, nowMs);
+      this.prevCounts.delete(cgroup); // re-insert: the map stays in least-recently-seen order
       this.prevCounts.set(cgroup, n);
     }
-    for (const cgroup of this.prevCounts.keys()) if (!counts.has(cgroup)) this.prevCounts.delete(cgroup);
+    // Cgroups missing from one collection keep their last count (a cgroup that could not be read
+    // once must not be counted twice); the least recently seen are forgotten past the bound.
+    for (const cgroup of this.prevCounts.keys()) {
+      if (this.prevCounts.size <= MAX_REMEMBERED_CGROUPS) break;
+      this.prevCounts.delete(cgroup);
+    }
   }
 
   private logDown(): void {

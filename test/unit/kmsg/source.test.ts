@@ -276,10 +276,14 @@ describe('OomMonitor', () => {
     assert.deepEqual(counterOf(store, { cgroup: '/b' }), [1]);
     const s = await oomSamples(store, m);
     assert.equal(select(s, 'memlens_oom_kills_total', { cgroup: '/a' })[0]?.value, 5);
-    // A decrease (same path, a new cgroup whose counter restarted) never subtracts.
-    m.observeCgroupCounts(new Map([['/a', 5]]), 6000); // /a re-created and already at 5 on first sight: counted
+    // /a seen again at the count it had: a cgroup that could not be read for a while, not new kills.
+    m.observeCgroupCounts(new Map([['/a', 5]]), 6000);
+    assert.deepEqual(counterOf(store, { cgroup: '/a' }), [5]);
+    // A decrease (same path, a new cgroup whose counter restarted) never subtracts: its kills count.
     m.observeCgroupCounts(new Map([['/a', 1]]), 7000);
-    assert.deepEqual(counterOf(store, { cgroup: '/a' }), [10]);
+    assert.deepEqual(counterOf(store, { cgroup: '/a' }), [6]);
+    m.observeCgroupCounts(new Map([['/a', 3]]), 8000);
+    assert.deepEqual(counterOf(store, { cgroup: '/a' }), [8]);
     const downLines = logLines().filter((l) => l['source'] === 'kmsg');
     assert.equal(downLines.length, 1, 'the down warning is logged once');
   });

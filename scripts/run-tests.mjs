@@ -14,5 +14,10 @@ const files = readdirSync(root, { recursive: true })
   .filter((f) => process.argv.length <= 2 || process.argv.slice(2).some((a) => f.includes(a)))
   .sort()
   .map((f) => join(root, f));
+if (files.length === 0) {
+  // node --test with no files would search the whole checkout: never that.
+  console.error(`run-tests: no test file under ${root} matches ${process.argv.slice(2).join(' ')}`);
+  process.exit(1);
+}
 const r = spawnSync(process.execPath, ['--test', '--test-concurrency=1', ...files], { stdio: 'inherit' });
 process.exit(r.status ?? 1);

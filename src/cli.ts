@@ -5,6 +5,8 @@ import { helpText, loadConfig } from './config/load.js';
 import { createLogger } from './log.js';
 import { startExporter } from './main.js';
 import { VERSION } from './version.js';
+import { watchCommand } from './watch/command.js';
+import { snapshotCommand } from './forensics/command.js';
 
 export async function main(argv: readonly string[]): Promise<number> {
   let parsed;
@@ -26,6 +28,8 @@ export async function main(argv: readonly string[]): Promise<number> {
     return 0;
   }
   const { command, config } = parsed;
+  if (command === 'watch') return watchCommand(config, createLogger(config.logLevel));
+  if (command === 'snapshot') return snapshotCommand(config, config.snapshotCgroup ?? parsed.positionals[0], createLogger(config.logLevel));
   if (command !== 'serve') {
     process.stderr.write(`memlens: unknown command ${JSON.stringify(command)} (try --help)\n`);
     return 2;

@@ -19,7 +19,12 @@ import { OomStore } from './oom/store.js';
 import { OomMonitor } from './oom/monitor.js';
 import { OomCollector } from './collectors/oom.js';
 import { KernelEventLoop } from './watch/eventLoop.js';
+import { setupWatch, type WatchSetup } from './watch/setup.js';
+import { eventsRouter } from './http/api.js';
+import type { CgroupObservation } from './watch/thresholds.js';
 import { VERSION } from './version.js';
+import { SnapshotService } from './forensics/snapshots.js';
+import { snapshotsRouter } from './http/snapshots.js';
 
 /** The memory cgroup hierarchy as this host mounts it (v1, v2, or none). Throws when procfs is unreadable. */
 export function discoverHierarchy(host: HostFs): MemoryHierarchy | undefined {
@@ -34,10 +39,15 @@ export function discoverHierarchy(host: HostFs): MemoryHierarchy | undefined {
   return findMemoryHierarchy(mounts, (mp) => host.tryRead(`${host.hostPath(mp)}/cgroup.controllers`));
 }
 
-export function buildCollectors(cfg: Config, hierarchy: MemoryHierarchy | undefined, oom?: { store: OomStore; monitor: OomMonitor }): Collector[] {
+export function buildCollectors(
+  cfg: Config,
+  hierarchy: MemoryHierarchy | undefined,
+  oom?: { store: OomStore; monitor: OomMonitor },
+  onCgroups?: (cgroups: CgroupObservation[]) => void,
+): Collector[] {
   const all: Collector[] = [
     new ProcessCollector({ ...cfg.process, cgroupMode: hierarchy?.mode ?? 'v2' }),
-    new CgroupCollector(hierarchy, cfg.cgroup, oom === undefined ? undefined : (m) => oom.monitor.observeCgroupCounts(m)),
+    new CgroupCollector(hierarchy, cfg.cgroup, oom === undefined ? undefined : (m) => oom.monitor.observeCgroupCounts(m), onCgroups),
     new HostCollector(),
   ];
   if (oom !== undefined) all.push(new OomCollector(oom.store, oom.monitor));
@@ -49,6 +59,9 @@ export interface Running {
   runner: Runner;
   store: OomStore;
   monitor: OomMonitor;
+  /** Early warning: the event bus (subscribe with watch.bus.on), the watcher and its metrics. */
+  watch: WatchSetup;
+  snapshots: SnapshotService;
   close(): Promise<void>;
 }
 
@@ -67,20 +80,27 @@ export async function startExporter(cfg: Config, log: Logger): Promise<Running> 
   const store = new OomStore();
   const monitor = new OomMonitor({ kmsgPath: cfg.kmsgPath, loop, store, log });
   const oomEnabled = !cfg.disabledCollectors.includes('oom');
-  const collectors = buildCollectors(cfg, hierarchy, oomEnabled ? { store, monitor } : undefined);
+  const watch = setupWatch(cfg, hierarchy, host, loop, log);
+  // Snapshots: taken on crossings, API and CLI; each OOM kill is linked to the newest one before it.
+  const snapshots = new SnapshotService({ host, hierarchy, config: cfg.snapshot, log: log.child({ area: 'snapshot' }) });
+  snapshots.start();
+  store.onKill((r) => snapshots.linkKill(r));
+  const collectors = [...buildCollectors(cfg, hierarchy, oomEnabled ? { store, monitor } : undefined, watch.onCgroups), snapshots.collector()];
   const build = [{ desc: c.buildInfo, labels: { version: VERSION }, value: 1 }];
-  const runner = new Runner(collectors, host, { timeoutMs: cfg.collectTimeoutMs, minIntervalMs: cfg.collectMinIntervalMs, seriesBudget: 200_000 }, log, () => build);
+  const runner = new Runner(collectors, host, { timeoutMs: cfg.collectTimeoutMs, minIntervalMs: cfg.collectMinIntervalMs, seriesBudget: 200_000 }, log, () => [...build, ...watch.samples()]);
   const sink = new PrometheusSink(c.catalog);
-  const app = createApp({ runner, sink, telemetryPath: cfg.telemetryPath, log, routers: [oomRouter(store)] });
+  const app = createApp({ runner, sink, telemetryPath: cfg.telemetryPath, log, routers: [oomRouter(store), eventsRouter(watch.bus), snapshotsRouter(snapshots)] });
   let server: Server;
   try {
     server = await listen(app, cfg.listen);
   } catch (err) {
+    await snapshots.close();
     await loop?.close();
     throw err;
   }
   // Event sources start only once the port is ours: nothing half-started on a bad start.
   if (oomEnabled) monitor.start();
+  void watch.start(); // resolves after the first cgroup walk; failures are logged there
   const addr = server.address();
   log.info({ address: typeof addr === 'object' && addr !== null ? `${addr.address}:${addr.port}` : addr, path: cfg.telemetryPath, version: VERSION }, 'memlens listening');
   return {
@@ -88,8 +108,12 @@ export async function startExporter(cfg: Config, log: Logger): Promise<Running> 
     runner,
     store,
     monitor,
+    watch,
+    snapshots,
     close: async () => {
       monitor.close();
+      watch.close();
+      await snapshots.close();
       await new Promise<void>((resolve) => {
         server.close(() => resolve());
         server.closeAllConnections();

@@ -11,6 +11,7 @@ import { parseMeminfo } from '../procfs/meminfo.js';
 import type { Collector } from './collector.js';
 import { SampleSink } from './samples.js';
 import { YieldPoint } from './yieldPoint.js';
+import type { CgroupObservation } from '../watch/thresholds.js';
 
 export interface CgroupFilter {
   include: RegExp | undefined;
@@ -44,6 +45,8 @@ export class CgroupCollector implements Collector {
     private readonly filter: CgroupFilter,
     /** Receives each collection's local oom_kill counter per cgroup (the OOM monitor's fallback). */
     private readonly onOomCounts?: (counts: Map<string, number>) => void,
+    /** Receives, after each collection, every cgroup walked with its usage and effective limit (the watcher's list). */
+    private readonly onCgroups?: (cgroups: CgroupObservation[]) => void,
   ) {}
 
   async collect(host: HostFs, signal: AbortSignal): Promise<CollectResult> {
@@ -57,6 +60,7 @@ export class CgroupCollector implements Collector {
     const base = host.hostPath(h.mountPoint);
     host.list(base); // the hierarchy itself unreadable fails the area
     const oomCounts = new Map<string, number>();
+    const observed: CgroupObservation[] = [];
 
     const visit = async (rel: string, depth: number, inherited: Limit): Promise<void> => {
       await yp.maybeYield();
@@ -66,6 +70,11 @@ export class CgroupCollector implements Collector {
       if (cg.oomKillsLocal !== undefined) oomCounts.set(path, cg.oomKillsLocal);
       const own = cg.limit ?? UNLIMITED;
       const effective = h.mode === 'v1' ? tighter(cg.hierarchicalLimit ?? own, hostLimit) : tighter(tighter(inherited, own), hostLimit);
+      if (this.onCgroups !== undefined) {
+        // Limited only by the host's RAM is no limit to warn about: the watcher gets undefined then.
+        const cgroupLimit = h.mode === 'v1' ? cg.hierarchicalLimit ?? own : tighter(inherited, own);
+        observed.push({ path, dir, usageBytes: cg.usageBytes, effectiveLimitBytes: cgroupLimit.unlimited || effective.unlimited ? undefined : effective.bytes });
+      }
       const exported = (this.filter.include?.test(path) ?? true) && !(this.filter.exclude?.test(path) ?? false);
       if (exported && (cg.usageBytes !== undefined || cg.processes !== undefined)) {
         const l = cgroupLabels(path);
@@ -93,6 +102,7 @@ export class CgroupCollector implements Collector {
     };
     await visit('', 0, UNLIMITED);
     this.onOomCounts?.(oomCounts);
+    this.onCgroups?.(observed);
     return out.result();
   }
 }

@@ -7,6 +7,8 @@ import { z } from 'zod';
 import { ConfigError, describe } from '../errors.js';
 import { OPTIONS, envName, type OptionFlag, type OptionSpec } from './options.js';
 import { parseDurationMs, parseListenAddress, parseSizeBytes, type ListenAddress } from './units.js';
+import { parseThresholds } from '../watch/thresholds.js';
+import { compileSnapshotRules, snapshotRuleSchema, type RawSnapshotRule, type SnapshotRule } from './snapshotRules.js';
 
 export interface GroupRule {
   name: string;
@@ -33,6 +35,28 @@ export interface Config {
   collectMinIntervalMs: number;
   disabledCollectors: string[];
   logLevel: 'debug' | 'info' | 'warn' | 'error';
+  watch: {
+    enabled: boolean;
+    /** Fractions of the effective limit, ascending. */
+    thresholds: number[];
+    pollIntervalMs: number;
+    maxCgroups: number;
+    refreshIntervalMs: number;
+  };
+  snapshot: {
+    dir: string;
+    minIntervalMs: number;
+    cmdline: boolean;
+    maxCount: number;
+    maxBytes: number;
+    maxAgeMs: number;
+    linkWindowMs: number;
+    hold: boolean;
+    holdMaxMs: number;
+    rules: SnapshotRule[];
+  };
+  /** `memlens snapshot --cgroup PATH`: the cgroup to capture. */
+  snapshotCgroup: string | undefined;
   /** Where each value came from, for the startup log line. */
   configFile: string | undefined;
 }
@@ -84,6 +108,7 @@ function fileSchema(): z.ZodType {
   const shape: Record<string, z.ZodType> = {};
   for (const [section, keys] of sections) {
     if (section === 'process') keys['groups'] = z.array(ruleSchema).optional();
+    if (section === 'snapshot') keys['rules'] = z.array(snapshotRuleSchema).optional();
     shape[section] = z.object(keys).strict().optional();
   }
   return z.object(shape).strict().nullable();
@@ -97,16 +122,17 @@ function issueText(e: z.ZodError): string {
 }
 
 export function helpText(): string {
-  const lines = ['Usage: memlens [command] [flags]', '', 'Commands:', '  serve (default)   run the exporter', '', 'Flags (each also MEMLENS_<FLAG> in the environment, or a key in --config FILE):'];
+  const lines = ['Usage: memlens [command] [flags]', '', 'Commands:', '  serve (default)   run the exporter', '  watch             print early-warning events (threshold crossings, OOM) live, without HTTP', '  snapshot          capture one cgroup into --snapshot.dir and print its id and path (--cgroup PATH)', '', 'Flags (each also MEMLENS_<FLAG> in the environment, or a key in --config FILE):'];
   const all: { flag: string; help: string; default: string | undefined }[] = [
     ...OPTIONS,
     { flag: 'config', help: 'YAML config file (process group rules live here).', default: undefined },
+    { flag: 'cgroup', help: 'With the snapshot command: the cgroup to capture, as /proc/PID/cgroup prints it.', default: undefined },
     { flag: 'help', help: 'Show this help.', default: undefined },
     { flag: 'version', help: 'Show the version.', default: undefined },
   ];
   for (const o of all) {
     const dflt = o.default === undefined || o.default === '' ? '' : ` (default ${JSON.stringify(o.default)})`;
-    const env = o.flag === 'help' || o.flag === 'version' ? '' : `  [${envName(o.flag)}]`;
+    const env = o.flag === 'help' || o.flag === 'version' || o.flag === 'cgroup' ? '' : `  [${envName(o.flag)}]`;
     lines.push(`  --${o.flag.padEnd(26)} ${o.help}${dflt}${env}`);
   }
   return lines.join('\n');
@@ -117,6 +143,7 @@ export type ParsedCli = { kind: 'help' } | { kind: 'version' } | { kind: 'run'; 
 export function loadConfig(argv: readonly string[], env: NodeJS.ProcessEnv): ParsedCli {
   const argOptions: Record<string, { type: 'string' | 'boolean'; short?: string }> = {
     config: { type: 'string' },
+    cgroup: { type: 'string' },
     help: { type: 'boolean', short: 'h' },
     version: { type: 'boolean' },
   };
@@ -134,6 +161,7 @@ export function loadConfig(argv: readonly string[], env: NodeJS.ProcessEnv): Par
   const configFile = (flags['config'] as string | undefined) ?? env['MEMLENS_CONFIG'];
   let file: Record<string, Record<string, unknown>> = {};
   let rules: z.infer<typeof ruleSchema>[] = [];
+  let snapshotRules: RawSnapshotRule[] = [];
   if (configFile !== undefined) {
     let text: string;
     try {
@@ -151,6 +179,7 @@ export function loadConfig(argv: readonly string[], env: NodeJS.ProcessEnv): Par
     if (!r.success) throw new ConfigError(`${configFile}: ${issueText(r.error)}`, { path: configFile });
     file = (r.data ?? {}) as Record<string, Record<string, unknown>>;
     rules = (file['process']?.['groups'] as z.infer<typeof ruleSchema>[] | undefined) ?? [];
+    snapshotRules = (file['snapshot']?.['rules'] as RawSnapshotRule[] | undefined) ?? [];
   }
 
   const values = new Map<OptionFlag, unknown>();
@@ -195,6 +224,10 @@ export function loadConfig(argv: readonly string[], env: NodeJS.ProcessEnv): Par
   const known = ['process', 'cgroup', 'host', 'oom'];
   const unknown = disabled.find((d) => !known.includes(d));
   if (unknown !== undefined) throw new ConfigError(`--collectors.disabled: unknown collector ${JSON.stringify(unknown)} (known: ${known.join(', ')})`);
+  const watchThresholds = parseThresholds(v<string[]>('watch.thresholds'));
+  if (typeof watchThresholds === 'string') throw new ConfigError(`--watch.thresholds: ${watchThresholds}`);
+  const watchPollMs = v<number>('watch.poll-interval');
+  if (watchPollMs < 10) throw new ConfigError(`--watch.poll-interval: at least 10ms (got ${watchPollMs}ms)`);
 
   return {
     kind: 'run',
@@ -219,6 +252,26 @@ export function loadConfig(argv: readonly string[], env: NodeJS.ProcessEnv): Par
       collectMinIntervalMs: v<number>('collect.min-interval'),
       disabledCollectors: disabled,
       logLevel: v<Config['logLevel']>('log.level'),
+      watch: {
+        enabled: v<string>('watch.enabled') === 'true',
+        thresholds: watchThresholds,
+        pollIntervalMs: watchPollMs,
+        maxCgroups: v<number>('watch.max-cgroups'),
+        refreshIntervalMs: v<number>('watch.refresh-interval'),
+      },
+      snapshot: {
+        dir: v<string>('snapshot.dir'),
+        minIntervalMs: v<number>('snapshot.min-interval'),
+        cmdline: v<string>('snapshot.cmdline') === 'true',
+        maxCount: v<number>('snapshot.max-count'),
+        maxBytes: v<number>('snapshot.max-bytes'),
+        maxAgeMs: v<number>('snapshot.max-age'),
+        linkWindowMs: v<number>('snapshot.link-window'),
+        hold: v<string>('snapshot.hold') === 'true',
+        holdMaxMs: v<number>('snapshot.hold-max'),
+        rules: compileSnapshotRules(snapshotRules, configFile ?? ''),
+      },
+      snapshotCgroup: flags['cgroup'] as string | undefined,
       configFile,
     },
   };

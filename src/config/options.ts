@@ -30,6 +30,20 @@ export const OPTIONS = [
   { flag: 'collect.min-interval', kind: 'duration', default: '1s', help: 'Scrapes (and OTLP exports) closer together than this share one collection.' },
   { flag: 'collectors.disabled', kind: 'list', default: '', help: 'Comma-separated collectors to turn off (process, cgroup, host, oom).' },
   { flag: 'log.level', kind: 'enum', default: 'info', choices: ['debug', 'info', 'warn', 'error'], help: 'Log level.' },
+  { flag: 'watch.enabled', kind: 'enum', default: 'true', choices: ['true', 'false'], help: 'Early warning: watch cgroups with a memory limit and report upward threshold crossings (log, /api/v1/events, metrics).' },
+  { flag: 'watch.thresholds', kind: 'list', default: '0.9,0.95', help: 'Comma-separated fractions of each cgroup\'s effective limit whose upward crossing is an event.' },
+  { flag: 'watch.poll-interval', kind: 'duration', default: '100ms', help: 'How often memory.current is read where the kernel has no thresholds (cgroup v2, or v1 without write access to cgroup.event_control).' },
+  { flag: 'watch.max-cgroups', kind: 'int', default: '500', help: 'Watch at most this many cgroups, the tightest headroom first (only cgroups with an effective limit; --cgroup.include/--cgroup.exclude apply).' },
+  { flag: 'watch.refresh-interval', kind: 'duration', default: '15s', help: 'Re-discover the watched cgroups this often when no scrape has done it.' },
+  { flag: 'snapshot.dir', kind: 'string', default: './snapshots', help: 'Directory of snapshot documents (one JSON file each; rules are snapshot.rules in --config).' },
+  { flag: 'snapshot.min-interval', kind: 'duration', default: '30s', help: 'Threshold crossings of one cgroup closer together than this take one snapshot.' },
+  { flag: 'snapshot.cmdline', kind: 'enum', default: 'false', choices: ['false', 'true'], help: 'Keep full command lines in snapshots (they carry secrets); by default argv[0] only. environ is never read.' },
+  { flag: 'snapshot.max-count', kind: 'int', default: '200', help: 'Keep at most this many snapshots (oldest removed first).' },
+  { flag: 'snapshot.max-bytes', kind: 'size', default: '512MiB', help: 'Keep at most this many bytes of snapshots (oldest removed first).' },
+  { flag: 'snapshot.max-age', kind: 'duration', default: '168h', help: 'Remove snapshots older than this.' },
+  { flag: 'snapshot.link-window', kind: 'duration', default: '10m', help: 'An OOM kill is linked to the newest snapshot of its cgroup (or an ancestor) taken at most this long before it.' },
+  { flag: 'snapshot.hold', kind: 'enum', default: 'false', choices: ['false', 'true'], help: 'cgroup v1 only: on the top threshold, set oom_kill_disable=1 while the snapshot is taken (the kernel waits instead of killing). Risky: see README.' },
+  { flag: 'snapshot.hold-max', kind: 'duration', default: '2s', help: 'The longest the OOM killer is held off by --snapshot.hold.' },
 ] as const satisfies readonly OptionSpec[];
 
 export type OptionFlag = (typeof OPTIONS)[number]['flag'];

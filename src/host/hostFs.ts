@@ -74,6 +74,23 @@ export class HostFs {
     }
   }
 
+  /** Up to `length` bytes at `offset` (an ELF header of /proc/PID/exe); fewer at the end of the file. */
+  readRange(path: string, offset: number, length: number): Buffer {
+    const fd = openSync(path, 'r');
+    try {
+      const out = Buffer.alloc(length);
+      let len = 0;
+      while (len < length) {
+        const n = readSync(fd, out, len, length - len, offset + len);
+        if (n === 0) break;
+        len += n;
+      }
+      return out.subarray(0, len);
+    } finally {
+      closeSync(fd);
+    }
+  }
+
   write(path: string, text: string): void {
     writeFileSync(path, text);
   }

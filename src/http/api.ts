@@ -1,6 +1,7 @@
 // The JSON API: /api/v1/oom-kills. Bad query parameters get a 400 naming the parameter.
 import { Router, type Request, type Response } from 'express';
 import type { OomStore } from '../oom/store.js';
+import type { WatchBus } from '../watch/bus.js';
 
 export class BadRequest extends Error {
   readonly status = 400;
@@ -39,6 +40,18 @@ export function send(res: Response, fn: () => unknown): void {
     if (err instanceof BadRequest) res.status(400).json({ error: err.message });
     else throw err;
   }
+}
+
+/** Recent early-warning events (threshold crossings, OOM and memory events), newest first; `time` added as RFC 3339. */
+export function eventsRouter(bus: WatchBus): Router {
+  const r = Router();
+  r.get('/api/v1/events', (req: Request, res: Response) => {
+    send(res, () => {
+      const events = bus.recent({ cgroup: parseCgroupParam(req.query['cgroup']), sinceMs: parseSince(req.query['since']), limit: parseLimit(req.query['limit'], 1000) });
+      return { events: events.map((e) => ({ ...e, time: new Date(e.timeMs).toISOString() })) };
+    });
+  });
+  return r;
 }
 
 export function oomRouter(store: OomStore): Router {

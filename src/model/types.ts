@@ -1,6 +1,6 @@
 // The model every collector produces and every sink consumes. Sinks see these types only.
 
-export type Kind = 'gauge' | 'counter';
+export type Kind = 'gauge' | 'counter' | 'histogram';
 
 /** A label and why its number of values stays bounded (STYLE.md section 2). */
 export interface LabelDesc {
@@ -21,6 +21,8 @@ export interface MetricDesc {
   readonly labels: readonly LabelDesc[];
   /** Where the value comes from (v1 / v2 / procfs), for the README table. */
   readonly source: string;
+  /** Histograms only: the upper bounds of the buckets, ascending (the +Inf bucket is implied). */
+  readonly buckets?: readonly number[];
 }
 
 export type Labels = Readonly<Record<string, string>>;
@@ -28,7 +30,17 @@ export type Labels = Readonly<Record<string, string>>;
 export interface Sample {
   readonly desc: MetricDesc;
   readonly labels: Labels;
+  /** For a histogram: the count of observations (the buckets are in `histogram`). */
   readonly value: number;
+  /** Histograms only: cumulative counts per bucket of desc.buckets (same order), plus the sum. */
+  readonly histogram?: HistogramValue;
+}
+
+export interface HistogramValue {
+  /** Cumulative: bucketCounts[i] = observations <= desc.buckets[i]. */
+  readonly bucketCounts: readonly number[];
+  readonly sum: number;
+  readonly count: number;
 }
 
 /** Something that went wrong for part of an area: counted, success stays 1. */

@@ -185,6 +185,7 @@ export class KernelEventLoop {
   private readonly ownedFds = new Set<number>();
   private nextToken = 1n;
   private waiterArmed = false;
+  private waitReturnedNs = 0n;
   private waitFailures = 0;
   private waiterBroken: unknown = undefined;
   private state: LoopState = 'open';
@@ -519,8 +520,17 @@ export class KernelEventLoop {
     sys.epoll_wait_async(this.epollFd, this.eventsBuf, this.maxEvents, -1, (err, n) => this.onWaitDone(err, n));
   }
 
+  /**
+   * process.hrtime.bigint() when the last epoll_wait result reached the JS thread (before any callback of its batch
+   * ran): callbacks use it to time their handling from the notification's arrival. 0n before the first wait returns.
+   */
+  get lastWaitReturnedNs(): bigint {
+    return this.waitReturnedNs;
+  }
+
   private onWaitDone(err: unknown, n: number): void {
     const errno = lastErrno();
+    this.waitReturnedNs = process.hrtime.bigint();
     this.waiterArmed = false;
     const errors: unknown[] = [];
     if (err !== null && err !== undefined) {

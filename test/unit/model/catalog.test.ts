@@ -4,12 +4,14 @@ import { readFileSync, writeFileSync } from 'node:fs';
 import { catalog } from '../../../src/model/catalog.js';
 import { catalogMarkdown } from '../../../src/model/catalogTable.js';
 import { optionsMarkdown } from '../../../src/config/docs.js';
+import type { Kind } from '../../../src/model/types.js';
 
 // Prometheus's OTLP translation (prometheus/otlptranslator, "UnderscoreEscapingWithSuffixes"):
 // dots become underscores, the unit is appended as a word (By -> bytes, s -> seconds, 1 -> ratio
 // on gauges only, {annotations} dropped), and monotonic sums get _total.
 const UNIT_WORD: Record<string, string> = { By: 'bytes', s: 'seconds' };
-function otelToProm(otel: string, unit: string, kind: 'gauge' | 'counter'): string {
+// Histograms keep the unit word and get no suffix of their own (the _bucket/_sum/_count series are added on exposition).
+function otelToProm(otel: string, unit: string, kind: Kind): string {
   let name = otel.replace(/\./g, '_');
   const word = unit === '1' ? (kind === 'gauge' ? 'ratio' : '') : unit.startsWith('{') ? '' : UNIT_WORD[unit] ?? unit;
   if (word !== '' && !name.split('_').includes(word)) name += `_${word}`;
@@ -19,6 +21,17 @@ function otelToProm(otel: string, unit: string, kind: 'gauge' | 'counter'): stri
 
 test('every Prometheus name is the OTLP-to-Prometheus translation of its OTel name and unit', () => {
   for (const d of catalog) assert.equal(otelToProm(d.otel, d.unit, d.kind), d.prom, d.prom);
+});
+
+test('histograms declare ascending buckets; other kinds declare none', () => {
+  for (const d of catalog) {
+    if (d.kind !== 'histogram') {
+      assert.equal(d.buckets, undefined, d.prom);
+      continue;
+    }
+    assert.ok(d.buckets !== undefined && d.buckets.length > 0, `${d.prom}: buckets`);
+    for (let i = 1; i < d.buckets.length; i++) assert.ok(d.buckets[i]! > d.buckets[i - 1]!, `${d.prom}: ascending`);
+  }
 });
 
 test('names follow the conventions: memlens_ prefix, base units, _total only and always on counters', () => {

@@ -1,0 +1,187 @@
+// The optional hold (cgroup v1 only, --snapshot.hold): while a snapshot taken on the top threshold
+// runs, `oom_kill_disable` is set to 1 in the cgroup's memory.oom_control, so a task that hits the
+// limit waits in the memcg OOM waitqueue instead of the killer firing (memory.rst §10). It is
+// restored after the capture, after --snapshot.hold-max at the latest, on close, and on exit
+// (process 'exit' also runs after an uncaught exception). For a SIGKILL or a power cut, what was
+// changed is recorded in --snapshot.dir/.hold.json *before* the change, and a memlens starting up
+// restores it. A dir where that record cannot be written means no hold: never change what we
+// might not be able to undo. Writing 0 back wakes the waiters (memcg_oom_recover), which retry
+// their charge and, if still over the limit, meet the killer then.
+import { readFileSync, renameSync, unlinkSync, writeFileSync } from 'node:fs';
+import { join } from 'node:path';
+import type { HostFs } from '../host/hostFs.js';
+import type { Logger } from '../log.js';
+import { describe, errnoCode } from '../errors.js';
+import type { HoldRecord } from './capture.js';
+import { makeDir } from './store.js';
+
+interface HeldEntry {
+  /** memory.oom_control path (under the sysfs root). */
+  file: string;
+  cgroup: string;
+  setAtMs: number;
+  pid: number;
+}
+
+export const HOLD_STATE_FILE = '.hold.json';
+
+export class OomHold {
+  private readonly active = new Map<string, { entry: HeldEntry; timer: NodeJS.Timeout; record: HoldRecord }>();
+  private readonly onExit = (): void => this.releaseAll('exit');
+  private exitHooked = false;
+
+  constructor(
+    private readonly host: HostFs,
+    private readonly stateDir: string,
+    private readonly log: Logger,
+  ) {}
+
+  private get statePath(): string {
+    return join(this.stateDir, HOLD_STATE_FILE);
+  }
+
+  /** At start: undo holds a previous memlens left in place (killed before it could restore them). */
+  restoreLeftovers(): number {
+    let text: string;
+    try {
+      text = readFileSync(this.statePath, 'utf8');
+    } catch (err) {
+      if (errnoCode(err) !== 'ENOENT') this.log.error({ path: this.statePath, err: describe(err) }, 'cannot read the hold record');
+      return 0;
+    }
+    let entries: HeldEntry[] = [];
+    try {
+      const parsed: unknown = JSON.parse(text);
+      if (Array.isArray(parsed)) entries = parsed.filter((e): e is HeldEntry => typeof e === 'object' && e !== null && typeof (e as HeldEntry).file === 'string');
+    } catch (err) {
+      this.log.error({ path: this.statePath, err: describe(err) }, 'hold record is not JSON');
+    }
+    let restored = 0;
+    for (const e of entries) {
+      if (!e.file.endsWith('/memory.oom_control')) continue;
+      try {
+        this.host.write(e.file, '0');
+        restored++;
+        this.log.warn({ cgroup: e.cgroup, file: e.file, setAtMs: e.setAtMs, byPid: e.pid }, 'restored oom_kill_disable=0 left by an earlier memlens');
+      } catch (err) {
+        if (errnoCode(err) === 'ENOENT') continue; // the cgroup is gone, and its setting with it
+        this.log.error({ file: e.file, err: describe(err) }, 'cannot restore oom_kill_disable left by an earlier memlens');
+      }
+    }
+    this.removeState();
+    return restored;
+  }
+
+  /**
+   * Runs `fn` with the OOM killer of `cgroupDir` held off for at most `maxMs`. When the hold
+   * cannot be set (v2, already disabled by someone else, the record not writable) `fn` runs
+   * without it; the returned record says what happened (undefined: nothing was attempted).
+   */
+  async run<T>(cgroup: string, cgroupDir: string, maxMs: number, fn: (hold: HoldRecord | undefined) => Promise<T>): Promise<T> {
+    const record = this.set(cgroup, cgroupDir, maxMs);
+    try {
+      return await fn(record);
+    } finally {
+      if (record !== undefined) this.release(`${cgroupDir}/memory.oom_control`, 'done');
+    }
+  }
+
+  private set(cgroup: string, cgroupDir: string, maxMs: number): HoldRecord | undefined {
+    const file = `${cgroupDir}/memory.oom_control`;
+    if (this.active.has(file)) return undefined; // held by a capture in flight
+    const record: HoldRecord = { cgroup, file, setAtMs: Date.now(), restoredAtMs: undefined, error: undefined };
+    let current: string;
+    try {
+      current = this.host.read(file);
+    } catch (err) {
+      record.error = `cannot read oom_control: ${describe(err)}`;
+      return record;
+    }
+    if (/^oom_kill_disable 1$/m.test(current)) {
+      record.error = 'oom_kill_disable is already 1 (set by someone else): left alone';
+      return record;
+    }
+    const entry: HeldEntry = { file, cgroup, setAtMs: record.setAtMs, pid: process.pid };
+    try {
+      this.writeState([...[...this.active.values()].map((a) => a.entry), entry]);
+    } catch (err) {
+      record.error = `no hold: cannot record it in ${this.stateDir} first (${describe(err)})`;
+      return record;
+    }
+    try {
+      this.host.write(file, '1');
+    } catch (err) {
+      record.error = `cannot set oom_kill_disable: ${describe(err)}`;
+      this.writeStateQuietly();
+      return record;
+    }
+    if (!this.exitHooked) {
+      process.on('exit', this.onExit);
+      this.exitHooked = true;
+    }
+    const timer = setTimeout(() => this.release(file, 'hold-max'), maxMs);
+    this.active.set(file, { entry, timer, record });
+    this.log.info({ cgroup, maxMs }, 'OOM killer held off while the snapshot is taken');
+    return record;
+  }
+
+  private release(file: string, why: string): void {
+    const a = this.active.get(file);
+    if (a === undefined) return;
+    clearTimeout(a.timer);
+    this.active.delete(file);
+    try {
+      this.host.write(file, '0');
+      a.record.restoredAtMs = Date.now();
+    } catch (err) {
+      // ENOENT: the cgroup is gone. Anything else: the record file stays, the next start retries.
+      if (errnoCode(err) !== 'ENOENT') {
+        a.record.error = `cannot restore oom_kill_disable: ${describe(err)}`;
+        this.log.error({ file, err: describe(err) }, 'cannot restore oom_kill_disable');
+        return;
+      }
+    }
+    if (why !== 'exit') this.log.info({ cgroup: a.entry.cgroup, why, heldMs: Date.now() - a.entry.setAtMs }, 'OOM killer hold released');
+    this.writeStateQuietly();
+  }
+
+  /** Restores every hold in place (close, exit). Synchronous. */
+  releaseAll(why: string): void {
+    for (const file of [...this.active.keys()]) this.release(file, why);
+    if (this.exitHooked && why !== 'exit') {
+      process.off('exit', this.onExit);
+      this.exitHooked = false;
+    }
+  }
+
+  heldCount(): number {
+    return this.active.size;
+  }
+
+  private writeState(entries: HeldEntry[]): void {
+    if (entries.length === 0) {
+      this.removeState();
+      return;
+    }
+    const tmp = `${this.statePath}.tmp-${process.pid}`;
+    makeDir(this.stateDir);
+    writeFileSync(tmp, JSON.stringify(entries));
+    renameSync(tmp, this.statePath);
+  }
+
+  private writeStateQuietly(): void {
+    try {
+      this.writeState([...this.active.values()].map((a) => a.entry));
+    } catch (err) {
+      this.log.error({ path: this.statePath, err: describe(err) }, 'cannot update the hold record');
+    }
+  }
+
+  private removeState(): void {
+    try {
+      unlinkSync(this.statePath);
+    } catch (err) {
+      if (errnoCode(err) !== 'ENOENT') this.log.error({ path: this.statePath, err: describe(err) }, 'cannot remove the hold record');
+    }
+  }
+}

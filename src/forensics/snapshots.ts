@@ -1,0 +1,267 @@
+// The snapshot taker: when to capture (an upward threshold crossing, debounced per cgroup; an API
+// request; the CLI), where it goes (the store), the optional hold, the metrics, and the link
+// between an OOM kill and the newest snapshot of its cgroup (or an ancestor) taken before it.
+// A snapshot that fails (full disk, read-only dir, the cgroup gone) is counted and logged once
+// per failure; nothing else stops.
+import type { HostFs } from '../host/hostFs.js';
+import type { MemoryHierarchy } from '../cgroupfs/discover.js';
+import type { Logger } from '../log.js';
+import type { Config } from '../config/load.js';
+import type { OomKillRecord } from '../oom/store.js';
+import type { Collector } from '../collectors/collector.js';
+import type { CollectResult } from '../model/types.js';
+import * as c from '../model/catalog.js';
+import { describe, errnoCode } from '../errors.js';
+import { captureSnapshot, cgroupDir, type CaptureOptions, type HoldRecord, type SnapshotDoc } from './capture.js';
+import { SnapshotStore, isUnder, newSnapshotId, type SnapshotMeta } from './store.js';
+import { OomHold } from './hold.js';
+
+/** What the early-warning watcher publishes (src/watch/bus.ts WatchEvent, structurally). */
+export interface CrossingEvent {
+  readonly cgroup: string;
+  /** The fraction of the limit crossed upward; null for kernel events (not a reason to snapshot here). */
+  readonly threshold: number | null;
+  readonly usageBytes: number | null;
+  readonly limitBytes: number | null;
+  readonly source: string;
+}
+
+/** The trigger source: the watcher's bus, or anything that can call back on a crossing. */
+export interface CrossingSource {
+  on(fn: (ev: CrossingEvent) => void): () => void;
+}
+
+export type TriggerKind = 'threshold' | 'api' | 'cli';
+
+export type SnapshotOutcome =
+  | { ok: true; meta: SnapshotMeta; doc: SnapshotDoc }
+  | { ok: false; status: 'not-found' | 'error' | 'debounced' | 'unsupported'; error: string };
+
+export interface SnapshotServiceOptions {
+  host: HostFs;
+  hierarchy: MemoryHierarchy | undefined;
+  config: Config['snapshot'];
+  log: Logger;
+  /** Crossings of this fraction or above get the hold (with --snapshot.hold): the watcher's top threshold. */
+  holdFromThreshold?: number;
+}
+
+interface Pending {
+  id: string;
+  cgroup: string;
+  timeMs: number;
+  kills: string[];
+}
+
+export class SnapshotService {
+  readonly store: SnapshotStore;
+  private readonly hold: OomHold;
+  private readonly lastTrigger = new Map<string, number>();
+  private readonly inFlight = new Map<string, Promise<SnapshotOutcome>>();
+  private readonly pending = new Map<string, Pending>();
+  private readonly counts = new Map<string, { reason: string; result: string; n: number }>();
+  private lastDurationSeconds: number | undefined;
+  private killsWithSnapshot = 0;
+  private unsubscribe: (() => void) | undefined;
+  private closed = false;
+
+  constructor(private readonly opts: SnapshotServiceOptions) {
+    this.store = new SnapshotStore(opts.config.dir, { maxCount: opts.config.maxCount, maxBytes: opts.config.maxBytes, maxAgeMs: opts.config.maxAgeMs }, opts.log);
+    this.hold = new OomHold(opts.host, opts.config.dir, opts.log);
+  }
+
+  /** Indexes the dir and restores holds a killed memlens left in place. */
+  start(): void {
+    this.store.init();
+    if (this.opts.hierarchy?.mode === 'v1') this.hold.restoreLeftovers();
+  }
+
+  /** Snapshots on every upward crossing (debounced per cgroup). */
+  subscribe(source: CrossingSource): void {
+    this.unsubscribe?.();
+    this.unsubscribe = source.on((ev) => this.onCrossing(ev));
+  }
+
+  onCrossing(ev: CrossingEvent): void {
+    if (ev.threshold === null || this.closed) return;
+    const now = Date.now();
+    const last = this.lastTrigger.get(ev.cgroup);
+    if (last !== undefined && now - last < this.opts.config.minIntervalMs) {
+      this.count('threshold', 'debounced');
+      return;
+    }
+    this.lastTrigger.set(ev.cgroup, now);
+    if (this.lastTrigger.size > 10_000) this.lastTrigger.delete(this.lastTrigger.keys().next().value as string);
+    const top = this.opts.holdFromThreshold;
+    const hold = this.opts.config.hold && top !== undefined && ev.threshold >= top;
+    const usage = ev.usageBytes === null ? '' : `, usage ${ev.usageBytes} of ${ev.limitBytes ?? '?'} bytes`;
+    this.snapshot(ev.cgroup, 'threshold', `${Math.round(ev.threshold * 100)} % threshold crossed upward (${ev.source}${usage})`, { hold }).catch((err: unknown) => {
+      this.opts.log.error({ cgroup: ev.cgroup, err: describe(err) }, 'snapshot failed');
+    });
+  }
+
+  /**
+   * Captures `cgroup` now (a capture of it already in flight is shared) and writes it to the
+   * store. Never rejects for IO reasons: the outcome says what failed.
+   */
+  snapshot(cgroup: string, kind: TriggerKind, detail: string, o: { hold?: boolean } = {}): Promise<SnapshotOutcome> {
+    const running = this.inFlight.get(cgroup);
+    if (running !== undefined) return running;
+    const p = this.doSnapshot(cgroup, kind, detail, o.hold === true).finally(() => this.inFlight.delete(cgroup));
+    this.inFlight.set(cgroup, p);
+    return p;
+  }
+
+  private async doSnapshot(cgroup: string, kind: TriggerKind, detail: string, wantHold: boolean): Promise<SnapshotOutcome> {
+    const h = this.opts.hierarchy;
+    const log = this.opts.log;
+    if (h === undefined) {
+      this.count(kind, 'error');
+      return { ok: false, status: 'unsupported', error: 'no cgroup memory controller found' };
+    }
+    let dir: string;
+    try {
+      dir = cgroupDir(this.opts.host, h, cgroup);
+    } catch (err) {
+      this.count(kind, 'error');
+      return { ok: false, status: 'not-found', error: describe(err) };
+    }
+    const timeMs = Date.now();
+    const id = newSnapshotId(timeMs);
+    const pend: Pending = { id, cgroup, timeMs, kills: [] };
+    this.pending.set(id, pend);
+    const t0 = performance.now();
+    let firstWrite: Error | undefined;
+    const capture = (hold: HoldRecord | undefined): Promise<SnapshotDoc> => {
+      const opts: CaptureOptions = {
+        id,
+        cmdline: this.opts.config.cmdline,
+        rules: this.opts.config.rules,
+        onCaptured: (d) => {
+          // Evidence first: a copy on disk before the rule commands finish.
+          try {
+            this.store.write({ ...d, oomKills: [...pend.kills] });
+          } catch (err) {
+            firstWrite = err instanceof Error ? err : new Error(String(err));
+          }
+        },
+      };
+      if (hold !== undefined) opts.hold = hold;
+      return captureSnapshot(this.opts.host, h, cgroup, `${kind}: ${detail}`, opts);
+    };
+    try {
+      let doc: SnapshotDoc;
+      try {
+        doc = wantHold && h.mode === 'v1' ? await this.hold.run(cgroup, dir, this.opts.config.holdMaxMs, capture) : await capture(undefined);
+      } catch (err) {
+        this.count(kind, 'error');
+        const gone = errnoCode(err) === 'ENOENT' || /not found/.test(describe(err));
+        log.warn({ cgroup, reason: kind, err: describe(err) }, 'snapshot not taken');
+        return { ok: false, status: gone ? 'not-found' : 'error', error: describe(err) };
+      }
+      doc.oomKills = [...pend.kills];
+      let meta: SnapshotMeta;
+      try {
+        meta = this.store.write(doc);
+      } catch (err) {
+        this.count(kind, 'error');
+        log.error({ cgroup, reason: kind, dir: this.store.dir, err: describe(err), first: firstWrite?.message }, 'snapshot could not be written');
+        return { ok: false, status: 'error', error: `cannot write to ${this.store.dir}: ${describe(err)}` };
+      }
+      this.lastDurationSeconds = (performance.now() - t0) / 1000;
+      this.count(kind, 'ok');
+      log.info({ event: 'snapshot', id, cgroup, reason: kind, processes: doc.processes.length, captureMs: Math.round(doc.captureDurationMs), file: meta.file }, 'snapshot taken');
+      // Kills that arrived while the document was being written were added to the store copy by linkKill.
+      return { ok: true, meta, doc };
+    } finally {
+      this.pending.delete(id);
+    }
+  }
+
+  /** store.onKill: attach the newest snapshot of the kill's cgroup (or an ancestor) taken before it. */
+  linkKill(rec: OomKillRecord): void {
+    const targets = [rec.cgroup, rec.oomCgroup].filter((x): x is string => x !== undefined);
+    if (targets.length === 0) return;
+    const matches = (snapCgroup: string): boolean => targets.some((t) => isUnder(t, snapCgroup));
+    const notBefore = rec.timeMs - this.opts.config.linkWindowMs;
+    let best: { id: string; timeMs: number; pending: Pending | undefined } | undefined;
+    for (const p of this.pending.values()) {
+      if (p.timeMs <= rec.timeMs && p.timeMs >= notBefore && matches(p.cgroup) && (best === undefined || p.timeMs > best.timeMs)) best = { id: p.id, timeMs: p.timeMs, pending: p };
+    }
+    const stored = this.store.newest(matches, rec.timeMs, notBefore);
+    if (stored !== undefined && (best === undefined || stored.timeMs > best.timeMs)) best = { id: stored.id, timeMs: stored.timeMs, pending: this.pending.get(stored.id) };
+    if (best === undefined) return;
+    rec.snapshotId = best.id;
+    this.killsWithSnapshot++;
+    if (best.pending !== undefined) {
+      best.pending.kills.push(rec.id);
+      if (this.store.meta(best.id) === undefined) return; // written with its kills when the capture ends
+    }
+    const id = best.id;
+    // The document rewrite is file IO: off the kernel-log handler's turn.
+    setImmediate(() => {
+      try {
+        this.store.addKill(id, rec.id);
+      } catch (err) {
+        this.opts.log.error({ id, oom: rec.id, err: describe(err) }, 'cannot record the OOM kill in its snapshot');
+      }
+    });
+  }
+
+  get(id: string): SnapshotDoc | undefined {
+    return this.store.get(id);
+  }
+
+  list(q: { cgroup?: string | undefined; limit?: number | undefined }): SnapshotMeta[] {
+    return this.store.list(q);
+  }
+
+  private count(reason: string, result: string): void {
+    const k = `${reason}\0${result}`;
+    const e = this.counts.get(k);
+    if (e !== undefined) e.n++;
+    else this.counts.set(k, { reason, result, n: 1 });
+  }
+
+  collector(): Collector {
+    return new SnapshotCollector(this);
+  }
+
+  metricValues(): { counts: { reason: string; result: string; n: number }[]; lastDurationSeconds: number | undefined; killsWithSnapshot: number; stored: { count: number; bytes: number }; held: number } {
+    return { counts: [...this.counts.values()], lastDurationSeconds: this.lastDurationSeconds, killsWithSnapshot: this.killsWithSnapshot, stored: this.store.totals(), held: this.hold.heldCount() };
+  }
+
+  /** Stops triggering, waits for captures in flight, restores any hold. */
+  async close(): Promise<void> {
+    this.closed = true;
+    this.unsubscribe?.();
+    await Promise.allSettled([...this.inFlight.values()]);
+    this.hold.releaseAll('close');
+  }
+}
+
+class SnapshotCollector implements Collector {
+  readonly name = 'snapshot';
+  readonly metrics = [c.snapshotsTotal, c.snapshotDuration, c.oomKillsWithSnapshot, c.snapshotStoreBytes, c.snapshotStoreSnapshots];
+
+  constructor(private readonly svc: SnapshotService) {}
+
+  collect(): Promise<CollectResult> {
+    const v = this.svc.metricValues();
+    const samples: CollectResult['samples'] = [];
+    for (const r of ['threshold', 'api', 'cli']) {
+      for (const res of ['ok', 'error']) samples.push({ desc: c.snapshotsTotal, labels: { reason: r, result: res }, value: 0 });
+    }
+    for (const e of v.counts) {
+      const s = samples.findIndex((x) => x.labels['reason'] === e.reason && x.labels['result'] === e.result);
+      const sample = { desc: c.snapshotsTotal, labels: { reason: e.reason, result: e.result }, value: e.n };
+      if (s >= 0) samples[s] = sample;
+      else samples.push(sample);
+    }
+    if (v.lastDurationSeconds !== undefined) samples.push({ desc: c.snapshotDuration, labels: {}, value: v.lastDurationSeconds });
+    samples.push({ desc: c.oomKillsWithSnapshot, labels: {}, value: v.killsWithSnapshot });
+    samples.push({ desc: c.snapshotStoreBytes, labels: {}, value: v.stored.bytes });
+    samples.push({ desc: c.snapshotStoreSnapshots, labels: {}, value: v.stored.count });
+    return Promise.resolve({ samples, problems: [] });
+  }
+}

@@ -1,0 +1,114 @@
+// Pure parts of the watcher: which cgroups are watched, and which readings are upward crossings.
+// No IO, no timers: the watcher feeds them readings.
+
+/** One cgroup as the last collection saw it (handed over by the cgroup collector's onCgroups hook). */
+export interface CgroupObservation {
+  /** As /proc/PID/cgroup prints it. */
+  path: string;
+  /** Its directory under --path.sysfs. */
+  dir: string;
+  usageBytes: number | undefined;
+  /**
+   * The limit that applies: the tightest of its own and its ancestors' (capped by the host's RAM); undefined when
+   * no cgroup on the way up has a limit (a cgroup bounded only by the machine's RAM has nothing to warn about).
+   */
+  effectiveLimitBytes: number | undefined;
+}
+
+export interface WatchSelection {
+  include: RegExp | undefined;
+  exclude: RegExp | undefined;
+  maxCgroups: number;
+}
+
+/** Headroom as a fraction of the limit (1 - usage/limit); the smaller, the closer to the OOM killer. */
+export function headroomRatio(o: CgroupObservation): number {
+  if (o.effectiveLimitBytes === undefined || o.effectiveLimitBytes <= 0) return Number.POSITIVE_INFINITY;
+  return 1 - (o.usageBytes ?? 0) / o.effectiveLimitBytes;
+}
+
+/**
+ * The cgroups to watch: those with a usage and an effective limit, matching include and not exclude, at most
+ * maxCgroups of them, tightest headroom first (ties: path order, so the choice is stable between collections).
+ */
+export function selectWatched(all: readonly CgroupObservation[], sel: WatchSelection): CgroupObservation[] {
+  const eligible = all.filter(
+    (o) =>
+      o.usageBytes !== undefined &&
+      o.effectiveLimitBytes !== undefined &&
+      o.effectiveLimitBytes > 0 &&
+      (sel.include?.test(o.path) ?? true) &&
+      !(sel.exclude?.test(o.path) ?? false),
+  );
+  eligible.sort((a, b) => headroomRatio(a) - headroomRatio(b) || (a.path < b.path ? -1 : a.path > b.path ? 1 : 0));
+  return eligible.slice(0, Math.max(0, sel.maxCgroups));
+}
+
+/** A threshold as bytes of a limit: floor(fraction x limit), never above the limit. */
+export function thresholdBytes(fraction: number, limitBytes: number): number {
+  return Math.min(limitBytes, Math.floor(fraction * limitBytes));
+}
+
+/**
+ * Per-threshold above/below state of one cgroup. A reading at or above a threshold that was below is an upward
+ * crossing; a reading below re-arms it, so a ramp down and up again crosses again. The first reading only sets the
+ * state (a cgroup already above when the watch starts was not seen crossing).
+ */
+export class CrossingTracker {
+  private readonly above: boolean[];
+  readonly thresholdsBytes: readonly number[];
+
+  /** `fractions` ascending; `initialUsageBytes` undefined: every threshold starts below. */
+  constructor(
+    readonly fractions: readonly number[],
+    readonly limitBytes: number,
+    initialUsageBytes: number | undefined,
+  ) {
+    this.thresholdsBytes = fractions.map((f) => thresholdBytes(f, limitBytes));
+    this.above = this.thresholdsBytes.map((t) => initialUsageBytes !== undefined && initialUsageBytes >= t);
+  }
+
+  /** The fractions crossed upward by this reading, ascending. */
+  update(usageBytes: number): number[] {
+    const crossed: number[] = [];
+    this.thresholdsBytes.forEach((t, i) => {
+      const nowAbove = usageBytes >= t;
+      if (nowAbove && !this.above[i]) crossed.push(this.fractions[i]!);
+      this.above[i] = nowAbove;
+    });
+    return crossed;
+  }
+
+  isAbove(fraction: number): boolean {
+    const i = this.fractions.indexOf(fraction);
+    return i >= 0 && this.above[i] === true;
+  }
+}
+
+/** memory.events deltas worth an event: the counters that mean the cgroup is at its limit. */
+export const V2_EVENT_KEYS = ['high', 'max', 'oom', 'oom_kill'] as const;
+
+/** The keys of `next` that grew since `prev` (a counter that went backwards or first seen: no delta). */
+export function counterDeltas(prev: ReadonlyMap<string, number> | undefined, next: ReadonlyMap<string, number>, keys: readonly string[]): Array<[string, number]> {
+  if (prev === undefined) return [];
+  const out: Array<[string, number]> = [];
+  for (const k of keys) {
+    const a = prev.get(k);
+    const b = next.get(k);
+    if (a !== undefined && b !== undefined && b > a) out.push([k, b - a]);
+  }
+  return out;
+}
+
+/** `--watch.thresholds`: fractions in (0, 1], returned ascending without duplicates; else a message. */
+export function parseThresholds(items: readonly string[]): number[] | string {
+  if (items.length === 0) return 'at least one threshold is needed';
+  const out = new Set<number>();
+  for (const it of items) {
+    if (!/^(0(\.\d+)?|1(\.0*)?|\.\d+)$/.test(it)) return `not a fraction of the limit (like 0.9): ${JSON.stringify(it)}`;
+    const v = Number(it);
+    if (!(v > 0 && v <= 1)) return `a threshold must be above 0 and at most 1: ${JSON.stringify(it)}`;
+    out.add(v);
+  }
+  return [...out].sort((a, b) => a - b);
+}

@@ -1,0 +1,523 @@
+// Early warning: watches the cgroups closest to their limit and turns upward crossings of --watch.thresholds (and the
+// kernel's own memory events) into WatchEvents on the bus (DESIGN.md "Seeing the OOM coming", KERNEL.md).
+//
+// Which cgroups: handed over after each collection by the cgroup collector (observe()): those with an effective
+// limit, filtered by include/exclude, at most maxCgroups, tightest headroom first. Each observe() reconciles: new
+// cgroups get watches, cgroups that left the set lose them, a changed effective limit re-registers the thresholds.
+//
+// cgroup v1: one eventfd per threshold on memory.usage_in_bytes through cgroup.event_control, plus one on
+//   memory.oom_control. The kernel signals crossings in both directions (and once on rmdir): each signal re-reads the
+//   usage through the held fd and only upward crossings become events. Without write access to cgroup.event_control
+//   (EACCES, EPERM, EROFS: an unprivileged container) v1 falls back to polling memory.usage_in_bytes, said once.
+// cgroup v2 (no usage thresholds in the kernel): memory.current polled every pollIntervalMs through a held fd (one
+//   pread per cgroup), inotify on memory.events (high/max/oom/oom_kill deltas), and a PSI trigger on memory.pressure
+//   where the kernel takes one (else said once, and done without).
+// Without a kernel event loop (koffi unavailable) both fall back to polling.
+//
+// The held poll fds and the one-shot file reads use node:fs directly rather than HostFs: the paths are already
+// under --path.sysfs (they come from the collector), and HostFs has no held-fd read.
+import { closeSync, openSync, readFileSync, readSync } from 'node:fs';
+import type { Logger } from '../log.js';
+import type { CgroupMode } from '../cgroupfs/discover.js';
+import { describe, errnoCode, isGone } from '../errors.js';
+import { parseFlatKeyed } from '../procfs/common.js';
+import type { KernelEventLoop, PsiFire, V1Signal, Watch } from './eventLoop.js';
+import { IN_IGNORED, IN_MODIFY, IN_Q_OVERFLOW, syscallErrno } from './sys.js';
+import type { InotifyEvent } from './sys.js';
+import type { WatchBus, WatchEvent, WatchEventInput, WatchSource } from './bus.js';
+import type { WatchStats } from './stats.js';
+import { CrossingTracker, V2_EVENT_KEYS, counterDeltas, selectWatched, type CgroupObservation } from './thresholds.js';
+
+export interface PsiTriggerSpec {
+  stallUs: number;
+  windowUs: number;
+}
+
+/** 150 ms of stall in 1 s (the kernel falls back to a 2 s window without CAP_SYS_RESOURCE). */
+export const DEFAULT_PSI_TRIGGER: PsiTriggerSpec = { stallUs: 150_000, windowUs: 1_000_000 };
+
+export interface WatcherOptions {
+  mode: CgroupMode;
+  /** The exporter's one kernel event loop; undefined: everything is polled. */
+  loop: KernelEventLoop | undefined;
+  bus: WatchBus;
+  stats: WatchStats;
+  log: Logger;
+  /** Fractions of the effective limit, ascending. */
+  thresholds: readonly number[];
+  pollIntervalMs: number;
+  maxCgroups: number;
+  include: RegExp | undefined;
+  exclude: RegExp | undefined;
+  /** v2 PSI trigger on memory.pressure; false: none. */
+  psi?: PsiTriggerSpec | false;
+}
+
+/** How a watched cgroup is being watched (for tests and `memlens watch`'s start-up line). */
+export interface WatchedInfo {
+  path: string;
+  dir: string;
+  limitBytes: number;
+  thresholdsBytes: readonly number[];
+  /** v1 with eventfds, or polled (v2 always; v1 without cgroup.event_control). */
+  via: 'v1-eventfd' | 'poll';
+  /** Watches in the kernel event loop (threshold and oom eventfds, inotify, PSI). */
+  loopWatches: number;
+  psi: boolean;
+}
+
+interface Watched {
+  path: string;
+  dir: string;
+  limitBytes: number;
+  tracker: CrossingTracker;
+  /** v1 threshold eventfds (re-registered when the limit changes). */
+  thresholdWatches: Watch[];
+  /** Everything else in the loop: v1 oom_control, v2 inotify and PSI. */
+  otherWatches: Watch[];
+  psi: boolean;
+  /** Held fd of the usage file, for polling; undefined when the kernel signals (v1 eventfds). */
+  pollFd: number | undefined;
+  usageFile: 'memory.usage_in_bytes' | 'memory.current';
+  eventsPrev: Map<string, number> | undefined;
+  dropped: boolean;
+}
+
+const USAGE_READ_BYTES = 64;
+/** errnos that mean "not allowed to write cgroup.event_control": fall back to polling for every v1 cgroup. */
+const NO_WRITE_ACCESS = new Set(['EACCES', 'EPERM', 'EROFS']);
+
+function parseUsage(text: string | undefined): number | undefined {
+  if (text === undefined) return undefined;
+  const t = text.trim();
+  return /^\d+$/.test(t) ? Number(t) : undefined;
+}
+
+export class CgroupWatcher {
+  private readonly watched = new Map<string, Watched>();
+  private readonly readBuf = Buffer.alloc(USAGE_READ_BYTES);
+  private pollTimer: NodeJS.Timeout | undefined;
+  private refreshTimer: NodeJS.Timeout | undefined;
+  private refreshing = false;
+  private v1EventControl = true;
+  private psiSpec: PsiTriggerSpec | false;
+  private closed = false;
+  private lastObservedMs = 0;
+  private readonly saidOnce = new Set<string>();
+
+  constructor(private readonly opts: WatcherOptions) {
+    this.psiSpec = opts.psi ?? DEFAULT_PSI_TRIGGER;
+    if (opts.loop === undefined) this.once('no-loop', () => opts.log.warn('no kernel event loop: watched cgroups are polled'));
+  }
+
+  /** The cgroups a collection walked (the cgroup collector's onCgroups hook): reconciles the watched set. */
+  observe(cgroups: readonly CgroupObservation[]): void {
+    if (this.closed) return;
+    this.lastObservedMs = Date.now();
+    const selected = selectWatched(cgroups, { include: this.opts.include, exclude: this.opts.exclude, maxCgroups: this.opts.maxCgroups });
+    const keep = new Set(selected.map((o) => o.path));
+    for (const w of [...this.watched.values()]) if (!keep.has(w.path)) this.drop(w, 'left the watched set');
+    for (const o of selected) {
+      const limitBytes = o.effectiveLimitBytes;
+      if (limitBytes === undefined) continue;
+      const w = this.watched.get(o.path);
+      if (w !== undefined && w.dir === o.dir && w.limitBytes === limitBytes) continue;
+      if (w !== undefined && w.dir === o.dir) this.rearm(w, limitBytes);
+      else {
+        if (w !== undefined) this.drop(w, 'directory changed');
+        this.start(o.path, o.dir, limitBytes);
+      }
+    }
+    this.schedulePoll();
+  }
+
+  /**
+   * Re-runs `discover` (which ends in observe()) whenever no collection has handed the watcher a list for
+   * `everyMs`, and once now: the watched set stays current when nobody scrapes. A failing discovery is logged.
+   * Resolves when the first discovery is done (never rejects).
+   */
+  startRefresh(discover: () => Promise<void>, everyMs: number): Promise<void> {
+    const run = (): Promise<void> => {
+      if (this.refreshing || this.closed || Date.now() - this.lastObservedMs < everyMs) return Promise.resolve();
+      this.refreshing = true;
+      return discover()
+        .catch((err: unknown) => this.opts.log.error({ err: describe(err) }, 'watch: cgroup discovery failed'))
+        .finally(() => {
+          this.refreshing = false;
+        });
+    };
+    this.refreshTimer = setInterval(() => void run(), Math.max(100, Math.floor(everyMs / 2)));
+    this.refreshTimer.unref();
+    return run();
+  }
+
+  /** Watched cgroups, tightest headroom first as selected. */
+  list(): WatchedInfo[] {
+    return [...this.watched.values()].map((w) => ({
+      path: w.path,
+      dir: w.dir,
+      limitBytes: w.limitBytes,
+      thresholdsBytes: w.tracker.thresholdsBytes,
+      via: w.pollFd === undefined ? 'v1-eventfd' : 'poll',
+      loopWatches: w.thresholdWatches.filter((x) => !x.closed).length + w.otherWatches.filter((x) => !x.closed).length,
+      psi: w.psi,
+    }));
+  }
+
+  /** Fds the watcher holds itself (the poll fds); the loop counts its own. */
+  heldFdCount(): number {
+    let n = 0;
+    for (const w of this.watched.values()) if (w.pollFd !== undefined) n++;
+    return n;
+  }
+
+  /** One pass of the poller over every polled cgroup (the timer calls it; tests may too). */
+  pollOnce(): void {
+    for (const w of [...this.watched.values()]) {
+      if (w.pollFd === undefined || w.dropped) continue;
+      let usage: number | undefined;
+      try {
+        const n = readSync(w.pollFd, this.readBuf, 0, this.readBuf.length, 0);
+        usage = parseUsage(this.readBuf.toString('latin1', 0, n));
+      } catch (err) {
+        if (isGone(err)) this.drop(w, 'cgroup removed');
+        else this.once(`poll-${errnoCode(err) ?? 'error'}`, () => this.opts.log.warn({ cgroup: w.path, err: describe(err) }, 'watch: cannot read usage'));
+        continue;
+      }
+      const readAtNs = process.hrtime.bigint();
+      if (usage === undefined) continue;
+      const source: WatchSource = this.opts.mode === 'v1' ? 'v1-poll' : 'v2-poll';
+      for (const threshold of w.tracker.update(usage)) {
+        this.publish(w, { source, threshold, usageBytes: usage, count: 1 }, readAtNs);
+      }
+    }
+  }
+
+  close(): void {
+    if (this.closed) return;
+    this.closed = true;
+    clearInterval(this.pollTimer);
+    clearInterval(this.refreshTimer);
+    this.pollTimer = undefined;
+    for (const w of [...this.watched.values()]) this.drop(w, 'watcher closed');
+  }
+
+  // ---- internals ----
+
+  private once(key: string, fn: () => void): void {
+    if (this.saidOnce.has(key)) return;
+    this.saidOnce.add(key);
+    fn();
+  }
+
+  private readUsageByPath(dir: string, file: string): number | undefined {
+    try {
+      return parseUsage(readFileSync(`${dir}/${file}`, 'latin1'));
+    } catch (err) {
+      if (isGone(err)) return undefined;
+      throw err;
+    }
+  }
+
+  private start(path: string, dir: string, limitBytes: number): void {
+    const usageFile = this.opts.mode === 'v1' ? 'memory.usage_in_bytes' : 'memory.current';
+    let usage: number | undefined;
+    try {
+      usage = this.readUsageByPath(dir, usageFile);
+    } catch (err) {
+      this.once(`start-${errnoCode(err) ?? 'error'}`, () => this.opts.log.warn({ cgroup: path, err: describe(err) }, 'watch: cannot read usage'));
+      return;
+    }
+    if (usage === undefined) return; // gone between the collection and now
+    const w: Watched = {
+      path, dir, limitBytes, tracker: new CrossingTracker(this.opts.thresholds, limitBytes, usage),
+      thresholdWatches: [], otherWatches: [], psi: false, pollFd: undefined, usageFile, eventsPrev: undefined, dropped: false,
+    };
+    this.watched.set(path, w);
+    if (this.opts.mode === 'v1') this.startV1(w);
+    else this.startV2(w);
+    if (w.dropped) this.watched.delete(path);
+  }
+
+  /** Threshold eventfds + oom_control, or polling when the loop or write access is missing. */
+  private startV1(w: Watched): void {
+    const loop = this.opts.loop;
+    if (loop !== undefined && this.v1EventControl) {
+      try {
+        w.thresholdWatches = this.registerV1Thresholds(loop, w);
+        w.otherWatches.push(loop.registerV1OomControl(w.dir, (sig) => this.onV1Oom(w, sig)));
+        return;
+      } catch (err) {
+        for (const x of [...w.thresholdWatches, ...w.otherWatches]) x.close();
+        w.thresholdWatches = [];
+        w.otherWatches = [];
+        const code = syscallErrno(err);
+        if (code === 'ENOENT' || code === 'ENODEV') {
+          w.dropped = true;
+          return;
+        }
+        if (code !== undefined && NO_WRITE_ACCESS.has(code)) {
+          this.v1EventControl = false;
+          this.opts.log.warn(
+            { cgroup: w.path, errno: code, pollIntervalMs: this.opts.pollIntervalMs },
+            'watch: cannot register in cgroup.event_control (needs write access to cgroupfs): polling memory.usage_in_bytes instead',
+          );
+        } else {
+          this.once(`v1-register-${code ?? 'error'}`, () =>
+            this.opts.log.warn({ cgroup: w.path, err: describe(err) }, 'watch: v1 event registration failed: polling this cgroup'),
+          );
+        }
+      }
+    }
+    this.openPollFd(w);
+  }
+
+  private registerV1Thresholds(loop: KernelEventLoop, w: Watched): Watch[] {
+    const made: Watch[] = [];
+    try {
+      for (const bytes of w.tracker.thresholdsBytes) {
+        made.push(loop.registerV1Threshold(w.dir, 'memory.usage_in_bytes', bytes, (sig) => this.onV1Threshold(w, sig)));
+      }
+    } catch (err) {
+      for (const x of made) x.close();
+      throw err;
+    }
+    return made;
+  }
+
+  private startV2(w: Watched): void {
+    this.openPollFd(w);
+    if (w.dropped) return;
+    const loop = this.opts.loop;
+    if (loop === undefined) return;
+    const eventsPath = `${w.dir}/memory.events`;
+    try {
+      w.eventsPrev = parseFlatKeyed(readFileSync(eventsPath, 'latin1'), eventsPath).value;
+      w.otherWatches.push(loop.watchInotify(eventsPath, IN_MODIFY, (ev) => this.onV2Events(w, ev)));
+    } catch (err) {
+      if (isGone(err) || syscallErrno(err) === 'ENOENT') {
+        this.drop(w, 'cgroup removed');
+        return;
+      }
+      this.once(`inotify-${syscallErrno(err) ?? 'error'}`, () =>
+        this.opts.log.warn({ cgroup: w.path, err: describe(err) }, 'watch: no inotify on memory.events: only polling memory.current'),
+      );
+    }
+    this.startPsi(loop, w);
+  }
+
+  private startPsi(loop: KernelEventLoop, w: Watched): void {
+    const spec = this.psiSpec;
+    if (spec === false) return;
+    const path = `${w.dir}/memory.pressure`;
+    let reason: string;
+    try {
+      const r = loop.watchPsiTrigger(path, 'some', spec.stallUs, spec.windowUs, (fire) => this.onPsi(w, fire));
+      if (r.ok) {
+        w.otherWatches.push(r.watch);
+        w.psi = true;
+        if (r.usedFallbackWindow) {
+          this.once('psi-fallback', () =>
+            this.opts.log.info({ stallUs: r.stallUs, windowUs: r.windowUs, attempts: r.attempts }, 'watch: PSI trigger window widened to what the kernel accepts'),
+          );
+        }
+        return;
+      }
+      reason = `${r.reason}: ${r.message}`;
+    } catch (err) {
+      // epoll refuses a file that is not a pressure file (a regular file in a fixture tree): EPERM.
+      reason = describe(err);
+    }
+    this.psiSpec = false;
+    this.opts.log.info({ cgroup: w.path, reason }, 'watch: the kernel takes no PSI trigger on memory.pressure: going on without');
+  }
+
+  private openPollFd(w: Watched): void {
+    try {
+      w.pollFd = openSync(`${w.dir}/${w.usageFile}`, 'r');
+    } catch (err) {
+      if (!isGone(err)) this.once(`open-${errnoCode(err) ?? 'error'}`, () => this.opts.log.warn({ cgroup: w.path, err: describe(err) }, 'watch: cannot open usage file'));
+      w.dropped = true;
+    }
+  }
+
+  private rearm(w: Watched, limitBytes: number): void {
+    const before = w.tracker.thresholdsBytes;
+    let usage: number | undefined;
+    try {
+      usage = this.readUsageByPath(w.dir, w.usageFile);
+    } catch (err) {
+      this.once(`rearm-${errnoCode(err) ?? 'error'}`, () => this.opts.log.warn({ cgroup: w.path, err: describe(err) }, 'watch: cannot read usage'));
+    }
+    if (usage === undefined) {
+      this.drop(w, 'cgroup removed');
+      return;
+    }
+    w.limitBytes = limitBytes;
+    w.tracker = new CrossingTracker(this.opts.thresholds, limitBytes, usage);
+    for (const x of w.thresholdWatches) x.close();
+    w.thresholdWatches = [];
+    const loop = this.opts.loop;
+    if (w.pollFd === undefined && loop !== undefined) {
+      try {
+        w.thresholdWatches = this.registerV1Thresholds(loop, w);
+      } catch (err) {
+        if (isGone(err) || ['ENOENT', 'ENODEV'].includes(syscallErrno(err) ?? '')) {
+          this.drop(w, 'cgroup removed');
+          return;
+        }
+        this.opts.log.warn({ cgroup: w.path, err: describe(err) }, 'watch: re-registering thresholds failed: polling this cgroup');
+        for (const x of w.otherWatches) x.close();
+        w.otherWatches = [];
+        this.openPollFd(w);
+        if (w.dropped) this.watched.delete(w.path);
+      }
+    }
+    this.opts.log.info({ cgroup: w.path, limitBytes, thresholdsBytes: w.tracker.thresholdsBytes, beforeBytes: before }, 'watch: limit changed, thresholds moved');
+  }
+
+  private drop(w: Watched, why: string): void {
+    if (w.dropped && !this.watched.has(w.path)) return;
+    w.dropped = true;
+    for (const x of [...w.thresholdWatches, ...w.otherWatches]) x.close();
+    w.thresholdWatches = [];
+    w.otherWatches = [];
+    if (w.pollFd !== undefined) {
+      try {
+        closeSync(w.pollFd);
+      } catch (err) {
+        this.opts.log.warn({ cgroup: w.path, err: describe(err) }, 'watch: closing a poll fd failed');
+      }
+      w.pollFd = undefined;
+    }
+    if (this.watched.get(w.path) === w) this.watched.delete(w.path);
+    this.opts.log.debug({ cgroup: w.path, why }, 'watch: cgroup no longer watched');
+  }
+
+  private schedulePoll(): void {
+    const anyPolled = [...this.watched.values()].some((w) => w.pollFd !== undefined);
+    if (anyPolled && this.pollTimer === undefined && !this.closed) {
+      this.pollTimer = setInterval(() => this.pollOnce(), Math.max(1, this.opts.pollIntervalMs));
+      this.pollTimer.unref();
+    } else if (!anyPolled && this.pollTimer !== undefined) {
+      clearInterval(this.pollTimer);
+      this.pollTimer = undefined;
+    }
+  }
+
+  private arrivedNs(): bigint {
+    const t = this.opts.loop?.lastWaitReturnedNs ?? 0n;
+    return t === 0n ? process.hrtime.bigint() : t;
+  }
+
+  private onV1Threshold(w: Watched, sig: V1Signal): void {
+    const arrivedNs = this.arrivedNs();
+    if (sig.cgroupRemoved) {
+      this.drop(w, 'cgroup removed');
+      return;
+    }
+    if (w.dropped) return;
+    const usage = parseUsage(sig.fileText);
+    if (usage === undefined) return;
+    // The kernel signals both directions; the tracker turns the reading into upward crossings only.
+    for (const threshold of w.tracker.update(usage)) {
+      this.publish(w, { source: 'v1-threshold', threshold, usageBytes: usage, count: Number(sig.count) }, arrivedNs);
+    }
+  }
+
+  private onV1Oom(w: Watched, sig: V1Signal): void {
+    const arrivedNs = this.arrivedNs();
+    if (sig.cgroupRemoved) {
+      this.drop(w, 'cgroup removed');
+      return;
+    }
+    if (w.dropped) return;
+    let usage: number | undefined;
+    try {
+      usage = this.readUsageByPath(w.dir, 'memory.usage_in_bytes');
+    } catch (err) {
+      this.once('oom-usage', () => this.opts.log.warn({ cgroup: w.path, err: describe(err) }, 'watch: cannot read usage'));
+    }
+    this.publish(w, { source: 'v1-oom', threshold: null, event: 'oom', usageBytes: usage ?? null, count: Number(sig.count) }, arrivedNs);
+  }
+
+  private onV2Events(w: Watched, ev: InotifyEvent): void {
+    const arrivedNs = this.arrivedNs();
+    if ((ev.mask & IN_IGNORED) !== 0) {
+      // memory.events is gone: the cgroup was removed (the loop has closed the inotify watch).
+      this.drop(w, 'cgroup removed');
+      return;
+    }
+    if (w.dropped || ((ev.mask & (IN_MODIFY | IN_Q_OVERFLOW)) === 0)) return;
+    const path = `${w.dir}/memory.events`;
+    let next: Map<string, number>;
+    try {
+      next = parseFlatKeyed(readFileSync(path, 'latin1'), path).value;
+    } catch (err) {
+      if (isGone(err)) this.drop(w, 'cgroup removed');
+      else this.once('events-read', () => this.opts.log.warn({ cgroup: w.path, err: describe(err) }, 'watch: cannot read memory.events'));
+      return;
+    }
+    const deltas = counterDeltas(w.eventsPrev, next, V2_EVENT_KEYS);
+    // Merged, not replaced: a reader racing a writer of a regular file (a fixture tree) can see it truncated.
+    w.eventsPrev = new Map([...(w.eventsPrev ?? []), ...next]);
+    if (deltas.length === 0) return;
+    let usage: number | undefined;
+    try {
+      usage = this.readUsageByPath(w.dir, w.usageFile);
+    } catch (err) {
+      this.once('events-usage', () => this.opts.log.warn({ cgroup: w.path, err: describe(err) }, 'watch: cannot read usage'));
+    }
+    for (const [event, delta] of deltas) {
+      this.publish(w, { source: 'v2-events', threshold: null, event, usageBytes: usage ?? null, count: delta }, arrivedNs);
+    }
+  }
+
+  private onPsi(w: Watched, fire: PsiFire): void {
+    const arrivedNs = this.arrivedNs();
+    if (fire.gone) {
+      w.psi = false;
+      return;
+    }
+    if (w.dropped) return;
+    let usage: number | undefined;
+    try {
+      usage = this.readUsageByPath(w.dir, w.usageFile);
+    } catch (err) {
+      this.once('psi-usage', () => this.opts.log.warn({ cgroup: w.path, err: describe(err) }, 'watch: cannot read usage'));
+    }
+    this.publish(w, { source: 'psi', threshold: null, event: 'psi_some', usageBytes: usage ?? null, count: 1 }, arrivedNs);
+  }
+
+  /** Counted (crossings), latency observed, published on the bus, then logged as one JSON line. */
+  private publish(
+    w: Watched,
+    ev: Pick<WatchEventInput, 'source' | 'threshold' | 'usageBytes' | 'count'> & { event?: string },
+    arrivedNs: bigint,
+  ): WatchEvent {
+    const latencySeconds = Number(process.hrtime.bigint() - arrivedNs) / 1e9;
+    if (ev.threshold !== null) this.opts.stats.countCrossing(w.path, ev.threshold);
+    this.opts.stats.latency.observe(latencySeconds);
+    const input: WatchEventInput = {
+      timeMs: Date.now(),
+      cgroup: w.path,
+      source: ev.source,
+      threshold: ev.threshold,
+      usageBytes: ev.usageBytes,
+      limitBytes: w.limitBytes,
+      ...(ev.event === undefined ? {} : { event: ev.event }),
+      ...(ev.count === undefined ? {} : { count: ev.count }),
+      latencySeconds,
+    };
+    const published = this.opts.bus.emit(input);
+    const fields = {
+      cgroup: w.path, source: ev.source, usageBytes: ev.usageBytes, limitBytes: w.limitBytes, latencySeconds, id: published.id,
+    };
+    if (ev.threshold !== null) {
+      this.opts.log.warn({ event: 'threshold_crossing', threshold: ev.threshold, ...fields }, `cgroup ${w.path} crossed ${ev.threshold * 100}% of its memory limit`);
+    } else {
+      this.opts.log.warn({ event: 'memory_event', kind: ev.event, count: ev.count, ...fields }, `cgroup ${w.path}: memory event ${ev.event ?? '?'}`);
+    }
+    return published;
+  }
+}

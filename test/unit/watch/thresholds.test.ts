@@ -1,0 +1,92 @@
+import { test } from 'node:test';
+import assert from 'node:assert/strict';
+import { CrossingTracker, counterDeltas, parseThresholds, selectWatched, thresholdBytes, type CgroupObservation } from '../../../src/watch/thresholds.js';
+import { WatchBus } from '../../../src/watch/bus.js';
+import { HistogramState, WatchStats, MAX_CROSSING_LABEL_SETS } from '../../../src/watch/stats.js';
+import { watchLatency } from '../../../src/model/catalog.js';
+
+const MiB = 2 ** 20;
+
+function obs(path: string, usageMiB: number | undefined, limitMiB: number | undefined): CgroupObservation {
+  return { path, dir: `/sys/fs/cgroup/memory${path}`, usageBytes: usageMiB === undefined ? undefined : usageMiB * MiB, effectiveLimitBytes: limitMiB === undefined ? undefined : limitMiB * MiB };
+}
+
+test('selectWatched: limited cgroups only, include/exclude, tightest headroom first, bounded', () => {
+  const all = [obs('/a', 10, 100), obs('/b', 90, 100), obs('/c', 50, undefined), obs('/d', undefined, 100), obs('/e', 60, 64), obs('/x/f', 99, 100)];
+  assert.deepEqual(selectWatched(all, { include: undefined, exclude: undefined, maxCgroups: 10 }).map((o) => o.path), ['/x/f', '/e', '/b', '/a']);
+  assert.deepEqual(selectWatched(all, { include: undefined, exclude: /^\/x\//, maxCgroups: 2 }).map((o) => o.path), ['/e', '/b']);
+  assert.deepEqual(selectWatched(all, { include: /^\/[ab]$/, exclude: undefined, maxCgroups: 10 }).map((o) => o.path), ['/b', '/a']);
+  assert.deepEqual(selectWatched(all, { include: undefined, exclude: undefined, maxCgroups: 0 }), []);
+});
+
+test('CrossingTracker: only upward crossings, re-armed below, first reading sets state silently', () => {
+  const t = new CrossingTracker([0.9, 0.95], 100 * MiB, 50 * MiB);
+  assert.deepEqual(t.thresholdsBytes, [thresholdBytes(0.9, 100 * MiB), thresholdBytes(0.95, 100 * MiB)]);
+  assert.deepEqual(t.update(89 * MiB), []);
+  assert.deepEqual(t.update(91 * MiB), [0.9]);
+  assert.deepEqual(t.update(92 * MiB), [], 'still above: no second event');
+  assert.deepEqual(t.update(99 * MiB), [0.95]);
+  assert.deepEqual(t.update(80 * MiB), [], 'downward: nothing');
+  assert.deepEqual(t.update(100 * MiB), [0.9, 0.95], 'a jump over both gives both, ascending');
+  const already = new CrossingTracker([0.9], 100 * MiB, 95 * MiB);
+  assert.deepEqual(already.update(96 * MiB), [], 'already above at start: not a crossing seen');
+  assert.equal(already.isAbove(0.9), true);
+  assert.deepEqual(new CrossingTracker([0.9], 100 * MiB, undefined).update(95 * MiB), [0.9]);
+  assert.deepEqual(t.update(Math.floor(0.9 * 100 * MiB) - 1), []);
+  assert.deepEqual(t.update(Math.floor(0.9 * 100 * MiB)), [0.9], 'at the threshold counts as reached');
+});
+
+test('counterDeltas: grown keys only, nothing on first sight or on a counter going backwards', () => {
+  const a = new Map([['oom', 1], ['oom_kill', 1], ['max', 5], ['low', 0]]);
+  const b = new Map([['oom', 2], ['oom_kill', 1], ['max', 3], ['low', 9], ['high', 4]]);
+  assert.deepEqual(counterDeltas(undefined, b, ['oom']), []);
+  assert.deepEqual(counterDeltas(a, b, ['high', 'max', 'oom', 'oom_kill']), [['oom', 1]]);
+});
+
+test('parseThresholds: fractions in (0, 1], sorted, deduplicated; messages otherwise', () => {
+  assert.deepEqual(parseThresholds(['0.95', '0.9', '0.9']), [0.9, 0.95]);
+  assert.deepEqual(parseThresholds(['1']), [1]);
+  for (const bad of [[], ['0'], ['1.5'], ['90%'], ['x'], ['-0.5']]) assert.equal(typeof parseThresholds(bad), 'string', JSON.stringify(bad));
+});
+
+test('WatchBus: ids, order, unsubscribe, bounded recent list with filters, a throwing listener does not stop the others', () => {
+  const errors: unknown[] = [];
+  const bus = new WatchBus({ recentMax: 3, onListenerError: (e) => errors.push(e) });
+  const seen: number[] = [];
+  const off = bus.on((ev) => seen.push(ev.id));
+  bus.on(() => {
+    throw new Error('boom');
+  });
+  const base = { source: 'v2-poll' as const, threshold: 0.9, usageBytes: 1, limitBytes: 2, latencySeconds: 0 };
+  for (let i = 0; i < 5; i++) bus.emit({ ...base, timeMs: 1000 * i, cgroup: i % 2 === 0 ? '/a' : '/b' });
+  assert.deepEqual(seen, [1, 2, 3, 4, 5]);
+  assert.equal(errors.length, 5);
+  off();
+  bus.emit({ ...base, timeMs: 5000, cgroup: '/a' });
+  assert.deepEqual(seen, [1, 2, 3, 4, 5]);
+  assert.deepEqual(bus.recent().map((e) => e.id), [6, 5, 4]);
+  assert.deepEqual(bus.recent({ cgroup: '/a' }).map((e) => e.id), [6, 5]);
+  assert.deepEqual(bus.recent({ sinceMs: 4500 }).map((e) => e.id), [6]);
+  assert.deepEqual(bus.recent({ limit: 1 }).map((e) => e.id), [6]);
+});
+
+test('HistogramState: cumulative buckets, sum and count as a sample; WatchStats bounds its label sets', () => {
+  const h = new HistogramState([0.001, 0.01, 0.1]);
+  for (const v of [0.0005, 0.002, 0.002, 0.5]) h.observe(v);
+  const s = h.sample(watchLatency);
+  assert.deepEqual(s.histogram?.bucketCounts, [1, 3, 3]);
+  assert.equal(s.histogram?.count, 4);
+  assert.equal(s.value, 4);
+  assert.ok(Math.abs((s.histogram?.sum ?? 0) - 0.5045) < 1e-12);
+  const st = new WatchStats();
+  st.countCrossing('/a', 0.9);
+  st.countCrossing('/a', 0.9);
+  st.countCrossing('/a', 0.95);
+  assert.deepEqual(st.samples().filter((x) => x.histogram === undefined).map((x) => [x.labels, x.value]), [
+    [{ cgroup: '/a', threshold: '0.9' }, 2],
+    [{ cgroup: '/a', threshold: '0.95' }, 1],
+  ]);
+  for (let i = 0; i < MAX_CROSSING_LABEL_SETS + 10; i++) st.countCrossing(`/c${i}`, 0.9);
+  assert.equal(st.samples().length - 1, MAX_CROSSING_LABEL_SETS);
+  assert.equal(st.labelSetsDropped, 12);
+});

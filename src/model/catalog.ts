@@ -116,19 +116,6 @@ export const kmsgRecordsLost = m('memlens_kmsg_records_lost_total', 'memlens.kms
 export const oomSeriesDropped = m('memlens_oom_series_dropped_total', 'memlens.oom.series_dropped', '{series}', 'counter',
   'OOM kill label sets not counted because 5000 already exist.', [], 'memlens');
 
-// ---- snapshots (src/forensics): evidence taken before the OOM kill
-export const snapshotsTotal = m('memlens_snapshots_total', 'memlens.snapshots', '{snapshot}', 'counter',
-  'Snapshots attempted, by trigger (threshold crossing, API, CLI) and result (ok, error: full disk, read-only dir, cgroup gone; debounced: within --snapshot.min-interval).',
-  [{ name: 'reason', bound: 'threshold, api, cli' }, { name: 'result', bound: 'ok, error, debounced' }], 'memlens');
-export const snapshotDuration = m('memlens_snapshot_duration_seconds', 'memlens.snapshot.duration', 's', 'gauge',
-  'How long the last successful snapshot took, capture and write (rule commands included).', [], 'memlens');
-export const oomKillsWithSnapshot = m('memlens_oom_kills_with_snapshot_total', 'memlens.oom.kills_with_snapshot', '{kill}', 'counter',
-  'OOM kills linked to a snapshot of their cgroup (or an ancestor) taken before the kill.', [], '/dev/kmsg OOM reports and --snapshot.dir');
-export const snapshotStoreBytes = m('memlens_snapshot_store_bytes', 'memlens.snapshot.store', 'By', 'gauge',
-  'Bytes of snapshot documents kept in --snapshot.dir.', [], '--snapshot.dir');
-export const snapshotStoreSnapshots = m('memlens_snapshot_store_snapshots', 'memlens.snapshot.store_snapshots', '{snapshot}', 'gauge',
-  'Snapshot documents kept in --snapshot.dir.', [], '--snapshot.dir');
-
 // ---- early warning (src/watch): upward crossings of --watch.thresholds, from kernel notifications or polling
 export const watchCrossings = m('memlens_watch_threshold_crossings_total', 'memlens.watch.threshold_crossings', '{crossing}', 'counter',
   'Upward crossings of a usage threshold (a fraction of the effective limit) by a watched cgroup.',
@@ -141,6 +128,19 @@ export const watchLatency = {
     [], 'memlens'),
   buckets: [0.0001, 0.00025, 0.0005, 0.001, 0.0025, 0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 1],
 } satisfies MetricDesc;
+
+// ---- snapshots (src/forensics): evidence taken before the OOM kill
+export const snapshotsTotal = m('memlens_snapshots_total', 'memlens.snapshots', '{snapshot}', 'counter',
+  'Snapshots attempted, by trigger (threshold crossing, API, CLI) and result (ok, error: full disk, read-only dir, cgroup gone; debounced: within --snapshot.min-interval).',
+  [{ name: 'reason', bound: 'threshold, api, cli' }, { name: 'result', bound: 'ok, error, debounced' }], 'memlens');
+export const snapshotDuration = m('memlens_snapshot_duration_seconds', 'memlens.snapshot.duration', 's', 'gauge',
+  'How long the last successful snapshot took, capture and write (rule commands included).', [], 'memlens');
+export const oomKillsWithSnapshot = m('memlens_oom_kills_with_snapshot_total', 'memlens.oom.kills_with_snapshot', '{kill}', 'counter',
+  'OOM kills linked to a snapshot of their cgroup (or an ancestor) taken before the kill.', [], '/dev/kmsg OOM reports and --snapshot.dir');
+export const snapshotStoreBytes = m('memlens_snapshot_store_bytes', 'memlens.snapshot.store', 'By', 'gauge',
+  'Bytes of snapshot documents kept in --snapshot.dir.', [], '--snapshot.dir');
+export const snapshotStoreSnapshots = m('memlens_snapshot_store_snapshots', 'memlens.snapshot.store_snapshots', '{snapshot}', 'gauge',
+  'Snapshot documents kept in --snapshot.dir.', [], '--snapshot.dir');
 
 // ---- the exporter itself
 export const collectorSuccess = m('memlens_collector_success', 'memlens.collector.success', '{success}', 'gauge',

@@ -82,8 +82,13 @@ export async function startExporter(cfg: Config, log: Logger): Promise<Running> 
   const oomEnabled = !cfg.disabledCollectors.includes('oom');
   const watch = setupWatch(cfg, hierarchy, host, loop, log);
   // Snapshots: taken on crossings, API and CLI; each OOM kill is linked to the newest one before it.
-  const snapshots = new SnapshotService({ host, hierarchy, config: cfg.snapshot, log: log.child({ area: 'snapshot' }) });
+  // The hold (--snapshot.hold) applies from the top --watch.thresholds fraction only.
+  const topThreshold = cfg.watch.thresholds.length > 0 ? Math.max(...cfg.watch.thresholds) : undefined;
+  const snapshots = new SnapshotService({
+    host, hierarchy, config: cfg.snapshot, log: log.child({ area: 'snapshot' }), ...(topThreshold === undefined ? {} : { holdFromThreshold: topThreshold }),
+  });
   snapshots.start();
+  snapshots.subscribe(watch.bus); // every upward crossing, debounced per cgroup by --snapshot.min-interval
   store.onKill((r) => snapshots.linkKill(r));
   const collectors = [...buildCollectors(cfg, hierarchy, oomEnabled ? { store, monitor } : undefined, watch.onCgroups), snapshots.collector()];
   const build = [{ desc: c.buildInfo, labels: { version: VERSION }, value: 1 }];

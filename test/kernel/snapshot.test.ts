@@ -1,9 +1,9 @@
 // Issue 5, shown on a real kernel (cgroup v1): a cgroup limited to 256 MiB holding a Node process
 // (--report-on-signal, SIGUSR2), a Python process (faulthandler.register on SIGUSR1) and an
 // allocator that ramps at about 100 MiB/s until the OOM killer takes it. The exporter runs for
-// real (config file rules, /dev/kmsg follower, HTTP API). The early signal is a v1 usage threshold
-// at 90 % registered here with KernelEventLoop.registerV1Threshold and handed to the snapshot
-// taker as a crossing (the same call the watcher's bus makes). After the kill: a snapshot whose
+// real (config file rules, /dev/kmsg follower, HTTP API) and so does its early-warning watcher:
+// --watch.thresholds 0.9 on this cgroup, a v1 usage threshold eventfd, its crossing published on
+// the watcher's bus, to which the snapshot taker is subscribed. After the kill: a snapshot whose
 // capture ended before the kill time (from the kernel's OOM record), with all three pids, their
 // status and smaps_rollup; the Node report and the Python traceback written before the kill; the
 // OOM record and the snapshot pointing at each other.
@@ -17,7 +17,6 @@ import { setTimeout as sleep } from 'node:timers/promises';
 import { loadConfig, type Config } from '../../src/config/load.js';
 import { startExporter, type Running } from '../../src/main.js';
 import { createLogger } from '../../src/log.js';
-import { KernelEventLoop, type Watch } from '../../src/watch/eventLoop.js';
 import type { OomKillRecord } from '../../src/oom/store.js';
 import type { SnapshotDoc } from '../../src/forensics/capture.js';
 import { missingCgroupV1, missingKmsg, skipOrFail } from '../helpers/capability.js';
@@ -108,8 +107,6 @@ describe('kernel: a snapshot taken before the OOM kill, with dumps, linked to th
   let tmp = '';
   let cg: TestCgroup | undefined;
   let running: Running | undefined;
-  let loop: KernelEventLoop | undefined;
-  let watch: Watch | undefined;
   const children: ChildProcess[] = [];
   const killAll = (): void => {
     for (const c of children) if (c.exitCode === null && c.signalCode === null) c.kill('SIGKILL');
@@ -126,8 +123,6 @@ describe('kernel: a snapshot taken before the OOM kill, with dumps, linked to th
 
   after(async () => {
     killAll();
-    watch?.close();
-    await loop?.close();
     await running?.close();
     if (cg !== undefined) {
       for (let i = 0; i < 100; i++) {
@@ -174,7 +169,10 @@ describe('kernel: a snapshot taken before the OOM kill, with dumps, linked to th
     );
     const port = await freePort();
     running = await startExporter(
-      config(['--config', yaml, '--web.listen-address', `127.0.0.1:${port}`, '--snapshot.dir', snapDir, '--log.level', 'error', '--collectors.disabled', 'process']),
+      config([
+        '--config', yaml, '--web.listen-address', `127.0.0.1:${port}`, '--snapshot.dir', snapDir, '--log.level', 'error', '--collectors.disabled', 'process',
+        '--watch.thresholds', String(THRESHOLD), '--cgroup.include', `^${esc(cg.path)}$`,
+      ]),
       createLogger('error'),
     );
 
@@ -196,17 +194,16 @@ describe('kernel: a snapshot taken before the OOM kill, with dumps, linked to th
     await waitLine(alloc, /ready/, 'allocator');
     const pids = [node.pid!, python3.pid!, alloc.pid!];
 
-    // The early signal: a v1 usage threshold at 90 % of the limit, upward crossings only.
-    loop = new KernelEventLoop();
+    // The early signal: the exporter's watcher publishes the 90 % crossing on its bus (the snapshot taker listens there too).
     const thresholdBytes = Math.floor(THRESHOLD * LIMIT);
     let crossedAtMs: number | undefined;
-    const svc = running.snapshots;
-    watch = loop.registerV1Threshold(cg.dir, 'memory.usage_in_bytes', thresholdBytes, (sig) => {
-      const usage = sig.fileText === undefined ? NaN : Number(sig.fileText.trim());
-      if (!(usage >= thresholdBytes) || crossedAtMs !== undefined) return;
-      crossedAtMs = Date.now();
-      svc.onCrossing({ cgroup: cg!.path, threshold: THRESHOLD, usageBytes: usage, limitBytes: LIMIT, source: 'v1-threshold' });
+    let crossingSource = '';
+    running.watch.bus.on((ev) => {
+      if (ev.cgroup !== cg!.path || ev.threshold === null || crossedAtMs !== undefined) return;
+      crossedAtMs = ev.timeMs;
+      crossingSource = ev.source;
     });
+    await sleep(1000); // the watcher's first cgroup walk (at start) registers the threshold eventfd
     const usageAtStart = Number(readFileSync(join(cg.dir, 'memory.usage_in_bytes'), 'utf8'));
     const startMs = Date.now();
     alloc.stdin.write('g');
@@ -214,9 +211,9 @@ describe('kernel: a snapshot taken before the OOM kill, with dumps, linked to th
     const rec = await waitFor<OomKillRecord>('the OOM record of the allocator', () => running!.store.list({ cgroup: cg!.path }).find((r) => r.victim.pid === alloc.pid), 30_000);
     await sleep(200); // the document rewrite with the kill id runs on the next turn
     const measured = crossedAtMs === undefined ? NaN : (thresholdBytes - usageAtStart) / MiB / ((crossedAtMs - startMs) / 1000);
-    t.diagnostic(`ramp ${RAMP_MIB_PER_S} MiB/s asked, ${measured.toFixed(0)} MiB/s measured up to the threshold; crossing after ${(crossedAtMs ?? NaN) - startMs} ms; kill after ${(rec.timeMs - startMs).toFixed(0)} ms (${rec.time})`);
+    t.diagnostic(`crossing from the bus (source ${crossingSource}); ramp ${RAMP_MIB_PER_S} MiB/s asked, ${measured.toFixed(0)} MiB/s measured up to the threshold; crossing after ${(crossedAtMs ?? NaN) - startMs} ms; kill after ${(rec.timeMs - startMs).toFixed(0)} ms (${rec.time})`);
 
-    assert.ok(crossedAtMs !== undefined, 'the 90 % threshold never fired');
+    assert.ok(crossedAtMs !== undefined, 'the 90 % crossing never reached the bus');
     assert.ok(rec.snapshotId !== undefined, 'the OOM record is not linked to a snapshot');
     const doc = running.snapshots.get(rec.snapshotId);
     assert.ok(doc !== undefined, `snapshot ${rec.snapshotId} not in the store`);

@@ -111,7 +111,8 @@ const koffiPath = createRequire(import.meta.url).resolve('koffi');
 /**
  * MLW_ANON_MIB: 1 MiB buffers, every byte written (Buffer.alloc with a fill), kept;
  * MLW_MAP: a file mapped MAP_SHARED|MAP_POPULATE through koffi (node has no mmap), kept;
- * MLW_FOREVER=1: keep allocating 1 MiB buffers until killed.
+ * MLW_FOREVER=1: keep allocating 1 MiB buffers until killed; after MLW_SLOW_AFTER_MIB of them, one every
+ *   MLW_SLOW_MS (a synchronous sleep): the last stretch to the limit then spans several watcher polls.
  */
 const WORK = String.raw`
 const fs = require('node:fs');
@@ -130,7 +131,15 @@ process.stdin.once('data', () => {
     keep.push(p);
   }
   process.stdout.write('done\n');
-  if (process.env.MLW_FOREVER === '1') for (;;) keep.push(Buffer.alloc(1 << 20, 0x5a));
+  if (process.env.MLW_FOREVER === '1') {
+    const slowAfter = Number(process.env.MLW_SLOW_AFTER_MIB || Infinity);
+    const slowMs = Number(process.env.MLW_SLOW_MS || 0);
+    const nap = new Int32Array(new SharedArrayBuffer(4));
+    for (let i = 0; ; i++) {
+      keep.push(Buffer.alloc(1 << 20, 0x5a));
+      if (i >= slowAfter && slowMs > 0) Atomics.wait(nap, 0, 0, slowMs);
+    }
+  }
 });
 process.stdout.write('ready\n');
 `;

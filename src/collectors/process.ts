@@ -87,7 +87,7 @@ export class ProcessCollector implements Collector {
       const statusPath = host.proc(`${name}/status`);
       let text: string | undefined;
       try {
-        text = host.tryRead(statusPath);
+        text = host.tryRead(statusPath, true);
       } catch (err) {
         out.problem('read_status', describe(err), statusPath);
         continue;
@@ -179,7 +179,7 @@ export class ProcessCollector implements Collector {
     const t0 = performance.now();
     let text: string | undefined;
     try {
-      text = host.tryRead(path);
+      text = host.tryRead(path, true);
     } catch (err) {
       // EACCES without CAP_SYS_PTRACE; the process keeps its status-based series.
       out.problem('read_smaps', describe(err), path);

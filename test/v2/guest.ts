@@ -4,6 +4,7 @@
 import assert from 'node:assert/strict';
 import { spawn, type ChildProcessWithoutNullStreams } from 'node:child_process';
 import { closeSync, constants, existsSync, mkdirSync, openSync, readFileSync, readSync, readdirSync, rmdirSync, writeFileSync } from 'node:fs';
+import { get as httpGet } from 'node:http';
 import { createRequire } from 'node:module';
 import { performance } from 'node:perf_hooks';
 import { setTimeout as sleep } from 'node:timers/promises';
@@ -265,12 +266,23 @@ function causeOf(err: unknown): string {
   return parts.join(' <- ');
 }
 
-/** GET through fetch (keep-alive, like a Prometheus server); a failure names its cause chain. */
-export async function get(url: string): Promise<{ status: number; body: string }> {
-  try {
-    const res = await fetch(url, { signal: AbortSignal.timeout(30_000) });
-    return { status: res.status, body: await res.text() };
-  } catch (err) {
-    throw new Error(`GET ${url} failed: ${causeOf(err)}`, { cause: err });
-  }
+/**
+ * GET on a fresh connection (agent: false, Connection: close); a failure names its cause chain.
+ * Not fetch: its keep-alive reuse got ECONNRESET ('read ECONNRESET' on a reused socket) on 2 of about 6
+ * guest runs, a scrape or two after a slow (2-4 s under TCG) one. Client and server share one event loop
+ * here, and a request can be written to a socket whose keep-alive timeout the server handles in the same
+ * loop turn; a fresh connection per request keeps that race out of these tests.
+ */
+export function get(url: string): Promise<{ status: number; body: string }> {
+  return new Promise((resolve, reject) => {
+    const req = httpGet(url, { agent: false, timeout: 30_000 }, (res) => {
+      let body = '';
+      res.setEncoding('utf8');
+      res.on('data', (d: string) => (body += d));
+      res.on('end', () => resolve({ status: res.statusCode ?? 0, body }));
+      res.on('error', (err) => reject(new Error(`GET ${url}: response failed: ${causeOf(err)}`, { cause: err })));
+    });
+    req.on('timeout', () => req.destroy(new Error('no answer in 30 s')));
+    req.on('error', (err) => reject(new Error(`GET ${url} failed: ${causeOf(err)}`, { cause: err })));
+  });
 }

@@ -7,6 +7,7 @@ import { MemlensError } from '../errors.js';
 import { kubeIds, type MemoryHierarchy } from '../cgroupfs/discover.js';
 import { tighter, UNLIMITED, type Limit } from '../cgroupfs/limit.js';
 import { readMemoryCgroup } from '../cgroupfs/memory.js';
+import { IntervalPeaks } from '../cgroupfs/intervalPeak.js';
 import { parseMeminfo } from '../procfs/meminfo.js';
 import type { Collector } from './collector.js';
 import { SampleSink } from './samples.js';
@@ -37,8 +38,10 @@ export class CgroupCollector implements Collector {
   readonly name = 'cgroup';
   readonly metrics = [
     c.cgroupUsage, c.cgroupLimit, c.cgroupEffectiveLimit, c.cgroupWorkingSet, c.cgroupStat, c.cgroupPeak, c.cgroupSwap,
-    c.cgroupEvents, c.cgroupOomKills, c.cgroupUnderOom, c.cgroupPressure, c.cgroupProcesses,
+    c.cgroupEvents, c.cgroupOomKills, c.cgroupUnderOom, c.cgroupPressure, c.cgroupProcesses, c.cgroupIntervalPeak,
   ];
+
+  private readonly intervalPeaks = new IntervalPeaks();
 
   constructor(
     private readonly hierarchy: MemoryHierarchy | undefined,
@@ -61,6 +64,7 @@ export class CgroupCollector implements Collector {
     host.list(base); // the hierarchy itself unreadable fails the area
     const oomCounts = new Map<string, number>();
     const observed: CgroupObservation[] = [];
+    const peakDirs = new Set<string>();
 
     const visit = async (rel: string, depth: number, inherited: Limit): Promise<void> => {
       await yp.maybeYield();
@@ -94,6 +98,11 @@ export class CgroupCollector implements Collector {
         out.add(c.cgroupPressure, { ...l, kind: 'some' }, cg.pressure?.some?.totalSeconds);
         out.add(c.cgroupPressure, { ...l, kind: 'full' }, cg.pressure?.full?.totalSeconds);
         out.add(c.cgroupProcesses, l, cg.processes);
+        // v2 only, and not the root (it has no memory.peak).
+        if (h.mode === 'v2' && rel !== '') {
+          peakDirs.add(dir);
+          out.add(c.cgroupIntervalPeak, l, this.intervalPeaks.read(host, dir, out.problems));
+        }
       }
       if (depth >= this.filter.maxDepth) return;
       for (const child of host.subdirs(dir).sort()) {
@@ -101,6 +110,7 @@ export class CgroupCollector implements Collector {
       }
     };
     await visit('', 0, UNLIMITED);
+    this.intervalPeaks.sweep(host, peakDirs);
     this.onOomCounts?.(oomCounts);
     this.onCgroups?.(observed);
     return out.result();

@@ -3,7 +3,7 @@
 // fixture tree in tests. Reads are synchronous, whole-file, into one reused buffer: measured in
 // ../shared/bench/BASELINES.md as 1.0-1.1x the bare C read, where fs.promises costs about 2x.
 // Callers that read thousands of files yield between batches (collectors/yieldPoint.ts).
-import { closeSync, openSync, readdirSync, readSync, writeFileSync } from 'node:fs';
+import { closeSync, openSync, readdirSync, readSync, statfsSync, writeFileSync, writeSync } from 'node:fs';
 import { isGone } from '../errors.js';
 
 export class HostFs {
@@ -100,5 +100,34 @@ export class HostFs {
 
   write(path: string, text: string): void {
     writeFileSync(path, text);
+  }
+
+  /** True when `path` is on a cgroup2 filesystem (CGROUP2_SUPER_MAGIC), not a fixture tree or a copy. */
+  isCgroup2(path: string): boolean {
+    try {
+      return statfsSync(path).type === 0x63677270;
+    } catch (err) {
+      if (isGone(err)) return false;
+      throw err;
+    }
+  }
+
+  /** An fd held open for reading and writing (cgroup v2 memory.peak with its per-fd reset). */
+  openReadWrite(path: string): number {
+    return openSync(path, 'r+');
+  }
+
+  /** The whole content of a held fd, read from offset 0. */
+  preadText(fd: number): string {
+    const n = readSync(fd, this.buf, 0, this.buf.length, 0);
+    return this.buf.toString('utf8', 0, n);
+  }
+
+  writeFd(fd: number, text: string): void {
+    writeSync(fd, text);
+  }
+
+  closeFd(fd: number): void {
+    closeSync(fd);
   }
 }

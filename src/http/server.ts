@@ -63,6 +63,11 @@ export function createApp(deps: AppDeps): Express {
 export function listen(app: Express, addr: ListenAddress): Promise<Server> {
   return new Promise((resolve, reject) => {
     const server = app.listen(addr.port, addr.host ?? '::');
+    // Scrapers keep connections alive between scrapes (Prometheus: every scrape interval). With
+    // Node's default 5 s the server may close a connection just as the client reuses it
+    // (ECONNRESET); keep idle connections longer than the usual 15-60 s interval.
+    server.keepAliveTimeout = 65_000;
+    server.headersTimeout = 66_000;
     server.once('listening', () => resolve(server));
     server.once('error', (err) => {
       const where = `${addr.host ?? ''}:${addr.port}`;

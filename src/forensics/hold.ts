@@ -25,6 +25,16 @@ interface HeldEntry {
 
 export const HOLD_STATE_FILE = '.hold.json';
 
+/** `pid` is a running process (in our pid namespace) whose command line names memlens. */
+function isLiveMemlens(pid: number): boolean {
+  if (!Number.isInteger(pid) || pid <= 0) return false;
+  try {
+    return /memlens/.test(readFileSync(`/proc/${pid}/cmdline`, 'utf8'));
+  } catch {
+    return false; // gone (ENOENT, ESRCH; a zombie reads empty above) or not ours to read
+  }
+}
+
 export class OomHold {
   private readonly active = new Map<string, { entry: HeldEntry; timer: NodeJS.Timeout; record: HoldRecord }>();
   private readonly onExit = (): void => this.releaseAll('exit');
@@ -57,8 +67,15 @@ export class OomHold {
       this.log.error({ path: this.statePath, err: describe(err) }, 'hold record is not JSON');
     }
     let restored = 0;
+    const live: HeldEntry[] = [];
     for (const e of entries) {
       if (!e.file.endsWith('/memory.oom_control')) continue;
+      if (e.pid !== process.pid && isLiveMemlens(e.pid)) {
+        // A memlens still running on this dir holds it and will restore it itself.
+        live.push(e);
+        this.log.warn({ cgroup: e.cgroup, byPid: e.pid }, 'hold record of a memlens still running: left to it');
+        continue;
+      }
       try {
         this.host.write(e.file, '0');
         restored++;
@@ -68,7 +85,13 @@ export class OomHold {
         this.log.error({ file: e.file, err: describe(err) }, 'cannot restore oom_kill_disable left by an earlier memlens');
       }
     }
-    this.removeState();
+    if (live.length > 0) {
+      try {
+        this.writeState(live);
+      } catch (err) {
+        this.log.error({ path: this.statePath, err: describe(err) }, 'cannot update the hold record');
+      }
+    } else this.removeState();
     return restored;
   }
 
@@ -78,12 +101,24 @@ export class OomHold {
    * without it; the returned record says what happened (undefined: nothing was attempted).
    */
   async run<T>(cgroup: string, cgroupDir: string, maxMs: number, fn: (hold: HoldRecord | undefined) => Promise<T>): Promise<T> {
-    const record = this.set(cgroup, cgroupDir, maxMs);
+    const held = this.acquire(cgroup, cgroupDir, maxMs);
     try {
-      return await fn(record);
+      return await fn(held?.record);
     } finally {
-      if (record !== undefined) this.release(`${cgroupDir}/memory.oom_control`, 'done');
+      held?.release();
     }
+  }
+
+  /**
+   * Holds the OOM killer of `cgroupDir` off now, for at most `maxMs` or until `release()`.
+   * undefined: nothing attempted (a hold of this cgroup is already in place). A record with an
+   * `error`: attempted, not set. `release()` restores only this hold, never another's.
+   */
+  acquire(cgroup: string, cgroupDir: string, maxMs: number): { record: HoldRecord; release: () => void } | undefined {
+    const record = this.set(cgroup, cgroupDir, maxMs);
+    if (record === undefined) return undefined;
+    const file = `${cgroupDir}/memory.oom_control`;
+    return { record, release: () => this.release(file, 'done', record) };
   }
 
   private set(cgroup: string, cgroupDir: string, maxMs: number): HoldRecord | undefined {
@@ -125,9 +160,9 @@ export class OomHold {
     return record;
   }
 
-  private release(file: string, why: string): void {
+  private release(file: string, why: string, only?: HoldRecord): void {
     const a = this.active.get(file);
-    if (a === undefined) return;
+    if (a === undefined || (only !== undefined && a.record !== only)) return;
     clearTimeout(a.timer);
     this.active.delete(file);
     try {

@@ -46,6 +46,17 @@ export interface SnapshotServiceOptions {
   holdFromThreshold?: number;
 }
 
+/** A capture in flight: shared by triggers of the same cgroup; a hold can join it while it reads. */
+interface Flight {
+  promise: Promise<SnapshotOutcome> | undefined;
+  /** The cgroup's directory once resolved (the hold's oom_control is there). */
+  dir: string | undefined;
+  /** Still capturing (/proc reads, then rule commands): a hold set now still helps. */
+  capturing: boolean;
+  opts: CaptureOptions | undefined;
+  hold: { record: HoldRecord; release: () => void } | undefined;
+}
+
 interface Pending {
   id: string;
   cgroup: string;
@@ -57,7 +68,9 @@ export class SnapshotService {
   readonly store: SnapshotStore;
   private readonly hold: OomHold;
   private readonly lastTrigger = new Map<string, number>();
-  private readonly inFlight = new Map<string, Promise<SnapshotOutcome>>();
+  /** Last crossing that asked for the hold, per cgroup: hold crossings are debounced among themselves. */
+  private readonly lastHoldTrigger = new Map<string, number>();
+  private readonly inFlight = new Map<string, Flight>();
   private readonly pending = new Map<string, Pending>();
   private readonly counts = new Map<string, { reason: string; result: string; n: number }>();
   private lastDurationSeconds: number | undefined;
@@ -85,15 +98,21 @@ export class SnapshotService {
   onCrossing(ev: CrossingEvent): void {
     if (ev.threshold === null || this.closed) return;
     const now = Date.now();
-    const last = this.lastTrigger.get(ev.cgroup);
+    const top = this.opts.holdFromThreshold;
+    const hold = this.opts.config.hold && this.opts.hierarchy?.mode === 'v1' && top !== undefined && ev.threshold >= top;
+    // The top crossing comes moments after the lower ones (in the same reading on a fast ramp): a
+    // lower crossing's snapshot must not debounce away the one that gets the hold, so crossings
+    // that get the hold are debounced only by an earlier one that got it.
+    const seen = hold ? this.lastHoldTrigger : this.lastTrigger;
+    const last = seen.get(ev.cgroup);
     if (last !== undefined && now - last < this.opts.config.minIntervalMs) {
       this.count('threshold', 'debounced');
       return;
     }
-    this.lastTrigger.set(ev.cgroup, now);
-    if (this.lastTrigger.size > 10_000) this.lastTrigger.delete(this.lastTrigger.keys().next().value as string);
-    const top = this.opts.holdFromThreshold;
-    const hold = this.opts.config.hold && top !== undefined && ev.threshold >= top;
+    for (const m of hold ? [this.lastTrigger, this.lastHoldTrigger] : [this.lastTrigger]) {
+      m.set(ev.cgroup, now);
+      if (m.size > 10_000) m.delete(m.keys().next().value as string);
+    }
     const usage = ev.usageBytes === null ? '' : `, usage ${ev.usageBytes} of ${ev.limitBytes ?? '?'} bytes`;
     this.snapshot(ev.cgroup, 'threshold', `${Math.round(ev.threshold * 100)} % threshold crossed upward (${ev.source}${usage})`, { hold }).catch((err: unknown) => {
       this.opts.log.error({ cgroup: ev.cgroup, err: describe(err) }, 'snapshot failed');
@@ -102,17 +121,32 @@ export class SnapshotService {
 
   /**
    * Captures `cgroup` now (a capture of it already in flight is shared) and writes it to the
-   * store. Never rejects for IO reasons: the outcome says what failed.
+   * store. Never rejects for IO reasons: the outcome says what failed. With `hold`, a capture
+   * in flight without the hold gets it from now until it ends.
    */
   snapshot(cgroup: string, kind: TriggerKind, detail: string, o: { hold?: boolean } = {}): Promise<SnapshotOutcome> {
     const running = this.inFlight.get(cgroup);
-    if (running !== undefined) return running;
-    const p = this.doSnapshot(cgroup, kind, detail, o.hold === true).finally(() => this.inFlight.delete(cgroup));
-    this.inFlight.set(cgroup, p);
+    if (running?.promise !== undefined) {
+      if (o.hold === true) this.joinHold(cgroup, running);
+      return running.promise;
+    }
+    const flight: Flight = { promise: undefined, dir: undefined, capturing: true, opts: undefined, hold: undefined };
+    const p = this.doSnapshot(cgroup, kind, detail, o.hold === true, flight).finally(() => this.inFlight.delete(cgroup));
+    flight.promise = p;
+    this.inFlight.set(cgroup, flight);
     return p;
   }
 
-  private async doSnapshot(cgroup: string, kind: TriggerKind, detail: string, wantHold: boolean): Promise<SnapshotOutcome> {
+  /** Sets the hold for a capture already running (it started on a lower threshold). */
+  private joinHold(cgroup: string, f: Flight): void {
+    if (f.hold !== undefined || !f.capturing || f.dir === undefined || this.opts.hierarchy?.mode !== 'v1') return;
+    const held = this.hold.acquire(cgroup, f.dir, this.opts.config.holdMaxMs);
+    if (held === undefined) return;
+    f.hold = held;
+    if (f.opts !== undefined) f.opts.hold = held.record;
+  }
+
+  private async doSnapshot(cgroup: string, kind: TriggerKind, detail: string, wantHold: boolean, flight: Flight): Promise<SnapshotOutcome> {
     const h = this.opts.hierarchy;
     const log = this.opts.log;
     if (h === undefined) {
@@ -132,7 +166,8 @@ export class SnapshotService {
     this.pending.set(id, pend);
     const t0 = performance.now();
     let firstWrite: Error | undefined;
-    const capture = (hold: HoldRecord | undefined): Promise<SnapshotDoc> => {
+    flight.dir = dir;
+    const capture = async (): Promise<SnapshotDoc> => {
       const opts: CaptureOptions = {
         id,
         cmdline: this.opts.config.cmdline,
@@ -146,13 +181,23 @@ export class SnapshotService {
           }
         },
       };
-      if (hold !== undefined) opts.hold = hold;
-      return captureSnapshot(this.opts.host, h, cgroup, `${kind}: ${detail}`, opts);
+      if (flight.hold !== undefined) opts.hold = flight.hold.record;
+      flight.opts = opts;
+      try {
+        const d = await captureSnapshot(this.opts.host, h, cgroup, `${kind}: ${detail}`, opts);
+        // A hold joined after the document was built (while rule commands ran).
+        if (d.hold === undefined && flight.hold !== undefined) d.hold = flight.hold.record;
+        return d;
+      } finally {
+        flight.capturing = false;
+        flight.hold?.release(); // before the store write: the document records the restore time
+      }
     };
     try {
       let doc: SnapshotDoc;
       try {
-        doc = wantHold && h.mode === 'v1' ? await this.hold.run(cgroup, dir, this.opts.config.holdMaxMs, capture) : await capture(undefined);
+        if (wantHold && h.mode === 'v1') flight.hold = this.hold.acquire(cgroup, dir, this.opts.config.holdMaxMs);
+        doc = await capture();
       } catch (err) {
         this.count(kind, 'error');
         const gone = errnoCode(err) === 'ENOENT' || /not found/.test(describe(err));

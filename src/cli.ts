@@ -49,8 +49,9 @@ export async function main(argv: readonly string[]): Promise<number> {
       log.info({ signal }, 'shutting down');
       resolve();
     };
-    process.once('SIGTERM', () => stop('SIGTERM'));
-    process.once('SIGINT', () => stop('SIGINT'));
+    // SIGHUP too: its default action would end the process without the cleanup below (a
+    // snapshot hold must be restored, watches closed).
+    for (const sig of ['SIGTERM', 'SIGINT', 'SIGHUP'] as const) process.once(sig, () => stop(sig));
   });
   await running.close();
   return 0;

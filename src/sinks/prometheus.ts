@@ -99,7 +99,9 @@ class FormatSink {
         continue;
       }
       const m = this.metrics.get(s.desc);
-      if (m === undefined) continue;
+      // NaN/Infinity never mean anything here ("unknown" is an absent sample), and prom-client
+      // would print NaN as "Nan", which Prometheus rejects.
+      if (m === undefined || !Number.isFinite(s.value)) continue;
       // prom-client counters have no set(): after reset(), inc(absolute) writes the kernel's cumulative value.
       const labels = withoutEmpty(s.labels);
       if (m instanceof Counter) m.inc(labels, s.value);

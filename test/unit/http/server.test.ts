@@ -136,3 +136,21 @@ test('series budget: samples over it are dropped and counted', async () => {
     await s.close();
   }
 });
+
+test('a NaN or infinite value is left out of the exposition, never printed', async () => {
+  class Odd implements Collector {
+    readonly name = 'host';
+    readonly metrics = [c.hostMemTotal, c.hostMemAvailable];
+    collect(): Promise<CollectResult> {
+      return Promise.resolve({ samples: [{ desc: c.hostMemTotal, labels: {}, value: NaN }, { desc: c.hostMemAvailable, labels: {}, value: Infinity }], problems: [] });
+    }
+  }
+  const s = await serve([new Odd()]);
+  try {
+    const body = await (await fetch(`${s.url}/metrics`)).text();
+    assert.doesNotMatch(body, /^memlens_host_memory_(total|available)_bytes /m);
+    assert.doesNotMatch(body, / (Nan|NaN|[+-]?Inf)$/m);
+  } finally {
+    await s.close();
+  }
+});

@@ -107,7 +107,9 @@ class FormatSink {
       if (m instanceof Counter) m.inc(labels, s.value);
       else m.set(labels, s.value);
     }
-    const text = this.registry.metrics();
+    // prom-client prints NaN as "Nan" (its default nodejs_eventloop_lag_* before the first
+    // sample): both formats spell it NaN.
+    const text = this.registry.metrics().then((t) => t.replace(/ Nan$/gm, ' NaN'));
     this.rendered = { snapshot, text };
     return text;
   }

@@ -11,11 +11,20 @@ export class YieldPoint {
     private readonly sliceMs = 2,
   ) {}
 
-  /** Await this between units of work: it yields only when the slice is used up, and stops an aborted collection. */
-  async maybeYield(): Promise<void> {
-    if (performance.now() - this.last < this.sliceMs) return;
+  /** True when the slice is used up: then `await yp.turn()`. Checked per unit of work, without a promise. */
+  due(): boolean {
+    return performance.now() - this.last >= this.sliceMs;
+  }
+
+  /** Gives the event loop a turn, and stops an aborted collection. */
+  async turn(): Promise<void> {
     await turn();
     this.signal.throwIfAborted();
     this.last = performance.now();
+  }
+
+  /** Await this between units of work: it yields only when the slice is used up, and stops an aborted collection. */
+  async maybeYield(): Promise<void> {
+    if (this.due()) await this.turn();
   }
 }

@@ -90,3 +90,32 @@ export function parseSingleInt(text: string, path: string): Parsed<number | unde
   if (/^-?\d+$/.test(t)) return { value: Number(t), problems: [] };
   return { value: undefined, problems: [new ParseError(`not an integer: ${JSON.stringify(t.slice(0, 40))}`, path, 1)] };
 }
+
+/**
+ * The fast path of parseKbFields for files read for every process on every collection: one
+ * pass, a Map lookup per `Key:` line, digits parsed in place, only `wanted` keys kept. A wanted
+ * line that is not `Key: N kB` is a problem.
+ */
+export function scanKbFields(text: string, path: string, wanted: ReadonlySet<string>, problems: ParseError[]): Map<string, number> {
+  const out = new Map<string, number>();
+  let line = 0;
+  for (let start = 0; start < text.length; line++) {
+    let end = text.indexOf('\n', start);
+    if (end < 0) end = text.length;
+    const colon = text.indexOf(':', start);
+    if (colon > start && colon < end) {
+      const key = text.slice(start, colon);
+      if (wanted.has(key)) {
+        let i = colon + 1;
+        while (text.charCodeAt(i) === 32 || text.charCodeAt(i) === 9) i++;
+        const digits = i;
+        let n = 0;
+        for (let c = text.charCodeAt(i); c >= 48 && c <= 57; c = text.charCodeAt(++i)) n = n * 10 + (c - 48);
+        if (i > digits && i + 3 === end && text.startsWith(' kB', i)) out.set(key, n * KB);
+        else problems.push(new ParseError(`not "Key: N kB": ${JSON.stringify(text.slice(start, end).slice(0, 40))}`, path, line + 1));
+      }
+    }
+    start = end + 1;
+  }
+  return out;
+}

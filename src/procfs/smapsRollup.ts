@@ -1,7 +1,12 @@
 // /proc/PID/smaps_rollup (4.14+, commit 493b0e9d945f): one [rollup] entry summing smaps.
 // Pss_Anon/Pss_File/Pss_Shmem: 5.3+ (commit ee2ad71b0756). USS = Private_Clean + Private_Dirty
 // (+ Private_Hugetlb). Reading it walks the whole page table of the process: see DESIGN.md.
-import { parseKbFields, type Parsed } from './common.js';
+import type { ParseError } from '../errors.js';
+import { scanKbFields, type Parsed } from './common.js';
+
+const WANTED: ReadonlySet<string> = new Set([
+  'Rss', 'Pss', 'Pss_Anon', 'Pss_File', 'Pss_Shmem', 'Private_Clean', 'Private_Dirty', 'Private_Hugetlb', 'Swap', 'SwapPss', 'Anonymous',
+]);
 
 export interface SmapsRollup {
   rssBytes: number | undefined;
@@ -18,7 +23,8 @@ export interface SmapsRollup {
 export function parseSmapsRollup(text: string, path: string): Parsed<SmapsRollup> {
   // The first line is the VMA header `start-end perms ... [rollup]`: it has no `Key:` form
   // that parses as a number, so it is skipped by parseKbFields without a problem.
-  const { value: f, problems } = parseKbFields(text, path);
+  const problems: ParseError[] = [];
+  const f = scanKbFields(text, path, WANTED, problems);
   const pc = f.get('Private_Clean');
   const pd = f.get('Private_Dirty');
   return {

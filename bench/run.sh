@@ -134,7 +134,7 @@ bench_exporter() {
   stop_pid "$pid"
 }
 
-ML=(node "$MEMLENS_DIR/bin/memlens.js" "--web.listen-address=127.0.0.1:$ML_PORT" --collect.min-interval 0s)
+ML=("$MEMLENS_DIR/bin/memlens.js" "--web.listen-address=127.0.0.1:$ML_PORT" --collect.min-interval 0s)
 ML_PSS=(--process.smaps-scope all --process.smaps-interval 0s)
 
 say() { echo "$*" | tee -a "$OUT" >&2; }

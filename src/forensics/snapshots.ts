@@ -15,6 +15,7 @@ import { describe, errnoCode } from '../errors.js';
 import { captureSnapshot, cgroupDir, type CaptureOptions, type HoldRecord, type SnapshotDoc } from './capture.js';
 import { SnapshotStore, isUnder, newSnapshotId, type SnapshotMeta } from './store.js';
 import { OomHold } from './hold.js';
+import { setImmediate as turn } from 'node:timers/promises';
 
 /** What the early-warning watcher publishes (src/watch/bus.ts WatchEvent, structurally). */
 export interface CrossingEvent {
@@ -55,6 +56,12 @@ interface Flight {
   capturing: boolean;
   opts: CaptureOptions | undefined;
   hold: { record: HoldRecord; release: () => void } | undefined;
+  /**
+   * With --snapshot.hold, a capture started on a lower crossing takes the hold itself once usage
+   * reaches this (the top threshold in bytes), checked between capture steps: on a starved CPU the
+   * top crossing's notification can arrive after the kill (bench/oom-race).
+   */
+  holdAtBytes: number | undefined;
 }
 
 interface Pending {
@@ -114,7 +121,9 @@ export class SnapshotService {
       if (m.size > 10_000) m.delete(m.keys().next().value as string);
     }
     const usage = ev.usageBytes === null ? '' : `, usage ${ev.usageBytes} of ${ev.limitBytes ?? '?'} bytes`;
-    this.snapshot(ev.cgroup, 'threshold', `${Math.round(ev.threshold * 100)} % threshold crossed upward (${ev.source}${usage})`, { hold }).catch((err: unknown) => {
+    const holdAtBytes = this.opts.config.hold && this.opts.hierarchy?.mode === 'v1' && top !== undefined && ev.limitBytes !== null ? top * ev.limitBytes : undefined;
+    const o = holdAtBytes === undefined ? { hold } : { hold, holdAtBytes };
+    this.snapshot(ev.cgroup, 'threshold', `${Math.round(ev.threshold * 100)} % threshold crossed upward (${ev.source}${usage})`, o).catch((err: unknown) => {
       this.opts.log.error({ cgroup: ev.cgroup, err: describe(err) }, 'snapshot failed');
     });
   }
@@ -124,17 +133,30 @@ export class SnapshotService {
    * store. Never rejects for IO reasons: the outcome says what failed. With `hold`, a capture
    * in flight without the hold gets it from now until it ends.
    */
-  snapshot(cgroup: string, kind: TriggerKind, detail: string, o: { hold?: boolean } = {}): Promise<SnapshotOutcome> {
+  snapshot(cgroup: string, kind: TriggerKind, detail: string, o: { hold?: boolean; holdAtBytes?: number } = {}): Promise<SnapshotOutcome> {
     const running = this.inFlight.get(cgroup);
     if (running?.promise !== undefined) {
       if (o.hold === true) this.joinHold(cgroup, running);
       return running.promise;
     }
-    const flight: Flight = { promise: undefined, dir: undefined, capturing: true, opts: undefined, hold: undefined };
+    const flight: Flight = { promise: undefined, dir: undefined, capturing: true, opts: undefined, hold: undefined, holdAtBytes: o.holdAtBytes };
     const p = this.doSnapshot(cgroup, kind, detail, o.hold === true, flight).finally(() => this.inFlight.delete(cgroup));
     flight.promise = p;
     this.inFlight.set(cgroup, flight);
     return p;
+  }
+
+  /** Between capture steps: usage at the top threshold while no hold is set yet: set it now. */
+  private maybeJoinHold(cgroup: string, f: Flight): void {
+    if (f.hold !== undefined || f.holdAtBytes === undefined || f.dir === undefined) return;
+    let usage: number;
+    try {
+      usage = Number(this.opts.host.tryRead(`${f.dir}/memory.usage_in_bytes`)?.trim());
+    } catch (err) {
+      this.opts.log.debug({ cgroup, err: describe(err) }, 'usage unreadable during capture');
+      return;
+    }
+    if (Number.isFinite(usage) && usage >= f.holdAtBytes) this.joinHold(cgroup, f);
   }
 
   /** Sets the hold for a capture already running (it started on a lower threshold). */
@@ -172,6 +194,10 @@ export class SnapshotService {
         id,
         cmdline: this.opts.config.cmdline,
         rules: this.opts.config.rules,
+        yieldTurn: async () => {
+          this.maybeJoinHold(cgroup, flight);
+          await turn();
+        },
         onCaptured: (d) => {
           // Evidence first: a copy on disk before the rule commands finish.
           try {

@@ -17,6 +17,7 @@ import { missingCgroupV1, skipOrFail } from '../helpers/capability.js';
 import { freePort, parseExposition, scrape, select, valueOf, type ExpoSample } from '../helpers/exposition.js';
 import { makeCgroup, ownCgroup, readCgInt, readCgStat, removeStale, removeTree, uniqueName, writeCg, type TestCgroup } from './helpers/cgroup.js';
 import { compileWorkload, haveGcc, startWorkload, stopWorkload, uniqueComm, type Workload } from './helpers/workload.js';
+import { cleanupSteps } from '../helpers/cleanup.js';
 
 const MiB = 1024 * 1024;
 const LIMIT = 256 * MiB; // 268435456
@@ -119,14 +120,7 @@ describe('kernel: collectors over a real cgroup v1 hierarchy, through /metrics',
   });
 
   after(async () => {
-    const errors: unknown[] = [];
-    const attempt = async (f: () => Promise<void> | void): Promise<void> => {
-      try {
-        await f();
-      } catch (err) {
-        errors.push(err);
-      }
-    };
+    const { errors, attempt } = cleanupSteps();
     await attempt(() => running?.close());
     for (const w of workloads) await attempt(() => stopWorkload(w));
     await attempt(async () => {

@@ -26,6 +26,7 @@ import type { OomKillRecord } from '../../src/oom/store.js';
 import { missingCgroupV1, missingKmsg, skipOrFail } from '../helpers/capability.js';
 import { freePort, parseExposition, scrape, select, type ExpoSample } from '../helpers/exposition.js';
 import { makeCgroup, ownCgroup, removeStale, removeTree, uniqueName, writeCg, type TestCgroup } from './helpers/cgroup.js';
+import { cleanupSteps } from '../helpers/cleanup.js';
 
 const MiB = 1024 * 1024;
 const LIMIT = 64 * MiB;
@@ -151,14 +152,7 @@ describe('kernel: OOM kills in real v1 memory cgroups, through /metrics and /api
   });
 
   after(async () => {
-    const errors: unknown[] = [];
-    const attempt = async (f: () => Promise<void> | void): Promise<void> => {
-      try {
-        await f();
-      } catch (err) {
-        errors.push(err);
-      }
-    };
+    const { errors, attempt } = cleanupSteps();
     await attempt(() => running?.close());
     for (const a of allocators) {
       await attempt(async () => {

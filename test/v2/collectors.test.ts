@@ -24,6 +24,7 @@ import {
   CG_ROOT, MiB, exporterConfig, get, kbField, keyed, makeCgroup, moveAndGo, pressureTotals, read, readInt, removeTree, skip, startWorkload,
   reportLingering, stopWorkload, writeCg, type Workload,
 } from './guest.js';
+import { cleanupSteps } from '../helpers/cleanup.js';
 
 const TOLERANCE_PCT = 2;
 const ANON_MIB = 48;
@@ -143,14 +144,7 @@ describe('v2 guest: collectors over a real cgroup v2 hierarchy, through /metrics
   });
 
   after(async () => {
-    const errors: unknown[] = [];
-    const attempt = async (f: () => Promise<void> | void): Promise<void> => {
-      try {
-        await f();
-      } catch (err) {
-        errors.push(err);
-      }
-    };
+    const { errors, attempt } = cleanupSteps();
     await attempt(() => running?.close());
     for (const w of workloads) await attempt(() => stopWorkload(w));
     await attempt(() => removeTree(MLP.dir));

@@ -33,6 +33,7 @@ import {
   CG_ROOT, MiB, exporterConfig, findKilledLine, get, keyed, makeCgroup, moveAndGo, read, removeTree, reportLingering, skip, startWorkload, stopWorkload, writeCg,
   type KernelKilled, type Workload,
 } from './guest.js';
+import { cleanupSteps } from '../helpers/cleanup.js';
 
 const LIMIT = 64 * MiB;
 const BUDGET_MS = 2000;
@@ -76,14 +77,7 @@ describe('v2 guest: a real OOM kill in a 64 MiB cgroup, through /metrics and /ap
   });
 
   after(async () => {
-    const errors: unknown[] = [];
-    const attempt = async (f: () => Promise<void> | void): Promise<void> => {
-      try {
-        await f();
-      } catch (err) {
-        errors.push(err);
-      }
-    };
+    const { errors, attempt } = cleanupSteps();
     await attempt(() => running?.close());
     if (wl !== undefined) await attempt(() => stopWorkload(wl!));
     await attempt(() => removeTree(CG.dir));

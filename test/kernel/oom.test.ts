@@ -16,7 +16,8 @@
 import { after, before, describe, test, type TestContext } from 'node:test';
 import assert from 'node:assert/strict';
 import { spawn, type ChildProcessWithoutNullStreams } from 'node:child_process';
-import { closeSync, constants, existsSync, openSync, readFileSync, readSync } from 'node:fs';
+import { existsSync, readFileSync } from 'node:fs';
+import { findKilledLine, type KernelKilled } from '../helpers/kmsg.js';
 import { performance } from 'node:perf_hooks';
 import { setTimeout as sleep } from 'node:timers/promises';
 import { loadConfig } from '../../src/config/load.js';
@@ -83,42 +84,6 @@ function memoryCgroupOf(pid: number): string | undefined {
   return readFileSync(`/proc/${pid}/cgroup`, 'utf8').split('\n').find((l) => l.split(':')[1]?.split(',').includes('memory'))?.split(':')[2];
 }
 
-interface KernelKilled {
-  seq: number;
-  usec: number;
-  comm: string;
-  anonRssKiB: number;
-  text: string;
-}
-
-/** Every record now in the kernel ring (its own fd, non-blocking), searched for `Killed process <pid> (`. */
-function findKilledLine(pid: number): KernelKilled | undefined {
-  const fd = openSync('/dev/kmsg', constants.O_RDONLY | constants.O_NONBLOCK);
-  const buf = Buffer.alloc(16 * 1024);
-  let found: KernelKilled | undefined;
-  try {
-    for (;;) {
-      let n: number;
-      try {
-        n = readSync(fd, buf, 0, buf.length, null);
-      } catch (err) {
-        const code = (err as NodeJS.ErrnoException).code;
-        if (code === 'EAGAIN') break;
-        if (code === 'EPIPE') continue;
-        throw err;
-      }
-      if (n === 0) break;
-      const first = buf.toString('utf8', 0, n).split('\n')[0] ?? '';
-      const h = /^\d+,(\d+),(\d+),[^;]*;(.*)$/.exec(first);
-      if (h === null) continue;
-      const m = new RegExp(`Killed process ${pid} \\((.*?)\\) total-vm:\\d+kB, anon-rss:(\\d+)kB`).exec(h[3]!);
-      if (m !== null) found = { seq: Number(h[1]), usec: Number(h[2]), comm: m[1]!, anonRssKiB: Number(m[2]), text: h[3]! };
-    }
-  } finally {
-    closeSync(fd);
-  }
-  return found;
-}
 
 describe('kernel: OOM kills in real v1 memory cgroups, through /metrics and /api/v1/oom-kills', { skip }, () => {
   let own: TestCgroup;

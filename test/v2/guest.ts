@@ -3,7 +3,7 @@
 // Runs only inside the VM (test/vm/init.sh sets MEMLENS_IN_VM=1); on the host every test skips.
 import assert from 'node:assert/strict';
 import { spawn, type ChildProcessWithoutNullStreams } from 'node:child_process';
-import { closeSync, constants, existsSync, mkdirSync, openSync, readFileSync, readSync, readdirSync, rmdirSync, writeFileSync } from 'node:fs';
+import { existsSync, mkdirSync, readFileSync, readdirSync, rmdirSync, writeFileSync } from 'node:fs';
 import { get as httpGet } from 'node:http';
 import { createRequire } from 'node:module';
 import { performance } from 'node:perf_hooks';
@@ -198,42 +198,8 @@ export async function stopWorkload(w: Workload): Promise<void> {
   w.child.stdin.destroy();
 }
 
-export interface KernelKilled {
-  seq: number;
-  usec: number;
-  comm: string;
-  anonRssKiB: number;
-  text: string;
-}
 
-/** Every record now in the kernel ring (its own fd, non-blocking), searched for `Killed process <pid> (`. */
-export function findKilledLine(pid: number): KernelKilled | undefined {
-  const fd = openSync('/dev/kmsg', constants.O_RDONLY | constants.O_NONBLOCK);
-  const buf = Buffer.alloc(16 * 1024);
-  let found: KernelKilled | undefined;
-  try {
-    for (;;) {
-      let n: number;
-      try {
-        n = readSync(fd, buf, 0, buf.length, null);
-      } catch (err) {
-        const code = (err as NodeJS.ErrnoException).code;
-        if (code === 'EAGAIN') break;
-        if (code === 'EPIPE') continue;
-        throw err;
-      }
-      if (n === 0) break;
-      const first = buf.toString('utf8', 0, n).split('\n')[0] ?? '';
-      const h = /^\d+,(\d+),(\d+),[^;]*;(.*)$/.exec(first);
-      if (h === null) continue;
-      const m = new RegExp(`Killed process ${pid} \\((.*?)\\) total-vm:\\d+kB, anon-rss:(\\d+)kB`).exec(h[3]!);
-      if (m !== null) found = { seq: Number(h[1]), usec: Number(h[2]), comm: m[1]!, anonRssKiB: Number(m[2]), text: h[3]! };
-    }
-  } finally {
-    closeSync(fd);
-  }
-  return found;
-}
+export { findKilledLine, type KernelKilled } from '../helpers/kmsg.js';
 
 export function hasFlag(flag: string): boolean {
   return OPTIONS.some((o) => o.flag === flag);

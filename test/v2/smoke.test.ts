@@ -22,6 +22,7 @@ import {
 } from 'node:fs';
 import { release } from 'node:os';
 import koffi from 'koffi';
+import { kmsgRecords } from '../helpers/kmsg.js';
 
 const inVm = process.env['MEMLENS_IN_VM'] === '1';
 const skip = inVm ? false : 'runs only inside the cgroup v2 VM (node test/vm/run-vm.mjs; MEMLENS_IN_VM=1)';
@@ -50,30 +51,6 @@ function preadAll(fd: number): string {
   return buf.subarray(0, n).toString('utf8');
 }
 
-/** Every record now in the kernel log (non-blocking /dev/kmsg; reads need a buffer of at least 8 KiB). */
-function kmsgRecords(): string[] {
-  const fd = openSync('/dev/kmsg', constants.O_RDONLY | constants.O_NONBLOCK);
-  const out: string[] = [];
-  const buf = Buffer.alloc(16 * 1024);
-  try {
-    for (;;) {
-      let n: number;
-      try {
-        n = readSync(fd, buf, 0, buf.length, null);
-      } catch (err) {
-        const code = (err as NodeJS.ErrnoException).code;
-        if (code === 'EAGAIN') break;
-        if (code === 'EPIPE') continue; // records overwritten while reading: go on with the next
-        throw err;
-      }
-      if (n === 0) break;
-      out.push(buf.subarray(0, n).toString('utf8'));
-    }
-  } finally {
-    closeSync(fd);
-  }
-  return out;
-}
 
 function errCode(err: unknown): string {
   return (err as NodeJS.ErrnoException).code ?? String(err);

@@ -2,14 +2,13 @@
 import { test } from 'node:test';
 import assert from 'node:assert/strict';
 import fc from 'fast-check';
-import type { ParseError } from '../../../src/errors.js';
 import { parseLimit } from '../../../src/cgroupfs/limit.js';
 import { countLines, parseV1Stat, parseV2Stat } from '../../../src/cgroupfs/memory.js';
 import { findMemoryHierarchy, kubeIds } from '../../../src/cgroupfs/discover.js';
 import { parseMountinfo } from '../../../src/procfs/mountinfo.js';
-import { fixture, mutated } from '../procfs/fixtures.js';
+import { fixture, neverThrows, type FuzzedParser } from '../procfs/fixtures.js';
 
-type Parser = (text: string, path: string) => { problems: ParseError[] };
+type Parser = FuzzedParser;
 const V1 = 'sys/fs/cgroup/memory/workloads/job-7f3a';
 const V2 = 'sys/fs/cgroup/workloads/job-42c9';
 
@@ -28,22 +27,8 @@ const parsers: [string, Parser, [string, string][]][] = [
 
 const PATH = '/sys/fs/cgroup/fuzz/file';
 
-function check(parse: Parser, text: string): void {
-  for (const p of parse(text, PATH).problems) {
-    assert.equal(p.path, PATH);
-    assert.equal(p.code, 'MEMLENS_ERR_PARSE');
-  }
-}
 
-for (const [name, parse, files] of parsers) {
-  test(`${name}: random strings never throw`, () => {
-    fc.assert(fc.property(fc.string({ maxLength: 500 }), (s) => check(parse, s)), { numRuns: 300 });
-    fc.assert(fc.property(fc.string({ maxLength: 300, unit: 'binary' }), (s) => check(parse, s)), { numRuns: 200 });
-  });
-  test(`${name}: random damage to the real files never throws`, () => {
-    for (const [text] of files) fc.assert(fc.property(mutated(text), (s) => check(parse, s)), { numRuns: 300 });
-  });
-}
+neverThrows(parsers, PATH);
 
 test('limit: any decimal string parses to unlimited or to a finite byte count, never a huge number', () => {
   fc.assert(fc.property(fc.bigInt({ min: 0n, max: 2n ** 64n }), (n) => {

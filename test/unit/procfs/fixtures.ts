@@ -1,5 +1,8 @@
 // Reads files of the fixture trees (test/fixtures/v1, test/fixtures/v2) from the compiled tests.
 import { readFileSync } from 'node:fs';
+import { test } from 'node:test';
+import assert from 'node:assert/strict';
+import type { ParseError } from '../../../src/errors.js';
 import { fileURLToPath } from 'node:url';
 
 /** test/fixtures/ of the repository, from build/test/unit/<area>/. */
@@ -37,4 +40,28 @@ export function mutated(text: string): fc.Arbitrary<string> {
     fc.constant(text.replace(/\n/g, '\r\n')),
     fc.string({ maxLength: 300, unit: 'binary' }),
   );
+}
+
+export type FuzzedParser = (text: string, path: string) => { problems: readonly ParseError[] };
+
+/**
+ * For each parser: random strings and random damage to its real files never throw, and every
+ * problem it reports is a parse error carrying `path`.
+ */
+export function neverThrows(parsers: readonly [string, FuzzedParser, [string, string][]][], path: string): void {
+  const check = (parse: FuzzedParser, text: string): void => {
+    for (const p of parse(text, path).problems) {
+      assert.equal(p.path, path);
+      assert.equal(p.code, 'MEMLENS_ERR_PARSE');
+    }
+  };
+  for (const [name, parse, files] of parsers) {
+    test(`${name}: random strings never throw`, () => {
+      fc.assert(fc.property(fc.string({ maxLength: 500 }), (s) => check(parse, s)), { numRuns: 300 });
+      fc.assert(fc.property(fc.string({ maxLength: 300, unit: 'binary' }), (s) => check(parse, s)), { numRuns: 200 });
+    });
+    test(`${name}: random damage to the real files never throws`, () => {
+      for (const [text] of files) fc.assert(fc.property(mutated(text), (s) => check(parse, s)), { numRuns: 300 });
+    });
+  }
 }

@@ -1,9 +1,5 @@
 // Malformed kernel text never throws out of a parser (DESIGN.md, "What bad input gets"): random
 // strings and random damage to the real captured files. Every problem names the path it came from.
-import { test } from 'node:test';
-import assert from 'node:assert/strict';
-import fc from 'fast-check';
-import type { ParseError } from '../../../src/errors.js';
 import { parseFlatKeyed, parseKbFields, parseSingleInt, textField } from '../../../src/procfs/common.js';
 import { parseMeminfo } from '../../../src/procfs/meminfo.js';
 import { parseMountinfo } from '../../../src/procfs/mountinfo.js';
@@ -12,9 +8,9 @@ import { memoryCgroupPath, parseProcCgroup } from '../../../src/procfs/procCgrou
 import { parseSmapsRollup } from '../../../src/procfs/smapsRollup.js';
 import { parseStatus } from '../../../src/procfs/status.js';
 import { parseVmstat } from '../../../src/procfs/vmstat.js';
-import { fixture, mutated, PID } from './fixtures.js';
+import { fixture, neverThrows, PID, type FuzzedParser } from './fixtures.js';
 
-type Parser = (text: string, path: string) => { problems: ParseError[] };
+type Parser = FuzzedParser;
 
 const parsers: [string, Parser, [string, string][]][] = [
   ['status', parseStatus, [fixture('v1', `proc/${PID.v1}/status`), fixture('v2', `proc/${PID.v2}/status`)]],
@@ -37,20 +33,5 @@ const parsers: [string, Parser, [string, string][]][] = [
 
 const PATH = '/proc/fuzz/file';
 
-function check(parse: Parser, text: string): void {
-  const r = parse(text, PATH);
-  for (const p of r.problems) {
-    assert.equal(p.path, PATH);
-    assert.equal(p.code, 'MEMLENS_ERR_PARSE');
-  }
-}
 
-for (const [name, parse, files] of parsers) {
-  test(`${name}: random strings never throw`, () => {
-    fc.assert(fc.property(fc.string({ maxLength: 500 }), (s) => check(parse, s)), { numRuns: 300 });
-    fc.assert(fc.property(fc.string({ maxLength: 300, unit: 'binary' }), (s) => check(parse, s)), { numRuns: 200 });
-  });
-  test(`${name}: random damage to the real files never throws`, () => {
-    for (const [text] of files) fc.assert(fc.property(mutated(text), (s) => check(parse, s)), { numRuns: 300 });
-  });
-}
+neverThrows(parsers, PATH);

@@ -3,12 +3,18 @@
 //
 // v1: Documentation/admin-guide/cgroup-v1/memory.rst. v2: Documentation/admin-guide/cgroup-v2.rst.
 // memory.peak: v2 since 5.19. memory.events oom_group_kill: 5.17. A file the kernel lacks gives undefined.
+// memory.stat event counters (v2): pgfault/pgmajfault since 4.5 (commit 587d9f726aae); pgscan,
+// pgsteal, pgrefill, pg(de)activate, pglazyfree(d) since 4.13 (2262185c5b28); workingset_refault,
+// _activate, _nodereclaim since 4.13 (4b4cea91691d), _restore since 4.20 (1899ad18c607), split into
+// _anon/_file in 5.9 (170b04b7ae49); pgscan/pgsteal_kswapd/_direct since 6.0 (673520f8da64).
+// v1 memory.stat: pgpgin/pgpgout/pgfault/pgmajfault and their hierarchical total_* (memory.rst 5.2);
+// recent kernels also print (total_)workingset_refault_anon/_file there (seen on 6.18).
 import type { HostFs } from '../host/hostFs.js';
 import { describe, type ParseError } from '../errors.js';
 import type { Problem } from '../model/types.js';
 import { parseFlatKeyed, parseSingleInt } from '../procfs/common.js';
 import { parsePressure, type Pressure } from '../procfs/pressure.js';
-import { parseLimit, type Limit } from './limit.js';
+import { parseLimit, UNLIMITED, type Limit } from './limit.js';
 import type { CgroupMode } from './discover.js';
 
 export interface CgroupMemory {
@@ -28,6 +34,18 @@ export interface CgroupMemory {
   underOom: number | undefined;
   pressure: Pressure | undefined;
   processes: number | undefined;
+  /** memory.stat event counters (faults, refaults, reclaim) under their v2 names; hierarchical on v1 (total_*). */
+  statEvents: Map<string, number>;
+  /** v2 memory.high (the throttling limit). */
+  high: Limit | undefined;
+  /** v2 memory.low (best-effort protection); 0 when none. */
+  low: Limit | undefined;
+  /** v2 memory.min (hard protection); 0 when none. */
+  min: Limit | undefined;
+  /** v1 memory.soft_limit_in_bytes. */
+  softLimit: Limit | undefined;
+  /** Swap alone: v2 memory.swap.max; v1 memory.memsw.limit_in_bytes - memory.limit_in_bytes (see swapLimitV1). */
+  swapLimit: Limit | undefined;
 }
 
 /** v1 memory.stat key (hierarchical total_*) -> v2 name; DESIGN: v1 and v2 give the same names. */
@@ -55,11 +73,53 @@ export const V2_STAT_BYTES: ReadonlySet<string> = new Set([
   'inactive_anon', 'active_anon', 'inactive_file', 'active_file', 'unevictable', 'slab_reclaimable', 'slab_unreclaimable', 'slab',
 ]);
 
+/**
+ * memory.stat keys that are event counters (monotonic counts of pages or faults, not bytes), under
+ * their v2 names. v1 prints pgpgin/pgpgout (pages charged/uncharged) that v2 does not have. An
+ * unknown key is neither bytes nor events: it is left out until it is listed (a new byte item must
+ * never be exported as a counter, nor the reverse).
+ */
+export const STAT_EVENT_ITEMS: ReadonlySet<string> = new Set([
+  'pgfault', 'pgmajfault', 'pgpgin', 'pgpgout',
+  'workingset_refault', 'workingset_activate', 'workingset_restore', // before 5.9
+  'workingset_refault_anon', 'workingset_refault_file', 'workingset_activate_anon', 'workingset_activate_file',
+  'workingset_restore_anon', 'workingset_restore_file', 'workingset_nodereclaim',
+  'pgscan', 'pgsteal', 'pgscan_kswapd', 'pgscan_direct', 'pgscan_khugepaged', 'pgscan_proactive',
+  'pgsteal_kswapd', 'pgsteal_direct', 'pgsteal_khugepaged', 'pgsteal_proactive',
+  'pgrefill', 'pgactivate', 'pgdeactivate', 'pglazyfree', 'pglazyfreed',
+  'pswpin', 'pswpout', 'zswpin', 'zswpout', 'zswpwb', 'swpin_zero', 'swpout_zero',
+  'thp_fault_alloc', 'thp_collapse_alloc', 'thp_swpout', 'thp_swpout_fallback',
+  'pgdemote_kswapd', 'pgdemote_direct', 'pgdemote_khugepaged', 'pgdemote_proactive', 'pgpromote_success',
+  'numa_pages_migrated', 'numa_pte_updates', 'numa_hint_faults',
+]);
+
+/**
+ * The event items exported by default: faults, the thrashing signal (refaults, activations,
+ * restores), reclaim work (pgscan/pgsteal) and v1's charge counters. At most 10 series per cgroup
+ * on any kernel (v2 6.x: 10; v1: 6). The one place the default lives; the selection is
+ * selectStatItems below (--cgroup.stat-items, when given, replaces it).
+ */
+export const DEFAULT_STAT_EVENT_ITEMS: ReadonlySet<string> = new Set([
+  'pgfault', 'pgmajfault', 'pgpgin', 'pgpgout',
+  'workingset_refault', 'workingset_activate', 'workingset_restore',
+  'workingset_refault_anon', 'workingset_refault_file', 'workingset_activate_anon', 'workingset_activate_file',
+  'workingset_restore_anon', 'workingset_restore_file',
+  'pgscan', 'pgsteal',
+]);
+
+/** The items of `items` that `selected` names, in the kernel's order; all of them when selected is undefined. */
+export function selectStatItems(items: ReadonlyMap<string, number>, selected: ReadonlySet<string> | undefined): [string, number][] {
+  const out: [string, number][] = [];
+  for (const e of items) if (selected === undefined || selected.has(e[0])) out.push(e);
+  return out;
+}
+
 export function emptyCgroupMemory(): CgroupMemory {
   return {
     usageBytes: undefined, limit: undefined, hierarchicalLimit: undefined, stat: new Map(), inactiveFileBytes: undefined,
     peakBytes: undefined, swapBytes: undefined, events: new Map(), oomKills: undefined, oomKillsLocal: undefined, underOom: undefined,
-    pressure: undefined, processes: undefined,
+    pressure: undefined, processes: undefined, statEvents: new Map(), high: undefined, low: undefined, min: undefined,
+    softLimit: undefined, swapLimit: undefined,
   };
 }
 
@@ -69,32 +129,58 @@ export function countLines(text: string): number {
   return n;
 }
 
-/** v1 memory.stat: byte items renamed, plus the hierarchical limit. */
-export function parseV1Stat(text: string, path: string): { stat: Map<string, number>; hierarchicalLimit: Limit | undefined; problems: ParseError[] } {
+/** v1 memory.stat: byte items renamed, hierarchical (total_*) event counters, plus the hierarchical limit. */
+export function parseV1Stat(text: string, path: string): {
+  stat: Map<string, number>; events: Map<string, number>; hierarchicalLimit: Limit | undefined; problems: ParseError[];
+} {
   const { value, problems } = parseFlatKeyed(text, path);
   const stat = new Map<string, number>();
+  const events = new Map<string, number>();
   for (const [k, v] of value) {
     const item = V1_STAT_ITEMS.get(k);
     if (item !== undefined) stat.set(item, v);
+    // total_pgfault -> pgfault: the hierarchical counter, as the byte items are (the local pgfault is not).
+    else if (k.startsWith('total_') && STAT_EVENT_ITEMS.has(k.slice(6))) events.set(k.slice(6), v);
   }
   // The value is printed near 2^63 when unlimited: re-read it exactly from the text.
   const m = /^hierarchical_memory_limit (\d+)$/m.exec(text);
   const hierarchicalLimit = m?.[1] === undefined ? undefined : parseLimit(m[1], path).value;
-  return { stat, hierarchicalLimit, problems };
+  return { stat, events, hierarchicalLimit, problems };
 }
 
-export function parseV2Stat(text: string, path: string): { stat: Map<string, number>; problems: ParseError[] } {
+export function parseV2Stat(text: string, path: string): { stat: Map<string, number>; events: Map<string, number>; problems: ParseError[] } {
   const { value, problems } = parseFlatKeyed(text, path);
   const stat = new Map<string, number>();
-  for (const [k, v] of value) if (V2_STAT_BYTES.has(k)) stat.set(k, v);
+  const events = new Map<string, number>();
+  for (const [k, v] of value) {
+    if (V2_STAT_BYTES.has(k)) stat.set(k, v);
+    else if (STAT_EVENT_ITEMS.has(k)) events.set(k, v);
+  }
   if (!stat.has('slab') && stat.has('slab_reclaimable') && stat.has('slab_unreclaimable')) {
     stat.set('slab', stat.get('slab_reclaimable')! + stat.get('slab_unreclaimable')!);
   }
-  return { stat, problems };
+  return { stat, events, problems };
 }
 
-/** Reads one cgroup directory (a path under the sysfs root). Files that are absent give undefined. */
-export function readMemoryCgroup(host: HostFs, dir: string, mode: CgroupMode, out: Problem[]): CgroupMemory {
+/**
+ * v1 has no swap-only limit: memory.memsw.limit_in_bytes limits memory + swap together and the
+ * kernel keeps it >= memory.limit_in_bytes (memory.rst 2.4, "memsw means memory+swap"). memlens
+ * exports swap alone, like memlens_cgroup_memory_swap_usage_bytes (memsw.usage - usage) and v2's
+ * memory.swap.max: memsw limit - memory limit, the swap the cgroup may hold when its memory is at
+ * the limit (Docker's --memory-swap minus --memory). Unlimited when either is.
+ */
+export function swapLimitV1(memsw: Limit | undefined, limit: Limit | undefined): Limit | undefined {
+  if (memsw === undefined || limit === undefined) return undefined;
+  if (memsw.unlimited || limit.unlimited) return UNLIMITED;
+  return { unlimited: false, bytes: Math.max(0, memsw.bytes - limit.bytes) };
+}
+
+/**
+ * Reads one cgroup directory (a path under the sysfs root). Files that are absent give undefined.
+ * `kmemAccounted` false (v1 booted with cgroup.memory=nokmem): memory.kmem.usage_in_bytes reads 0
+ * whatever the kernel uses, so it is not read.
+ */
+export function readMemoryCgroup(host: HostFs, dir: string, mode: CgroupMode, out: Problem[], kmemAccounted = true): CgroupMemory {
   const cg = emptyCgroupMemory();
   const problems = {
     push(...errs: ParseError[]): void {
@@ -145,13 +231,21 @@ export function readMemoryCgroup(host: HostFs, dir: string, mode: CgroupMode, ou
       const s = parseV1Stat(...stat);
       problems.push(...s.problems);
       cg.stat = s.stat;
+      cg.statEvents = s.events;
       cg.hierarchicalLimit = s.hierarchicalLimit;
       cg.inactiveFileBytes = s.stat.get('inactive_file');
     }
+    // Kernel memory charged to the cgroup and its descendants (the kmem page counter is
+    // hierarchical), v2's memory.stat `kernel` (5.18+) under the same item: since 5.x both count
+    // the pages charged through memcg_account_kmem. The file is gone with CONFIG_MEMCG_V1 off.
+    const kmem = kmemAccounted ? int('memory.kmem.usage_in_bytes') : undefined;
+    if (kmem !== undefined) cg.stat.set('kernel', kmem);
     cg.peakBytes = int('memory.max_usage_in_bytes');
+    cg.softLimit = limit('memory.soft_limit_in_bytes');
     // memsw files exist only with swap accounting (swapaccount=1 / CONFIG_MEMCG_SWAP).
     const memsw = int('memory.memsw.usage_in_bytes');
     if (memsw !== undefined && cg.usageBytes !== undefined) cg.swapBytes = Math.max(0, memsw - cg.usageBytes);
+    cg.swapLimit = swapLimitV1(limit('memory.memsw.limit_in_bytes'), cg.limit);
     const failcnt = int('memory.failcnt');
     if (failcnt !== undefined) cg.events.set('max', failcnt);
     const oom = keyed('memory.oom_control');
@@ -169,10 +263,15 @@ export function readMemoryCgroup(host: HostFs, dir: string, mode: CgroupMode, ou
       const s = parseV2Stat(...stat);
       problems.push(...s.problems);
       cg.stat = s.stat;
+      cg.statEvents = s.events;
       cg.inactiveFileBytes = s.stat.get('inactive_file');
     }
+    cg.high = limit('memory.high');
+    cg.low = limit('memory.low');
+    cg.min = limit('memory.min');
     cg.peakBytes = int('memory.peak');
     cg.swapBytes = int('memory.swap.current');
+    cg.swapLimit = limit('memory.swap.max');
     cg.events = keyed('memory.events') ?? new Map();
     cg.oomKills = cg.events.get('oom_kill');
     cg.oomKillsLocal = keyed('memory.events.local')?.get('oom_kill');

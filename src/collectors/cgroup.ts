@@ -6,7 +6,8 @@ import type { CollectResult, Labels } from '../model/types.js';
 import { MemlensError } from '../errors.js';
 import { kubeIds, type MemoryHierarchy } from '../cgroupfs/discover.js';
 import { tighter, UNLIMITED, type Limit } from '../cgroupfs/limit.js';
-import { readMemoryCgroup } from '../cgroupfs/memory.js';
+import { DEFAULT_STAT_EVENT_ITEMS, readMemoryCgroup, selectStatItems } from '../cgroupfs/memory.js';
+import { kernelMemoryAccounted } from '../procfs/cmdline.js';
 import { IntervalPeaks } from '../cgroupfs/intervalPeak.js';
 import { parseMeminfo } from '../procfs/meminfo.js';
 import type { Collector } from './collector.js';
@@ -18,6 +19,14 @@ export interface CgroupFilter {
   include: RegExp | undefined;
   exclude: RegExp | undefined;
   maxDepth: number;
+  /** memory.stat event items to export (memlens_cgroup_memory_stat_events_total); DEFAULT_STAT_EVENT_ITEMS when undefined. */
+  statEventItems?: ReadonlySet<string> | undefined;
+}
+
+/** A limit's bytes, or undefined when it is absent, unlimited, or (for protections) 0, i.e. none. */
+function limitSample(limit: Limit | undefined, zeroIsNone = false): number | undefined {
+  if (limit === undefined || limit.unlimited) return undefined;
+  return zeroIsNone && limit.bytes === 0 ? undefined : limit.bytes;
 }
 
 export function cgroupLabels(path: string): Labels {
@@ -39,6 +48,7 @@ export class CgroupCollector implements Collector {
   readonly metrics = [
     c.cgroupUsage, c.cgroupLimit, c.cgroupEffectiveLimit, c.cgroupWorkingSet, c.cgroupStat, c.cgroupPeak, c.cgroupSwap,
     c.cgroupEvents, c.cgroupOomKills, c.cgroupUnderOom, c.cgroupPressure, c.cgroupProcesses, c.cgroupIntervalPeak,
+    c.cgroupStatEvents, c.cgroupHigh, c.cgroupLow, c.cgroupMin, c.cgroupSoftLimit, c.cgroupSwapLimit,
   ];
 
   private readonly intervalPeaks = new IntervalPeaks();
@@ -65,12 +75,15 @@ export class CgroupCollector implements Collector {
     const oomCounts = new Map<string, number>();
     const observed: CgroupObservation[] = [];
     const peakDirs = new Set<string>();
+    const statEventItems = this.filter.statEventItems ?? DEFAULT_STAT_EVENT_ITEMS;
+    // v1 booted with cgroup.memory=nokmem keeps memory.kmem.usage_in_bytes at 0: not a number to export.
+    const kmemAccounted = h.mode === 'v1' ? kernelMemoryAccounted(host.tryRead(host.proc('cmdline')) ?? '') : false;
 
     const visit = async (rel: string, depth: number, inherited: Limit): Promise<void> => {
       await yp.maybeYield();
       const path = joinCgroup(h.root, rel);
       const dir = rel === '' ? base : `${base}/${rel}`;
-      const cg = readMemoryCgroup(host, dir, h.mode, out.problems);
+      const cg = readMemoryCgroup(host, dir, h.mode, out.problems, kmemAccounted);
       if (cg.oomKillsLocal !== undefined) oomCounts.set(path, cg.oomKillsLocal);
       const own = cg.limit ?? UNLIMITED;
       const effective = h.mode === 'v1' ? tighter(cg.hierarchicalLimit ?? own, hostLimit) : tighter(tighter(inherited, own), hostLimit);
@@ -90,6 +103,12 @@ export class CgroupCollector implements Collector {
           out.add(c.cgroupWorkingSet, l, Math.max(0, cg.usageBytes - cg.inactiveFileBytes));
         }
         for (const [item, v] of cg.stat) out.add(c.cgroupStat, { ...l, item }, v);
+        for (const [item, v] of selectStatItems(cg.statEvents, statEventItems)) out.add(c.cgroupStatEvents, { ...l, item }, v);
+        out.add(c.cgroupHigh, l, limitSample(cg.high));
+        out.add(c.cgroupLow, l, limitSample(cg.low, true));
+        out.add(c.cgroupMin, l, limitSample(cg.min, true));
+        out.add(c.cgroupSoftLimit, l, limitSample(cg.softLimit));
+        out.add(c.cgroupSwapLimit, l, limitSample(cg.swapLimit));
         out.add(c.cgroupPeak, l, cg.peakBytes);
         out.add(c.cgroupSwap, l, cg.swapBytes);
         for (const [event, v] of cg.events) out.add(c.cgroupEvents, { ...l, event }, v);

@@ -3,6 +3,8 @@
 // smaps_rollup walks the process's page table (~35-65 ns per resident 4 KiB page, the process
 // waits meanwhile), so it is read for selected processes only, on its own slower interval,
 // skipped above --process.smaps-max-rss unless included by name, and its time is counted.
+// /proc/PID/stat (page faults) is read beside status for every process with memory of its own:
+// one more small single-show read per process (measured in bench/RESULTS.md, "Page faults").
 import * as c from '../model/catalog.js';
 import type { HostFs } from '../host/hostFs.js';
 import type { CollectResult, Labels } from '../model/types.js';
@@ -11,6 +13,7 @@ import { parseStatus, type ProcStatus } from '../procfs/status.js';
 import { parseSmapsRollup, type SmapsRollup } from '../procfs/smapsRollup.js';
 import { memoryCgroupPath, parseProcCgroup } from '../procfs/procCgroup.js';
 import { parseSingleInt } from '../procfs/common.js';
+import { parseStat, type ProcStat } from '../procfs/stat.js';
 import type { CgroupMode } from '../cgroupfs/discover.js';
 import type { GroupRule } from '../config/load.js';
 import type { Collector } from './collector.js';
@@ -33,7 +36,24 @@ interface Proc {
   comm: string;
   status: ProcStatus;
   rssBytes: number;
+  /** undefined when /proc/PID/stat could not be read or parsed: no fault samples for it. */
+  stat: ProcStat | undefined;
 }
+
+/** The fault counters of a process when last seen (starttime tells a reused pid from the same process). */
+interface SeenFaults {
+  startTimeTicks: number;
+  minor: number;
+  major: number;
+}
+
+/**
+ * Groups whose fault counters are kept after their last process exited (so the counter resumes
+ * where it was if the group comes back). Beyond this many groups, those with no live process are
+ * forgotten, oldest first: a group that then comes back starts again from its processes' counts,
+ * which Prometheus's rate() reads as a counter reset.
+ */
+const MAX_FAULT_GROUPS = 10_000;
 
 interface CachedRollup {
   comm: string;
@@ -58,10 +78,14 @@ export class ProcessCollector implements Collector {
     c.processVirtual, c.processSwap, c.processPageTables, c.processPss, c.processPssAnon, c.processPssFile,
     c.processPssShmem, c.processUss, c.processSwapPss, c.processOomScore, c.processOomScoreAdj,
     c.processSmapsReadSeconds, c.processSmapsSkipped,
-    ...GROUP_FIELDS.map(([d]) => d), c.groupPss, c.groupUss, c.groupProcesses,
+    c.processMinorFaults, c.processMajorFaults,
+    ...GROUP_FIELDS.map(([d]) => d), c.groupPss, c.groupUss, c.groupMinorFaults, c.groupMajorFaults, c.groupProcesses,
   ];
 
   private readonly rollups = new Map<number, CachedRollup>();
+  /** Per pid, the fault counters last seen; per group, the faults accumulated from them (process-exporter's way). */
+  private readonly seenFaults = new Map<number, SeenFaults>();
+  private readonly groupFaults = new Map<string, { minor: number; major: number }>();
   private smapsReadSeconds = 0;
   private smapsSkipped = 0;
   private readonly needCmdline: boolean;
@@ -99,7 +123,7 @@ export class ProcessCollector implements Collector {
       // Kernel threads have no memory of their own (no VmRSS line).
       if (st.value.residentBytes === undefined) continue;
       const comm = st.value.name ?? '';
-      procs.push({ pid, comm, status: st.value, rssBytes: st.value.residentBytes });
+      procs.push({ pid, comm, status: st.value, rssBytes: st.value.residentBytes, stat: this.readStat(host, name, out) });
     }
 
     // Selection: the top N by resident memory, plus the processes included by name.
@@ -118,6 +142,7 @@ export class ProcessCollector implements Collector {
         groups.set(group, g);
       }
       g.n++;
+      if (p.stat !== undefined) this.countFaults(group, p.pid, p.stat);
       for (let i = 0; i < GROUP_FIELDS.length; i++) {
         // A field no process of the group has (RssAnon before 4.5) gives no sample, not 0.
         const v = p.status[GROUP_FIELDS[i]![1]];
@@ -134,6 +159,13 @@ export class ProcessCollector implements Collector {
       if (selected.has(p)) this.emitProcess(host, p, rollup, out);
     }
     for (const pid of this.rollups.keys()) if (!live.has(pid)) this.rollups.delete(pid);
+    for (const pid of this.seenFaults.keys()) if (!live.has(pid)) this.seenFaults.delete(pid);
+    if (this.groupFaults.size > MAX_FAULT_GROUPS) {
+      for (const name of this.groupFaults.keys()) {
+        if (this.groupFaults.size <= MAX_FAULT_GROUPS) break;
+        if (!groups.has(name)) this.groupFaults.delete(name);
+      }
+    }
 
     for (const [group, g] of groups) {
       const l = { group };
@@ -142,11 +174,51 @@ export class ProcessCollector implements Collector {
         out.add(c.groupPss, l, g.pss);
         out.add(c.groupUss, l, g.uss);
       }
+      const faults = this.groupFaults.get(group);
+      if (faults !== undefined) {
+        out.add(c.groupMinorFaults, l, faults.minor);
+        out.add(c.groupMajorFaults, l, faults.major);
+      }
       out.add(c.groupProcesses, l, g.n);
     }
     out.add(c.processSmapsReadSeconds, {}, this.smapsReadSeconds);
     out.add(c.processSmapsSkipped, {}, this.smapsSkipped);
     return out.result();
+  }
+
+  private readStat(host: HostFs, name: string, out: SampleSink): ProcStat | undefined {
+    const path = host.proc(`${name}/stat`);
+    let text: string | undefined;
+    try {
+      text = host.tryRead(path, true);
+    } catch (err) {
+      out.problem('read_stat', describe(err), path);
+      return undefined;
+    }
+    if (text === undefined) return undefined; // exited between status and stat: normal
+    const r = parseStat(text, path);
+    out.parseProblems(r.problems);
+    return r.value;
+  }
+
+  /**
+   * Adds to the group what the process faulted since it was last seen: everything on first sight
+   * (those faults happened in this group), the difference afterwards. A process that exits takes
+   * nothing away, so the group counter never goes down; what it did between the last collection
+   * and its exit is not seen (as with process-exporter).
+   */
+  private countFaults(group: string, pid: number, stat: ProcStat): void {
+    const prev = this.seenFaults.get(pid);
+    const same = prev !== undefined && prev.startTimeTicks === stat.startTimeTicks;
+    const minor = same ? Math.max(0, stat.minorFaults - prev.minor) : stat.minorFaults;
+    const major = same ? Math.max(0, stat.majorFaults - prev.major) : stat.majorFaults;
+    this.seenFaults.set(pid, { startTimeTicks: stat.startTimeTicks, minor: stat.minorFaults, major: stat.majorFaults });
+    const acc = this.groupFaults.get(group);
+    if (acc === undefined) this.groupFaults.set(group, { minor, major });
+    else {
+      acc.minor += minor;
+      acc.major += major;
+    }
   }
 
   private groupOf(host: HostFs, p: Proc): string {
@@ -221,6 +293,8 @@ export class ProcessCollector implements Collector {
     out.add(c.processVirtual, l, s.virtualBytes);
     out.add(c.processSwap, l, s.swapBytes);
     out.add(c.processPageTables, l, s.pageTablesBytes);
+    out.add(c.processMinorFaults, l, p.stat?.minorFaults);
+    out.add(c.processMajorFaults, l, p.stat?.majorFaults);
     if (rollup !== undefined) {
       out.add(c.processPss, l, rollup.pssBytes);
       out.add(c.processPssAnon, l, rollup.pssAnonBytes);

@@ -29,7 +29,7 @@ export const cgroupWorkingSet = m('memlens_cgroup_memory_working_set_bytes', 'me
   'Usage minus inactive file cache, at least 0: what the kubelet evicts on.', CG, 'v1 usage - total_inactive_file; v2 current - inactive_file');
 export const cgroupStat = m('memlens_cgroup_memory_stat_bytes', 'memlens.cgroup.memory.stat', 'By', 'gauge',
   'memory.stat byte items (hierarchical on v1), v2 item names.', [...CG, { name: 'item', bound: 'the fixed list of byte-valued memory.stat keys' }],
-  'v1 memory.stat total_*; v2 memory.stat');
+  'v1 memory.stat total_*, memory.kmem.usage_in_bytes -> kernel; v2 memory.stat');
 export const cgroupPeak = m('memlens_cgroup_memory_peak_bytes', 'memlens.cgroup.memory.peak', 'By', 'gauge',
   'Highest usage recorded by the kernel since the cgroup was created (or reset).', CG, 'v1 memory.max_usage_in_bytes; v2 memory.peak (5.19+)');
 export const cgroupSwap = m('memlens_cgroup_memory_swap_usage_bytes', 'memlens.cgroup.memory.swap_usage', 'By', 'gauge',
@@ -45,6 +45,21 @@ export const cgroupPressure = m('memlens_cgroup_memory_pressure_seconds_total', 
   'Time tasks of the cgroup were stalled on memory (PSI).', [...CG, { name: 'kind', bound: 'some, full' }], 'v2 memory.pressure total');
 export const cgroupProcesses = m('memlens_cgroup_processes', 'memlens.cgroup.processes', '{process}', 'gauge',
   'Processes directly in the cgroup.', CG, 'cgroup.procs');
+export const cgroupStatEvents = m('memlens_cgroup_memory_stat_events_total', 'memlens.cgroup.memory.stat_events', '{event}', 'counter',
+  'memory.stat event counters (hierarchical on v1), v2 item names: page faults, major faults, refaults and activations/restores of evicted pages (thrashing), pages scanned/reclaimed; v1 pages charged/uncharged.',
+  [...CG, { name: 'item', bound: 'the selected event keys of memory.stat (default: pgfault, pgmajfault, workingset_refault/activate/restore_anon/_file, pgscan, pgsteal, v1 pgpgin/pgpgout)' }],
+  'v1 memory.stat total_pgfault, total_pgmajfault, total_pgpgin, total_pgpgout, total_workingset_refault_*; v2 memory.stat');
+export const cgroupHigh = m('memlens_cgroup_memory_high_bytes', 'memlens.cgroup.memory.high', 'By', 'gauge',
+  'The throttling limit: above it the cgroup\'s tasks are throttled and reclaimed from, never OOM-killed; absent when max.', CG, 'v2 memory.high');
+export const cgroupLow = m('memlens_cgroup_memory_low_bytes', 'memlens.cgroup.memory.low', 'By', 'gauge',
+  'Best-effort protection from reclaim; absent when 0 (none) or max.', CG, 'v2 memory.low');
+export const cgroupMin = m('memlens_cgroup_memory_min_bytes', 'memlens.cgroup.memory.min', 'By', 'gauge',
+  'Hard protection from reclaim; absent when 0 (none) or max.', CG, 'v2 memory.min');
+export const cgroupSoftLimit = m('memlens_cgroup_memory_soft_limit_bytes', 'memlens.cgroup.memory.soft_limit', 'By', 'gauge',
+  'The soft limit: under host memory pressure the kernel reclaims first from cgroups above it; absent when unlimited.', CG, 'v1 memory.soft_limit_in_bytes');
+export const cgroupSwapLimit = m('memlens_cgroup_memory_swap_limit_bytes', 'memlens.cgroup.memory.swap_limit', 'By', 'gauge',
+  'Swap the cgroup may use (swap alone, as memlens_cgroup_memory_swap_usage_bytes); absent when unlimited. v1 limits memory+swap together: this is that limit minus the memory limit.', CG,
+  'v1 memory.memsw.limit_in_bytes - memory.limit_in_bytes; v2 memory.swap.max');
 export const cgroupIntervalPeak = m('memlens_cgroup_memory_interval_peak_bytes', 'memlens.cgroup.memory.interval_peak', 'By', 'gauge',
   'Highest usage since the previous collection.', CG, 'v2 memory.peak through a held fd reset after each read (kernels with per-fd reset)');
 
@@ -70,6 +85,10 @@ export const processOomScore = m('memlens_process_oom_score', 'memlens.process.o
   'The OOM killer\'s badness score (0-2000, highest dies first).', PROC, '/proc/PID/oom_score');
 export const processOomScoreAdj = m('memlens_process_oom_score_adj', 'memlens.process.oom_score_adj', '{score}', 'gauge',
   'oom_score_adj (-1000 never killed, 1000 first).', PROC, '/proc/PID/oom_score_adj');
+export const processMinorFaults = m('memlens_process_minor_page_faults_total', 'memlens.process.minor_page_faults', '{fault}', 'counter',
+  'Page faults served without reading from disk (minflt, all threads).', PROC, '/proc/PID/stat minflt');
+export const processMajorFaults = m('memlens_process_major_page_faults_total', 'memlens.process.major_page_faults', '{fault}', 'counter',
+  'Page faults that read the page from disk or swap (majflt, all threads): rising fast = thrashing.', PROC, '/proc/PID/stat majflt');
 export const processSmapsReadSeconds = m('memlens_process_smaps_read_seconds_total', 'memlens.process.smaps_read', 's', 'counter',
   'Time spent reading smaps_rollup (the kernel walks each page table while the process waits).', [], 'memlens');
 export const processSmapsSkipped = m('memlens_process_smaps_skipped_total', 'memlens.process.smaps_skipped', '{process}', 'counter',
@@ -88,6 +107,10 @@ export const groupSwap = g('swap', 'Sum of VmSwap over the group.', '/proc/PID/s
 export const groupPageTables = g('page_tables', 'Sum of VmPTE over the group.', '/proc/PID/status VmPTE');
 export const groupPss = g('pss', 'Sum of Pss over the group (with --process.smaps-scope=all).', '/proc/PID/smaps_rollup Pss');
 export const groupUss = g('uss', 'Sum of USS over the group (with --process.smaps-scope=all).', '/proc/PID/smaps_rollup');
+export const groupMinorFaults = m('memlens_process_group_minor_page_faults_total', 'memlens.process.group.minor_page_faults', '{fault}', 'counter',
+  'Minor page faults of the group\'s processes, accumulated while memlens runs so it never goes down when a process exits.', [GROUP], '/proc/PID/stat minflt');
+export const groupMajorFaults = m('memlens_process_group_major_page_faults_total', 'memlens.process.group.major_page_faults', '{fault}', 'counter',
+  'Major page faults of the group\'s processes, accumulated while memlens runs so it never goes down when a process exits.', [GROUP], '/proc/PID/stat majflt');
 export const groupProcesses = m('memlens_process_group_processes', 'memlens.process.group.processes', '{process}', 'gauge',
   'Processes in the group.', [GROUP], '/proc');
 
@@ -157,12 +180,13 @@ export const buildInfo = m('memlens_build_info', 'memlens.build.info', '{info}',
 
 export const catalog: readonly MetricDesc[] = [
   cgroupUsage, cgroupLimit, cgroupEffectiveLimit, cgroupWorkingSet, cgroupStat, cgroupPeak, cgroupSwap, cgroupEvents,
-  cgroupOomKills, cgroupUnderOom, cgroupPressure, cgroupProcesses, cgroupIntervalPeak,
+  cgroupOomKills, cgroupUnderOom, cgroupPressure, cgroupProcesses, cgroupStatEvents, cgroupHigh, cgroupLow, cgroupMin,
+  cgroupSoftLimit, cgroupSwapLimit, cgroupIntervalPeak,
   processResident, processResidentAnon, processResidentFile, processResidentShmem, processResidentPeak, processVirtual,
   processSwap, processPageTables, processPss, processPssAnon, processPssFile, processPssShmem, processUss, processSwapPss,
-  processOomScore, processOomScoreAdj, processSmapsReadSeconds, processSmapsSkipped,
+  processOomScore, processOomScoreAdj, processMinorFaults, processMajorFaults, processSmapsReadSeconds, processSmapsSkipped,
   groupResident, groupResidentAnon, groupResidentFile, groupResidentShmem, groupVirtual, groupSwap, groupPageTables,
-  groupPss, groupUss, groupProcesses,
+  groupPss, groupUss, groupMinorFaults, groupMajorFaults, groupProcesses,
   hostMemTotal, hostMemAvailable, hostSwapTotal, hostSwapFree, hostOomKills, hostPressure,
   oomKills, oomLastKill, oomSourceUp, kmsgRecordsLost, oomSeriesDropped,
   watchCrossings, watchLatency,

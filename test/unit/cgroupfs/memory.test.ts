@@ -4,7 +4,10 @@ import { mkdirSync, mkdtempSync, rmSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { HostFs } from '../../../src/host/hostFs.js';
 import type { Problem } from '../../../src/model/types.js';
-import { countLines, parseV1Stat, parseV2Stat, readMemoryCgroup, V1_STAT_ITEMS, V2_STAT_BYTES } from '../../../src/cgroupfs/memory.js';
+import {
+  countLines, DEFAULT_STAT_EVENT_ITEMS, parseV1Stat, parseV2Stat, readMemoryCgroup, selectStatItems, STAT_EVENT_ITEMS, swapLimitV1, V1_STAT_ITEMS,
+  V2_STAT_BYTES,
+} from '../../../src/cgroupfs/memory.js';
 import { UNLIMITED } from '../../../src/cgroupfs/limit.js';
 import { fixture, fixturesDir } from '../procfs/fixtures.js';
 
@@ -170,4 +173,104 @@ test('readMemoryCgroup: absent files give undefined (never 0); an unreadable fil
   } finally {
     rmSync(dir, { recursive: true, force: true });
   }
+});
+
+// ---- issue 16: memory.stat event counters, the other limits, v1 kernel memory
+
+test('v1 memory.stat: the hierarchical total_* event counters under v2 names, each equal to the file\'s number', () => {
+  for (const rel of [`${V1}/memory.stat`, `${V1}/oomdemo/memory.stat`]) {
+    const [text, path] = fixture('v1', rel);
+    const r = parseV1Stat(text, path);
+    const raw = kv(text);
+    assert.deepEqual([...r.events.keys()].sort(),
+      ['pgfault', 'pgmajfault', 'pgpgin', 'pgpgout', 'workingset_refault_anon', 'workingset_refault_file'], rel);
+    for (const [item, v] of r.events) assert.equal(v, raw.get(`total_${item}`), `${rel} ${item}`);
+  }
+  // The parent: the hierarchical counter, not the local one.
+  const parent = parseV1Stat(...fixture('v1', `${V1}/memory.stat`)).events;
+  const raw = kv(fixture('v1', `${V1}/memory.stat`)[0]);
+  assert.notEqual(raw.get('pgfault'), raw.get('total_pgfault'), 'fixture: the parent has local and hierarchical counts that differ');
+  assert.equal(parent.get('pgfault'), raw.get('total_pgfault'));
+  const oom = parseV1Stat(...fixture('v1', `${V1}/oomdemo/memory.stat`)).events;
+  assert.deepEqual(Object.fromEntries(oom), {
+    workingset_refault_anon: 0, workingset_refault_file: 3322, pgpgin: 40692, pgpgout: 39568, pgfault: 46138, pgmajfault: 17,
+  });
+});
+
+test('v2 memory.stat: every listed event counter as printed, byte items never among them', () => {
+  for (const rel of [`${V2}/memory.stat`, `${V2}/oomdemo/memory.stat`]) {
+    const [text, path] = fixture('v2', rel);
+    const r = parseV2Stat(text, path);
+    const raw = kv(text);
+    for (const [item, v] of r.events) {
+      assert.ok(STAT_EVENT_ITEMS.has(item), item);
+      assert.equal(v, raw.get(item), `${rel} ${item}`);
+    }
+    for (const k of raw.keys()) assert.ok(r.stat.has(k) || r.events.has(k), `${rel}: ${k} is neither bytes nor events`);
+    for (const k of r.events.keys()) assert.ok(!V2_STAT_BYTES.has(k));
+  }
+  const self = parseV2Stat(...fixture('v2', `${V2}/memory.stat`)).events;
+  assert.equal(self.get('pgfault'), kv(fixture('v2', `${V2}/memory.stat`)[0]).get('pgfault'));
+  assert.equal(parseV2Stat(...fixture('v2', `${V2}/oomdemo/memory.stat`)).events.get('pgfault'), 16567);
+  // An unknown key is neither (a new kernel's byte item must not become a counter).
+  const r = parseV2Stat('anon 4096\npgfault 10\nhugetlb 2097152\n', 'p');
+  assert.deepEqual(Object.fromEntries(r.events), { pgfault: 10 });
+  assert.equal(r.stat.has('hugetlb'), false);
+});
+
+test('the default event selection: bounded, within the known items, and selectStatItems keeps the kernel\'s order', () => {
+  for (const item of DEFAULT_STAT_EVENT_ITEMS) assert.ok(STAT_EVENT_ITEMS.has(item), item);
+  const v2 = parseV2Stat(...fixture('v2', `${V2}/oomdemo/memory.stat`)).events;
+  const picked = selectStatItems(v2, DEFAULT_STAT_EVENT_ITEMS);
+  assert.deepEqual(picked.map(([k]) => k), [
+    'workingset_refault_anon', 'workingset_refault_file', 'workingset_activate_anon', 'workingset_activate_file',
+    'workingset_restore_anon', 'workingset_restore_file', 'pgscan', 'pgsteal', 'pgfault', 'pgmajfault',
+  ]);
+  assert.equal(selectStatItems(v2, undefined).length, v2.size);
+  assert.deepEqual(selectStatItems(v2, new Set(['pgmajfault', 'nonexistent'])), [['pgmajfault', 0]]);
+});
+
+test('swapLimitV1: memsw - limit, unlimited when either is, absent without memsw files', () => {
+  const lim = (bytes: number): { unlimited: false; bytes: number } => ({ unlimited: false, bytes });
+  assert.deepEqual(swapLimitV1(lim(300), lim(200)), lim(100));
+  assert.deepEqual(swapLimitV1(lim(200), lim(200)), lim(0));
+  assert.deepEqual(swapLimitV1(UNLIMITED, lim(200)), UNLIMITED);
+  assert.deepEqual(swapLimitV1(lim(300), UNLIMITED), UNLIMITED);
+  assert.equal(swapLimitV1(undefined, lim(200)), undefined);
+});
+
+test('readMemoryCgroup v1: kernel = memory.kmem.usage_in_bytes, soft limit and memsw as the files say', () => {
+  const h = host('v1');
+  for (const rel of [V1, `${V1}/oomdemo`]) {
+    const problems: Problem[] = [];
+    const cg = readMemoryCgroup(h, h.hostPath(`/${rel}`), 'v1', problems);
+    assert.deepEqual(problems, []);
+    assert.equal(cg.stat.get('kernel'), Number(fixture('v1', `${rel}/memory.kmem.usage_in_bytes`)[0].trim()), rel);
+    // Both captures are unset: 9223372036854771712.
+    assert.equal(fixture('v1', `${rel}/memory.soft_limit_in_bytes`)[0].trim(), '9223372036854771712');
+    assert.deepEqual(cg.softLimit, UNLIMITED);
+    assert.deepEqual(cg.swapLimit, UNLIMITED); // memsw unlimited
+    assert.equal(cg.high, undefined); // v2 only
+    assert.equal(cg.low, undefined);
+    assert.equal(cg.min, undefined);
+    assert.equal(cg.statEvents.get('pgmajfault'), kv(fixture('v1', `${rel}/memory.stat`)[0]).get('total_pgmajfault'));
+  }
+  assert.equal(readMemoryCgroup(h, h.hostPath(`/${V1}/oomdemo`), 'v1', []).stat.get('kernel'), 69632);
+  assert.equal(readMemoryCgroup(h, h.hostPath(`/${V1}`), 'v1', []).stat.get('kernel'), 4239360);
+  // cgroup.memory=nokmem: the file reads 0 whatever is used, so it is not read.
+  assert.equal(readMemoryCgroup(h, h.hostPath(`/${V1}/oomdemo`), 'v1', [], false).stat.has('kernel'), false);
+});
+
+test('readMemoryCgroup v2: memory.high/low/min/swap.max as the files say', () => {
+  const h = host('v2');
+  const oom = readMemoryCgroup(h, h.hostPath(`/${V2}/oomdemo`), 'v2', []);
+  assert.deepEqual(oom.high, UNLIMITED); // "max"
+  assert.deepEqual(oom.low, { unlimited: false, bytes: 0 });
+  assert.deepEqual(oom.min, { unlimited: false, bytes: 0 });
+  assert.deepEqual(oom.swapLimit, { unlimited: false, bytes: 0 }); // memory.swap.max 0: no swap allowed
+  assert.equal(oom.softLimit, undefined); // v1 only
+  assert.equal(oom.statEvents.get('pgfault'), 16567);
+  const parent = readMemoryCgroup(h, h.hostPath(`/${V2}`), 'v2', []);
+  assert.deepEqual(parent.swapLimit, UNLIMITED);
+  assert.deepEqual(parent.high, UNLIMITED);
 });

@@ -42,7 +42,8 @@ test('cgroup v1: the OOM-killed cgroup', async () => {
   assert.equal(v('memlens_cgroup_processes'), 0);
   assert.equal(v('memlens_cgroup_memory_stat_bytes', { item: 'file' }), 4608000);
   assert.equal(v('memlens_cgroup_memory_stat_bytes', { item: 'inactive_file' }), 811008);
-  assert.equal(series(r.samples, 'memlens_cgroup_memory_stat_bytes', l).length, 14);
+  // The 14 total_* byte items plus kernel (memory.kmem.usage_in_bytes).
+  assert.equal(series(r.samples, 'memlens_cgroup_memory_stat_bytes', l).length, 15);
   assert.deepEqual(series(r.samples, 'memlens_cgroup_memory_pressure_seconds_total'), []); // v1: host PSI only
   // No Kubernetes ids in these paths: no pod_uid / container_id labels at all.
   for (const s of r.samples) assert.deepEqual(Object.keys(s.labels).filter((k) => k === 'pod_uid' || k === 'container_id'), []);

@@ -7,6 +7,7 @@ import { parsePressure } from '../../../src/procfs/pressure.js';
 import { memoryCgroupPath, parseProcCgroup } from '../../../src/procfs/procCgroup.js';
 import { parseSmapsRollup } from '../../../src/procfs/smapsRollup.js';
 import { parseStatus } from '../../../src/procfs/status.js';
+import { parseStat } from '../../../src/procfs/stat.js';
 import { parseVmstat } from '../../../src/procfs/vmstat.js';
 import { fixture, neverThrows, PID, type FuzzedParser } from './fixtures.js';
 
@@ -15,6 +16,7 @@ type Parser = FuzzedParser;
 const parsers: [string, Parser, [string, string][]][] = [
   ['status', parseStatus, [fixture('v1', `proc/${PID.v1}/status`), fixture('v2', `proc/${PID.v2}/status`)]],
   ['smaps_rollup', parseSmapsRollup, [fixture('v1', `proc/${PID.v1}/smaps_rollup`), fixture('v2', `proc/${PID.v2}/smaps_rollup`)]],
+  ['stat', parseStat, [fixture('v1', `proc/${PID.v1}/stat`), fixture('v2', `proc/${PID.v2}/stat`)]],
   ['meminfo', parseMeminfo, [fixture('v1', 'proc/meminfo'), fixture('v2', 'proc/meminfo')]],
   ['vmstat', parseVmstat, [fixture('v1', 'proc/vmstat'), fixture('v2', 'proc/vmstat')]],
   ['pressure', parsePressure, [fixture('v1', 'proc/pressure/memory'), fixture('v2', 'sys/fs/cgroup/workloads/job-42c9/oomdemo/memory.pressure')]],

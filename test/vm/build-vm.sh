@@ -12,6 +12,9 @@
 # Caching (under .vm-cache/ at the repository root, git-ignored):
 #   kernel/<package>_<version>/{vmlinuz,vmlinux,config}  - keyed by the Debian package and version;
 #                                   vmlinux is vmlinuz's payload uncompressed, booted through PVH
+#   kernel/<package>_<version>/modules.cpio.gz - zsmalloc.ko and zram.ko at /lib/modules/, for a
+#                                   compressed swap: without swap no page of the guest can be evicted
+#                                   (its files live in RAM), so nothing could ever refault
 #   base-<key>.cpio.gz - busybox, node, node's shared libraries, /etc files; keyed by those inputs
 # The project part (build/, production node_modules, package.json, bin/, test/vm/init.sh as /init) is
 # packed on every run by pack-project.mjs and appended as a second cpio archive (the kernel unpacks concatenated archives in order).
@@ -84,18 +87,20 @@ if [ -n "$KPICK" ]; then
   KPKG=${KPICK% *}
   KVERSION=${KPICK#* }
   KDIR="$CACHE/kernel/${KPKG}_$KVERSION"
-  if [ ! -f "$KDIR/vmlinuz" ]; then
+  if [ ! -f "$KDIR/vmlinuz" ] || [ ! -f "$KDIR/modules.cpio.gz" ]; then
     t=$(now_ms)
     log "fetching $KPKG $KVERSION"
     tmp=$(mktemp -d "$CACHE/kernel-tmp.XXXXXX")
     chmod 755 "$tmp" # apt-get download hands the file to the _apt user when it can
     (cd "$tmp" && apt-get download "$KPKG=$KVERSION" >&2) || { rm -rf "$tmp"; die "apt-get download $KPKG=$KVERSION failed"; }
     deb=$(ls "$tmp"/*.deb)
-    # Only ./boot is needed: faster than dpkg-deb -x of the whole package (modules are not used).
-    mkdir -p "$tmp/x" "$tmp/k"
-    dpkg-deb --fsys-tarfile "$deb" | tar -x -C "$tmp/x" --wildcards './boot/vmlinuz-*' './boot/config-*'
+    # Only ./boot and the zram modules are needed: faster than dpkg-deb -x of the whole package.
+    mkdir -p "$tmp/x" "$tmp/k" "$tmp/m/lib/modules"
+    dpkg-deb --fsys-tarfile "$deb" | tar -x -C "$tmp/x" --wildcards './boot/vmlinuz-*' './boot/config-*' '*/zsmalloc.ko' '*/zram.ko'
     mv "$tmp"/x/boot/vmlinuz-* "$tmp/k/vmlinuz"
     mv "$tmp"/x/boot/config-* "$tmp/k/config"
+    find "$tmp/x" -name '*.ko' -exec mv {} "$tmp/m/lib/modules/" \;
+    (cd "$tmp/m" && find . | LC_ALL=C sort | "$BB" cpio -o -H newc 2>/dev/null | gzip -1) >"$tmp/k/modules.cpio.gz"
     echo "${KPKG#linux-image-}" >"$tmp/k/kver"
     mkdir -p "$CACHE/kernel"
     rm -rf "$KDIR"
@@ -194,7 +199,10 @@ t=$(now_ms)
 [ -f "$HERE/init.sh" ] || die "missing $HERE/init.sh"
 # shellcheck disable=SC2086
 node "$HERE/pack-project.mjs" "$ROOT" "$OUT/project.cpio.gz" $NODE_LIBS || die "packing the project part failed"
-cat "$BASE" "$OUT/project.cpio.gz" >"$OUT/initrd.gz"
+MODULES="$KDIR/modules.cpio.gz"
+[ -f "$MODULES" ] || MODULES=""
+# shellcheck disable=SC2086
+cat "$BASE" $MODULES "$OUT/project.cpio.gz" >"$OUT/initrd.gz"
 log "project part: $(du -k "$OUT/project.cpio.gz" | cut -f1) KiB in $(( $(now_ms) - t )) ms"
 log "initrd $(du -k "$OUT/initrd.gz" | cut -f1) KiB, kernel $KVER ($(du -k "$KDIR/vmlinuz" | cut -f1) KiB); total $(( $(now_ms) - T0 )) ms"
 

@@ -37,7 +37,9 @@ function missingVm(): string | undefined {
 test('the cgroup v2 test suite passes inside a real cgroup v2 kernel (qemu VM)', { skip: skipOrFail(missingVm()), timeout: 900_000 }, (t) => {
   const env = { ...process.env };
   delete env['NODE_TEST_CONTEXT']; // run-vm.mjs refuses to run as a discovered test file
-  const r = spawnSync(process.execPath, [runVm], {
+  // 600 s boot to power-off (run-vm's default is 240): the guest suite includes a thrashing test
+  // (test/v2/thrash.test.ts) that alone takes 1-2 minutes under TCG on a shared host.
+  const r = spawnSync(process.execPath, [runVm, '--timeout', '600'], {
     cwd: root,
     env,
     encoding: 'utf8',

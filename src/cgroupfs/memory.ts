@@ -177,10 +177,11 @@ export function swapLimitV1(memsw: Limit | undefined, limit: Limit | undefined):
 
 /**
  * Reads one cgroup directory (a path under the sysfs root). Files that are absent give undefined.
- * `kmemAccounted` false (v1 booted with cgroup.memory=nokmem): memory.kmem.usage_in_bytes reads 0
- * whatever the kernel uses, so it is not read.
+ * `kmemAccounted`: the caller has checked that v1 accounts kernel memory (procfs/cmdline.ts): booted
+ * with cgroup.memory=nokmem, memory.kmem.usage_in_bytes reads 0 whatever the kernel uses. Unchecked
+ * (the default), the file is not read: the `kernel` item is absent rather than possibly wrong.
  */
-export function readMemoryCgroup(host: HostFs, dir: string, mode: CgroupMode, out: Problem[], kmemAccounted = true): CgroupMemory {
+export function readMemoryCgroup(host: HostFs, dir: string, mode: CgroupMode, out: Problem[], kmemAccounted = false): CgroupMemory {
   const cg = emptyCgroupMemory();
   const problems = {
     push(...errs: ParseError[]): void {

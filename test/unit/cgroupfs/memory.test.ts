@@ -243,7 +243,7 @@ test('readMemoryCgroup v1: kernel = memory.kmem.usage_in_bytes, soft limit and m
   const h = host('v1');
   for (const rel of [V1, `${V1}/oomdemo`]) {
     const problems: Problem[] = [];
-    const cg = readMemoryCgroup(h, h.hostPath(`/${rel}`), 'v1', problems);
+    const cg = readMemoryCgroup(h, h.hostPath(`/${rel}`), 'v1', problems, true);
     assert.deepEqual(problems, []);
     assert.equal(cg.stat.get('kernel'), Number(fixture('v1', `${rel}/memory.kmem.usage_in_bytes`)[0].trim()), rel);
     // Both captures are unset: 9223372036854771712.
@@ -255,10 +255,11 @@ test('readMemoryCgroup v1: kernel = memory.kmem.usage_in_bytes, soft limit and m
     assert.equal(cg.min, undefined);
     assert.equal(cg.statEvents.get('pgmajfault'), kv(fixture('v1', `${rel}/memory.stat`)[0]).get('total_pgmajfault'));
   }
-  assert.equal(readMemoryCgroup(h, h.hostPath(`/${V1}/oomdemo`), 'v1', []).stat.get('kernel'), 69632);
-  assert.equal(readMemoryCgroup(h, h.hostPath(`/${V1}`), 'v1', []).stat.get('kernel'), 4239360);
-  // cgroup.memory=nokmem: the file reads 0 whatever is used, so it is not read.
+  assert.equal(readMemoryCgroup(h, h.hostPath(`/${V1}/oomdemo`), 'v1', [], true).stat.get('kernel'), 69632);
+  assert.equal(readMemoryCgroup(h, h.hostPath(`/${V1}`), 'v1', [], true).stat.get('kernel'), 4239360);
+  // Not known to be accounted (cgroup.memory=nokmem reads 0 whatever is used): not read.
   assert.equal(readMemoryCgroup(h, h.hostPath(`/${V1}/oomdemo`), 'v1', [], false).stat.has('kernel'), false);
+  assert.equal(readMemoryCgroup(h, h.hostPath(`/${V1}/oomdemo`), 'v1', []).stat.has('kernel'), false);
 });
 
 test('readMemoryCgroup v2: memory.high/low/min/swap.max as the files say', () => {

@@ -246,7 +246,8 @@ export function readMemoryCgroup(host: HostFs, dir: string, mode: CgroupMode, ou
     // memsw files exist only with swap accounting (swapaccount=1 / CONFIG_MEMCG_SWAP).
     const memsw = int('memory.memsw.usage_in_bytes');
     if (memsw !== undefined && cg.usageBytes !== undefined) cg.swapBytes = Math.max(0, memsw - cg.usageBytes);
-    cg.swapLimit = swapLimitV1(limit('memory.memsw.limit_in_bytes'), cg.limit);
+    // No memsw.usage file, no swap accounting: its limit file is not there either.
+    if (memsw !== undefined) cg.swapLimit = swapLimitV1(limit('memory.memsw.limit_in_bytes'), cg.limit);
     const failcnt = int('memory.failcnt');
     if (failcnt !== undefined) cg.events.set('max', failcnt);
     const oom = keyed('memory.oom_control');

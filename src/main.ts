@@ -28,6 +28,9 @@ import { snapshotsRouter } from './http/snapshots.js';
 import { KubeletNames } from './kubernetes/kubelet.js';
 import { KubernetesCollector } from './collectors/kubernetes.js';
 
+/** How long a stop waits for scrapes in flight before closing their connections. */
+export const SHUTDOWN_GRACE_MS = 3000;
+
 /** The memory cgroup hierarchy as this host mounts it (v1, v2, or none). Throws when procfs is unreadable. */
 export function discoverHierarchy(host: HostFs): MemoryHierarchy | undefined {
   const path = host.proc('self/mountinfo');
@@ -130,10 +133,17 @@ export async function startExporter(cfg: Config, log: Logger): Promise<Running> 
       monitor.close();
       watch.close();
       await snapshots.close();
+      // Stop accepting, let a scrape in flight finish (idle keep-alive connections close now),
+      // and cut whatever is still open after SHUTDOWN_GRACE_MS: the whole stop stays under 5 s.
       await new Promise<void>((resolve) => {
-        server.close(() => resolve());
-        server.closeAllConnections();
+        const force = setTimeout(() => server.closeAllConnections(), SHUTDOWN_GRACE_MS);
+        server.close(() => {
+          clearTimeout(force);
+          resolve();
+        });
+        server.closeIdleConnections();
       });
+      kubelet?.close();
       await loop?.close();
     },
   };

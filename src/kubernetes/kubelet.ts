@@ -57,6 +57,8 @@ export class KubeletNames {
   private problems: Problem[] = [];
   private failing: boolean | undefined;
   private fetches = 0;
+  private req: { destroy: (err?: Error) => void } | undefined;
+  private closed = false;
 
   constructor(
     private readonly opts: KubeletOptions,
@@ -102,12 +104,18 @@ export class KubeletNames {
         break;
       }
     }
-    if (!unknown || this.now() - this.lastFetchMs < this.opts.refreshMinIntervalMs) return Promise.resolve();
+    if (this.closed || !unknown || this.now() - this.lastFetchMs < this.opts.refreshMinIntervalMs) return Promise.resolve();
     this.lastFetchMs = this.now();
     this.inFlight = this.fetch().finally(() => {
       this.inFlight = undefined;
     });
     return this.inFlight;
+  }
+
+  /** Ends a request in flight and makes no more (memlens is stopping). */
+  close(): void {
+    this.closed = true;
+    this.req?.destroy(new Error('memlens is stopping'));
   }
 
   /** Problems since the last call (the collector reports them, the runner counts them). */
@@ -128,6 +136,7 @@ export class KubeletNames {
       if (this.failing !== false) this.log.info({ url: where, pods: parsed.value.size }, 'kubelet pod names available');
       this.failing = false;
     } catch (err) {
+      if (this.closed) return;
       const message = describe(err);
       this.problems.push({ reason: 'kubelet', message, path: where });
       if (this.failing !== true) this.log.warn({ url: where, err: message }, 'kubelet unreachable: cgroups keep their ids but get no pod names');
@@ -154,10 +163,12 @@ export class KubeletNames {
       // A deadline on the whole exchange, not only on idle time: a slow drip cannot hold it open.
       const deadline = setTimeout(() => req.destroy(new Error(`no complete answer within ${this.opts.timeoutMs} ms`)), this.opts.timeoutMs);
       const resolve = (s: string): void => {
+        this.req = undefined;
         clearTimeout(deadline);
         resolveOuter(s);
       };
       const reject = (e: unknown): void => {
+        this.req = undefined;
         clearTimeout(deadline);
         rejectOuter(e);
       };
@@ -185,6 +196,7 @@ export class KubeletNames {
         ? httpsRequest(where, { ...common, rejectUnauthorized: !this.opts.insecureSkipVerify, ...(ca === undefined ? {} : { ca }) }, onResponse)
         : httpRequest(where, common, onResponse);
       req.on('error', reject);
+      this.req = req;
       req.end();
     });
   }

@@ -54,13 +54,13 @@ test('image: built from the Dockerfile on a local base, run with the host at /ho
       '--build-arg', `BASE=${BASE}`, '--build-arg', 'REVISION=test', '-t', IMAGE, repo]), 'podman build');
     t.diagnostic(`podman build: ${((Date.now() - t0) / 1000).toFixed(0)} s`);
 
-    const inspect = JSON.parse(ok(podman(['image', 'inspect', IMAGE]), 'inspect')) as { Config: { Labels: Record<string, string>; User?: string; Entrypoint: string[]; Env: string[] }; HealthCheck?: { Test: string[] } }[];
+    const inspect = JSON.parse(ok(podman(['image', 'inspect', IMAGE]), 'inspect')) as { Config: { Labels: Record<string, string>; User?: string; Entrypoint: string[]; Env: string[] }; Healthcheck?: { Test: string[] } }[];
     const cfg = inspect[0]!.Config;
     for (const l of ['title', 'description', 'licenses', 'version', 'revision', 'source']) assert.ok(cfg.Labels[`org.opencontainers.image.${l}`], `OCI label ${l}`);
     assert.equal(cfg.Labels['org.opencontainers.image.revision'], 'test');
     assert.equal(cfg.User, 'root');
     assert.deepEqual(cfg.Entrypoint, ['node', '--max-semi-space-size=1', 'bin/memlens.js']);
-    assert.deepEqual(inspect[0]!.HealthCheck?.Test, ['CMD', 'node', 'bin/healthcheck.js']);
+    assert.deepEqual(inspect[0]!.Healthcheck?.Test, ['CMD', 'node', 'bin/healthcheck.js']);
     // Production dependencies only in the final stage.
     const devDeps = ok(podman(['run', '--rm', '--network=none', '--entrypoint', 'node', IMAGE, '-e', 'const fs=require("fs");console.log(["typescript","fast-check","@types/node"].filter(p=>fs.existsSync("node_modules/"+p)).join(","))']), 'list dev deps');
     assert.equal(devDeps.trim(), '', 'no dev dependency in the image');

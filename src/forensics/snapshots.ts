@@ -4,6 +4,7 @@
 // A snapshot that fails (full disk, read-only dir, the cgroup gone) is counted and logged once
 // per failure; nothing else stops.
 import type { KubeRef } from '../kubernetes/kubelet.js';
+import { stopRunningCommands } from './hooks.js';
 import type { HostFs } from '../host/hostFs.js';
 import type { MemoryHierarchy } from '../cgroupfs/discover.js';
 import type { Logger } from '../log.js';
@@ -311,6 +312,10 @@ export class SnapshotService {
   async close(): Promise<void> {
     this.closed = true;
     this.unsubscribe?.();
+    // Stopping must not wait on a rule command (a dump can run for its whole timeout) nor leave
+    // the OOM killer held: restore first, kill the commands, then let the captures write.
+    this.hold.releaseAll('close');
+    stopRunningCommands();
     await Promise.allSettled([...this.inFlight.values()]);
     this.hold.releaseAll('close');
   }

@@ -48,7 +48,7 @@ COPY bin ./bin
 USER root
 EXPOSE 9966
 # /healthz answers 200 while the HTTP server runs (it stays open when --web.config.file asks for auth).
-HEALTHCHECK --interval=30s --timeout=5s --retries=3 CMD ["node", "bin/healthcheck.js"]
+HEALTHCHECK --interval=30s --timeout=10s --retries=3 CMD ["node", "bin/healthcheck.js"]
 # memlens is PID 1: it handles SIGTERM/SIGINT itself (finishes the scrape in flight, closes its
 # watches, restores any oom_kill_disable it set) and exits 0.
 STOPSIGNAL SIGTERM

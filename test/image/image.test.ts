@@ -23,11 +23,13 @@ const IMAGE = `localhost/memlens-test:${tag}`;
 const NAME = `memlens-test-${tag}`;
 
 const conf = mkdtempSync(`${tmpdir()}/memlens-podman-`);
-// runc: crun refuses this hybrid cgroup host. Soft nofile 1024 with the host's hard limit above it.
-const hardNofile = Number(spawnSync('sh', ['-c', 'ulimit -Hn'], { encoding: 'utf8' }).stdout.trim()) || 1024;
+// runc: crun refuses this hybrid cgroup host. nofile 1024 soft AND hard: Node raises its soft
+// limit to the hard one at start (src/node.cc), so a soft 1024 under a higher hard limit tests
+// nothing; 1024:1024 is the case that bites. nproc: podman's default is above this host's hard
+// limit and it has no CAP_SYS_RESOURCE to raise it.
 writeFileSync(`${conf}/containers.conf`, [
   '[engine]', 'runtime = "runc"', 'cgroup_manager = "cgroupfs"', 'events_logger = "file"',
-  '[containers]', `default_ulimits = ["nofile=1024:${Math.max(1024, hardNofile)}", "nproc=4096:4096"]`, '',
+  '[containers]', 'default_ulimits = ["nofile=1024:1024", "nproc=4096:4096"]', '',
 ].join('\n'));
 const env = { ...process.env, CONTAINERS_CONF: `${conf}/containers.conf` };
 
@@ -71,7 +73,7 @@ test('image: built from the Dockerfile on a local base, run with the host at /ho
       '--tmpfs', '/var/lib/memlens', '-e', `MEMLENS_WEB_LISTEN_ADDRESS=127.0.0.1:${port}`, IMAGE]), 'podman run').trim();
     const pid = Number(ok(podman(['inspect', '-f', '{{.State.Pid}}', NAME]), 'inspect pid').trim());
     const limits = readFileSync(`/proc/${pid}/limits`, 'utf8');
-    assert.match(limits, /^Max open files\s+\S+\s+\S+/m);
+    assert.match(limits, /^Max open files\s+1024\s+1024\s/m, 'the open-file limit under test');
     t.diagnostic(`memlens in the container: ${/^Max open files.*$/m.exec(limits)?.[0] ?? ''}`);
 
     const samples = await waitFor('/metrics with cgroup and process series of the host', async () => {
@@ -95,7 +97,8 @@ test('image: built from the Dockerfile on a local base, run with the host at /ho
     for (const col of ['process', 'cgroup', 'host', 'oom']) assert.equal(select(samples, 'memlens_collector_success', { collector: col })[0]?.value, 1, `collector ${col}`);
     t.diagnostic(`fds open in memlens: ${readdirSync(`/proc/${pid}/fd`).length}`);
 
-    ok(podman(['healthcheck', 'run', NAME], 60_000), 'HEALTHCHECK');
+    // `podman healthcheck run` is an exec into the container: seconds on a starved host, so retried.
+    await waitFor('the HEALTHCHECK to pass', () => (podman(['healthcheck', 'run', NAME], 60_000).status === 0 ? true : undefined), 120_000);
 
     const stopStart = Date.now();
     ok(podman(['kill', '--signal', 'TERM', NAME]), 'SIGTERM');

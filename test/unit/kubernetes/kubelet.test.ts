@@ -17,6 +17,7 @@ import { KubernetesCollector } from '../../../src/collectors/kubernetes.js';
 import { loadConfig } from '../../../src/config/load.js';
 import { startExporter, type Running } from '../../../src/main.js';
 import { OomStore } from '../../../src/oom/store.js';
+import { SnapshotService } from '../../../src/forensics/snapshots.js';
 import type { OomKill } from '../../../src/kmsg/oomReport.js';
 import { parseExposition, select, valueOf, scrape } from '../../helpers/exposition.js';
 import { hostOf, memoryLogger, repoRoot, scratchTree, signal } from '../collectors/trees.js';
@@ -317,4 +318,30 @@ test('--kubernetes.kubelet: a bad URL is a config error naming the flag', () => 
   const off = loadConfig([], {});
   assert.ok(off.kind === 'run' && off.config.kubernetes === undefined);
   void inCI;
+});
+
+test('snapshots carry the cgroup\'s pod and container, as written to disk', async () => {
+  const tree = kubeTree();
+  const kubelet = await standIn();
+  const names = new KubeletNames({ url: new URL(kubelet.url), tokenFile: 'token', caFile: undefined, insecureSkipVerify: false, refreshMinIntervalMs: 0, timeoutMs: 2000 }, () => TOKEN, memoryLogger().log);
+  const dir = `${tree.root}/snapshots`;
+  const svc = new SnapshotService({
+    host: hostOf(tree.root), hierarchy: { mode: 'v1', mountPoint: '/sys/fs/cgroup/memory', root: '/' },
+    config: { dir, minIntervalMs: 0, cmdline: false, maxCount: 10, maxBytes: 1 << 24, maxAgeMs: 86_400_000, linkWindowMs: 600_000, hold: false, holdMaxMs: 2000, rules: [] },
+    log: memoryLogger().log, kubeNames: (cg) => names.ref(cg),
+  });
+  try {
+    await names.refreshFor([{ podUid: UID }]);
+    svc.start();
+    const cg = `/kubepods/burstable/pod${UID}/${id('a')}`;
+    const r = await svc.snapshot(cg, 'api', 'test');
+    assert.ok(r.ok, JSON.stringify(r));
+    const want = { podUid: UID, containerId: id('a'), namespace: 'shop', pod: 'checkout-7d9c6b5f4-x2k8q', container: 'app' };
+    assert.deepEqual(r.doc.kubernetes, want);
+    assert.deepEqual(svc.get(r.meta.id)?.kubernetes, want, 'in the stored document');
+  } finally {
+    await svc.close();
+    await kubelet.close();
+    tree.dispose();
+  }
 });

@@ -55,6 +55,8 @@ export interface Config {
     holdMaxMs: number;
     rules: SnapshotRule[];
   };
+  /** Pod names from the kubelet; undefined when --kubernetes.kubelet is unset. */
+  kubernetes: { kubelet: URL; tokenFile: string; caFile: string | undefined; insecureSkipVerify: boolean; refreshMinIntervalMs: number } | undefined;
   /** `memlens snapshot --cgroup PATH`: the cgroup to capture. */
   snapshotCgroup: string | undefined;
   /** Where each value came from, for the startup log line. */
@@ -230,13 +232,33 @@ export function loadConfig(argv: readonly string[], env: NodeJS.ProcessEnv): Par
   const telemetryPath = v<string>('web.telemetry-path');
   if (!telemetryPath.startsWith('/')) throw new ConfigError(`--web.telemetry-path: must start with /: ${JSON.stringify(telemetryPath)}`);
   const disabled = v<string[]>('collectors.disabled');
-  const known = ['process', 'cgroup', 'host', 'oom'];
+  const known = ['process', 'cgroup', 'host', 'oom', 'kubernetes'];
   const unknown = disabled.find((d) => !known.includes(d));
   if (unknown !== undefined) throw new ConfigError(`--collectors.disabled: unknown collector ${JSON.stringify(unknown)} (known: ${known.join(', ')})`);
   const watchThresholds = parseThresholds(v<string[]>('watch.thresholds'));
   if (typeof watchThresholds === 'string') throw new ConfigError(`--watch.thresholds: ${watchThresholds}`);
   const watchPollMs = v<number>('watch.poll-interval');
   if (watchPollMs < 10) throw new ConfigError(`--watch.poll-interval: at least 10ms (got ${watchPollMs}ms)`);
+
+  const kubeletText = v<string | undefined>('kubernetes.kubelet');
+  let kubernetes: Config['kubernetes'];
+  if (kubeletText !== undefined) {
+    let url: URL;
+    try {
+      url = new URL(kubeletText);
+    } catch {
+      throw new ConfigError(`--kubernetes.kubelet: not a URL: ${JSON.stringify(kubeletText)}`);
+    }
+    if (url.protocol !== 'https:' && url.protocol !== 'http:') throw new ConfigError(`--kubernetes.kubelet: http:// or https:// only, got ${JSON.stringify(url.protocol)}`);
+    if (url.username !== '' || url.password !== '' || url.search !== '' || url.hash !== '') throw new ConfigError('--kubernetes.kubelet: a base URL without credentials, query or fragment (the token comes from --kubernetes.token-file)');
+    kubernetes = {
+      kubelet: url,
+      tokenFile: v<string>('kubernetes.token-file'),
+      caFile: v<string | undefined>('kubernetes.ca-file'),
+      insecureSkipVerify: v<string>('kubernetes.insecure-skip-tls-verify') === 'true',
+      refreshMinIntervalMs: v<number>('kubernetes.refresh-min-interval'),
+    };
+  }
 
   return {
     kind: 'run',
@@ -280,6 +302,7 @@ export function loadConfig(argv: readonly string[], env: NodeJS.ProcessEnv): Par
         holdMaxMs: v<number>('snapshot.hold-max'),
         rules: compileSnapshotRules(snapshotRules, configFile ?? ''),
       },
+      kubernetes,
       snapshotCgroup: flags['cgroup'] as string | undefined,
       configFile,
     },

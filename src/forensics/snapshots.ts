@@ -3,6 +3,8 @@
 // between an OOM kill and the newest snapshot of its cgroup (or an ancestor) taken before it.
 // A snapshot that fails (full disk, read-only dir, the cgroup gone) is counted and logged once
 // per failure; nothing else stops.
+import type { KubeRef } from '../kubernetes/kubelet.js';
+import { stopRunningCommands } from './hooks.js';
 import type { HostFs } from '../host/hostFs.js';
 import type { MemoryHierarchy } from '../cgroupfs/discover.js';
 import type { Logger } from '../log.js';
@@ -45,6 +47,8 @@ export interface SnapshotServiceOptions {
   log: Logger;
   /** Crossings of this fraction or above get the hold (with --snapshot.hold): the watcher's top threshold. */
   holdFromThreshold?: number;
+  /** The pod and container of a cgroup (the kubelet cache, with --kubernetes.kubelet). */
+  kubeNames?: (cgroup: string) => KubeRef | undefined;
 }
 
 /** A capture in flight: shared by triggers of the same cgroup; a hold can join it while it reads. */
@@ -208,6 +212,8 @@ export class SnapshotService {
         },
       };
       if (flight.hold !== undefined) opts.hold = flight.hold.record;
+      const kube = this.opts.kubeNames?.(cgroup);
+      if (kube !== undefined) opts.kubernetes = kube;
       flight.opts = opts;
       try {
         const d = await captureSnapshot(this.opts.host, h, cgroup, `${kind}: ${detail}`, opts);
@@ -306,6 +312,10 @@ export class SnapshotService {
   async close(): Promise<void> {
     this.closed = true;
     this.unsubscribe?.();
+    // Stopping must not wait on a rule command (a dump can run for its whole timeout) nor leave
+    // the OOM killer held: restore first, kill the commands, then let the captures write.
+    this.hold.releaseAll('close');
+    stopRunningCommands();
     await Promise.allSettled([...this.inFlight.values()]);
     this.hold.releaseAll('close');
   }

@@ -25,6 +25,9 @@ import type { CgroupObservation } from './watch/thresholds.js';
 import { VERSION } from './version.js';
 import { SnapshotService } from './forensics/snapshots.js';
 import { snapshotsRouter } from './http/snapshots.js';
+import { RecentSamples } from './forensics/recent.js';
+import { Explainer } from './forensics/explain.js';
+import { pageRouter } from './http/page.js';
 
 /** The memory cgroup hierarchy as this host mounts it (v1, v2, or none). Throws when procfs is unreadable. */
 export function discoverHierarchy(host: HostFs): MemoryHierarchy | undefined {
@@ -62,6 +65,9 @@ export interface Running {
   /** Early warning: the event bus (subscribe with watch.bus.on), the watcher and its metrics. */
   watch: WatchSetup;
   snapshots: SnapshotService;
+  /** Recent samples of every collection (the page's data, the explanations' growth). */
+  recent: RecentSamples;
+  explainer: Explainer;
   close(): Promise<void>;
 }
 
@@ -93,8 +99,26 @@ export async function startExporter(cfg: Config, log: Logger): Promise<Running> 
   const collectors = [...buildCollectors(cfg, hierarchy, oomEnabled ? { store, monitor } : undefined, watch.onCgroups), snapshots.collector()];
   const build = [{ desc: c.buildInfo, labels: { version: VERSION }, value: 1 }];
   const runner = new Runner(collectors, host, { timeoutMs: cfg.collectTimeoutMs, minIntervalMs: cfg.collectMinIntervalMs, seriesBudget: 200_000 }, log, () => [...build, ...watch.samples()]);
+  // The ring is fed by the collections memlens makes anyway; it never reads a file itself.
+  const recent = new RecentSamples();
+  runner.onCollected((snap) => recent.ingest(snap.samples, snap.atMs));
+  const explainer = new Explainer({
+    recent,
+    events: (q) => watch.bus.recent(q),
+    watched: () => watch.watcher?.list() ?? [],
+    watchEnabled: watch.watcher !== undefined,
+    snapshotFailures: (sinceMs) => snapshots.failures(sinceMs),
+    getSnapshot: (id) => snapshots.get(id),
+    getKill: (id) => store.get(id),
+    settings: { thresholds: cfg.watch.thresholds, linkWindowMs: cfg.snapshot.linkWindowMs, snapshotMinIntervalMs: cfg.snapshot.minIntervalMs },
+  });
+  store.onKill((r) => explainer.onKill(r)); // after linkKill: the record carries its snapshotId
   const sink = new PrometheusSink(c.catalog);
-  const app = createApp({ runner, sink, telemetryPath: cfg.telemetryPath, log, routers: [oomRouter(store), eventsRouter(watch.bus), snapshotsRouter(snapshots)] });
+  const routers = [
+    oomRouter(store, (id) => explainer.explain(id)), eventsRouter(watch.bus), snapshotsRouter(snapshots),
+    pageRouter({ runner, recent, explainer, store, bus: watch.bus, snapshots }),
+  ];
+  const app = createApp({ runner, sink, telemetryPath: cfg.telemetryPath, log, routers });
   let server: Server;
   try {
     server = await listen(app, cfg.listen);
@@ -115,6 +139,8 @@ export async function startExporter(cfg: Config, log: Logger): Promise<Running> 
     monitor,
     watch,
     snapshots,
+    recent,
+    explainer,
     close: async () => {
       monitor.close();
       watch.close();

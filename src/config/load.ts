@@ -57,6 +57,8 @@ export interface Config {
   };
   /** `memlens snapshot --cgroup PATH`: the cgroup to capture. */
   snapshotCgroup: string | undefined;
+  /** `memlens explain [KILL-ID|--last] [--url URL] [--json]`: which kill, which memlens, raw JSON or text. */
+  explain: { last: boolean; url: string | undefined; json: boolean };
   /** Where each value came from, for the startup log line. */
   configFile: string | undefined;
 }
@@ -136,12 +138,15 @@ export function helpText(): string {
     ...OPTIONS,
     { flag: 'config', help: 'YAML config file (process group rules live here).', default: undefined },
     { flag: 'cgroup', help: 'With the snapshot command: the cgroup to capture, as /proc/PID/cgroup prints it.', default: undefined },
+    { flag: 'last', help: 'With the explain command: the newest OOM kill.', default: undefined },
+    { flag: 'url', help: 'With the explain command: the running memlens (http://host:port); default from --web.listen-address.', default: undefined },
+    { flag: 'json', help: 'With the explain command: print the explanation as JSON.', default: undefined },
     { flag: 'help', help: 'Show this help.', default: undefined },
     { flag: 'version', help: 'Show the version.', default: undefined },
   ];
   for (const o of all) {
     const dflt = o.default === undefined || o.default === '' ? '' : ` (default ${JSON.stringify(o.default)})`;
-    const env = o.flag === 'help' || o.flag === 'version' || o.flag === 'cgroup' ? '' : `  [${envName(o.flag)}]`;
+    const env = o.flag === 'help' || o.flag === 'version' || o.flag === 'cgroup' || o.flag === 'last' || o.flag === 'url' || o.flag === 'json' ? '' : `  [${envName(o.flag)}]`;
     lines.push(`  --${o.flag.padEnd(26)} ${o.help}${dflt}${env}`);
   }
   return lines.join('\n');
@@ -153,6 +158,9 @@ export function loadConfig(argv: readonly string[], env: NodeJS.ProcessEnv): Par
   const argOptions: Record<string, { type: 'string' | 'boolean'; short?: string }> = {
     config: { type: 'string' },
     cgroup: { type: 'string' },
+    last: { type: 'boolean' },
+    url: { type: 'string' },
+    json: { type: 'boolean' },
     help: { type: 'boolean', short: 'h' },
     version: { type: 'boolean' },
   };
@@ -281,6 +289,7 @@ export function loadConfig(argv: readonly string[], env: NodeJS.ProcessEnv): Par
         rules: compileSnapshotRules(snapshotRules, configFile ?? ''),
       },
       snapshotCgroup: flags['cgroup'] as string | undefined,
+      explain: { last: flags['last'] === true, url: flags['url'] as string | undefined, json: flags['json'] === true },
       configFile,
     },
   };

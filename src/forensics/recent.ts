@@ -7,10 +7,12 @@
 // usage and each process grew before the kill.
 //
 // Bounds: at most `maxCgroups` cgroups and `maxProcesses` processes, each with at most `points`
-// points no closer together than `stepMs` (the newest point always holds the newest reading).
+// points (see Series: two kept points apart are at least `stepMs` apart; the newest point always
+// holds the newest reading).
 // A series whose newest point is older than the window is dropped; when full, the series updated
-// longest ago goes first. Defaults: 120 points of 15 s (30 min), 2000 cgroups, 3000 processes:
-// at most (2000 + 3000) x 120 x 2 x 8 bytes = 9.6 MB of Float64Array, usually far less.
+// longest ago goes first. Defaults: 240 points, step 15 s (at least 30 min), 2000 cgroups, 1000
+// processes (selected ones: --process.top + --process.include): at most 3000 x 240 x 12 bytes =
+// 8.6 MB, usually far less.
 import * as c from '../model/catalog.js';
 import type { Sample } from '../model/types.js';
 
@@ -21,44 +23,50 @@ export interface RecentOptions {
   maxProcesses: number;
 }
 
-export const DEFAULT_RECENT: RecentOptions = { stepMs: 15_000, points: 120, maxCgroups: 2000, maxProcesses: 3000 };
+export const DEFAULT_RECENT: RecentOptions = { stepMs: 15_000, points: 240, maxCgroups: 2000, maxProcesses: 1000 };
 
 export interface Point {
   tMs: number;
   value: number;
 }
 
-/** Fixed-capacity time series: the newest point is overwritten until `stepMs` has passed since it was opened. */
+/**
+ * Fixed-capacity time series. The newest point always holds the newest reading; it becomes a
+ * kept point once it is at least `stepMs` after the point before it (so any two kept points two
+ * apart are at least `stepMs` apart, and `capacity` points span at least (capacity - 1) / 2 steps).
+ * The first reading of a burst is kept: growth is measured from it. Values are Float32 (7
+ * significant digits: enough for a chart and a growth figure, half the memory).
+ */
 export class Series {
   private readonly t: Float64Array;
-  private readonly v: Float64Array;
+  private readonly v: Float32Array;
   private start = 0;
   private n = 0;
-  private openedMs = 0;
 
   constructor(
     private readonly capacity: number,
     private readonly stepMs: number,
   ) {
     this.t = new Float64Array(capacity);
-    this.v = new Float64Array(capacity);
+    this.v = new Float32Array(capacity);
+  }
+
+  private at(i: number): number {
+    return (this.start + i) % this.capacity;
   }
 
   push(tMs: number, value: number): void {
-    if (this.n > 0) {
-      const last = (this.start + this.n - 1) % this.capacity;
-      if (tMs < this.t[last]!) return; // out of order: ignore
-      if (tMs - this.openedMs < this.stepMs) {
-        this.t[last] = tMs;
-        this.v[last] = value;
-        return;
-      }
+    if (this.n > 0 && tMs < this.t[this.at(this.n - 1)]!) return; // out of order: ignore
+    if (this.n >= 2 && tMs - this.t[this.at(this.n - 2)]! < this.stepMs) {
+      const last = this.at(this.n - 1);
+      this.t[last] = tMs;
+      this.v[last] = value;
+      return;
     }
-    this.openedMs = tMs;
     if (this.n < this.capacity) {
-      const at = (this.start + this.n) % this.capacity;
-      this.t[at] = tMs;
-      this.v[at] = value;
+      const k = this.at(this.n);
+      this.t[k] = tMs;
+      this.v[k] = value;
       this.n++;
     } else {
       this.t[this.start] = tMs;
@@ -167,8 +175,9 @@ export class RecentSamples {
     this.opts = { ...DEFAULT_RECENT, ...opts };
   }
 
+  /** How long a series is kept without a new reading. */
   get windowMs(): number {
-    return this.opts.stepMs * this.opts.points;
+    return (this.opts.stepMs * this.opts.points) / 2;
   }
 
   /** Wall-clock ms of the newest collection ingested, undefined before the first. */

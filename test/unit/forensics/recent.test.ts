@@ -7,18 +7,23 @@ import { RecentSamples, Series } from '../../../src/forensics/recent.js';
 import * as c from '../../../src/model/catalog.js';
 import type { Sample } from '../../../src/model/types.js';
 
-test('Series: points no closer than the step, the newest overwritten within it, capacity bounded', () => {
-  const s = new Series(3, 10);
+test('Series: the first reading kept, the newest floating until a step after the one before it, capacity bounded', () => {
+  const s = new Series(4, 10);
   s.push(0, 1);
-  s.push(5, 2); // within the step: replaces the newest
-  assert.deepEqual(s.points(), [{ tMs: 5, value: 2 }]);
-  s.push(10, 3);
-  s.push(20, 4);
-  s.push(30, 5); // capacity 3: the oldest goes
-  assert.deepEqual(s.points().map((p) => p.value), [3, 4, 5]);
-  s.push(25, 9); // out of order: ignored
-  assert.deepEqual(s.points(21, 100).map((p) => p.value), [5]);
-  assert.equal(s.length, 3);
+  s.push(3, 2);
+  s.push(5, 3); // 5 - 0 < 10: replaces the newest; the first reading stays
+  assert.deepEqual(s.points(), [{ tMs: 0, value: 1 }, { tMs: 5, value: 3 }]);
+  s.push(12, 4); // 12 - 0 >= 10: 5 is kept, 12 is the newest
+  s.push(30, 5);
+  s.push(45, 6); // capacity 4: the oldest goes
+  assert.deepEqual(s.points().map((p) => p.value), [3, 4, 5, 6]);
+  s.push(40, 9); // out of order: ignored
+  assert.deepEqual(s.points(31, 100).map((p) => p.value), [6]);
+  assert.equal(s.length, 4);
+  // Float32 values: a growth figure of a few bytes in 256 MiB is not what this is for, MiB are exact.
+  const big = new Series(2, 1);
+  big.push(0, 255 * 2 ** 20);
+  assert.equal(big.points()[0]?.value, 255 * 2 ** 20);
 });
 
 function cg(path: string, usage: number, limit?: number): Sample[] {
@@ -59,7 +64,7 @@ test('a reused pid with another comm starts a new series', () => {
 });
 
 test('bounded: stale series are dropped and at most maxCgroups/maxProcesses are kept', () => {
-  const r = new RecentSamples({ stepMs: 10, points: 10, maxCgroups: 5, maxProcesses: 2 }); // window 100 ms
+  const r = new RecentSamples({ stepMs: 10, points: 10, maxCgroups: 5, maxProcesses: 2 }); // window 50 ms
   const many: Sample[] = [];
   for (let i = 0; i < 20; i++) many.push(...cg(`/g${i}`, i));
   for (let i = 0; i < 5; i++) many.push({ desc: c.processResident, labels: { pid: String(i + 1), comm: 'p', cgroup: '/' }, value: i });

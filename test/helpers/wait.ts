@@ -1,0 +1,13 @@
+// One way for tests to wait on a condition: poll until it gives a value, with a generous timeout
+// (the machine may be shared and slow), never a fixed sleep.
+import { setTimeout as sleep } from 'node:timers/promises';
+
+export async function waitFor<T>(what: string, fn: () => T | undefined | Promise<T | undefined>, timeoutMs: number): Promise<T> {
+  const deadline = Date.now() + timeoutMs;
+  for (;;) {
+    const v = await fn();
+    if (v !== undefined) return v;
+    if (Date.now() > deadline) throw new Error(`timed out after ${timeoutMs} ms waiting for ${what}`);
+    await sleep(25);
+  }
+}

@@ -314,6 +314,15 @@ describe('kernel + browser: OOM kills explained, and the page', { skip }, () => 
     assert.ok(Math.abs(shown - kernelPct) < 2, `page says ${shown} %, the kernel ${kernelPct.toFixed(1)} %`);
     assert.ok(shown > 75 && shown < 95, `near its limit: ${shown} %`);
     await shot('cgroups');
+    // Dark mode: the page follows the system's colour scheme.
+    const bg = (): Promise<string> => page.evaluate(() => getComputedStyle(document.body).backgroundColor);
+    const light = await bg();
+    await page.emulateMedia({ colorScheme: 'dark' });
+    const dark = await bg();
+    assert.notEqual(dark, light);
+    assert.equal(dark, 'rgb(21, 24, 29)');
+    await shot('cgroups-dark');
+    await page.emulateMedia({ colorScheme: 'light' });
 
     // 2. Its page lists the process holding the memory.
     await first.locator('a').first().click();

@@ -59,7 +59,7 @@ interface Explanation {
   processes: ExplainedProcess[];
   memory?: { notes: string[]; fileShare?: number; kernelShare?: number };
   signals: { pid: number; comm?: string; rule: string; action: string; done: boolean; detail: string }[];
-  snapshot?: { id: string; secondsBeforeKill: number; processes: number };
+  snapshot?: { id: string; secondsBeforeKill: number; captureEndedBeforeKill: boolean; processes: number };
   missing: { what: string; why: string }[];
 }
 interface Action { rule: string; kind: 'signal' | 'command'; signal?: string; sent?: boolean; skipped?: string; argv?: string[]; exitCode?: number | null; timedOut?: boolean; output?: string; outputBytes?: number; error?: string }

@@ -97,12 +97,14 @@ export function formatExplanation(e: Explanation, base: string): string {
   }
   out.push('');
   if (e.snapshot !== undefined) {
-    out.push(`Snapshot    ${e.snapshot.id}, ${e.snapshot.secondsBeforeKill.toFixed(2)} s before the kill, ${e.snapshot.processes} processes (${e.snapshot.reason})`);
+    const ended = e.snapshot.captureEndedBeforeKill ? 'finished before the kill' : 'still reading at the kill';
+    out.push(`Snapshot    ${e.snapshot.id}, started ${e.snapshot.secondsBeforeKill.toFixed(2)} s before the kill (${ended}), ${e.snapshot.processes} processes`);
+    out.push(`            why: ${e.snapshot.reason}`);
     out.push(`            ${base}/api/v1/snapshots/${e.snapshot.id}`);
   } else out.push('Snapshot    none (see missing evidence)');
   if (e.crossings.length > 0) {
     out.push('');
-    out.push('Watcher events before the kill');
+    out.push('Watcher events up to the kill (crossings, OOM notifications)');
     for (const c of e.crossings) {
       const what = c.threshold !== null ? `crossed ${Math.round(c.threshold * 100)} %` : (c.event ?? 'event');
       out.push(`  ${c.time}  ${pad(what, 14)} usage ${fmtBytes(c.usageBytes)} of ${fmtBytes(c.limitBytes)}  [${c.source}]`);

@@ -126,7 +126,11 @@ export interface Explanation {
     notes: string[];
   } | undefined;
   signals: { pid: number; comm: string | undefined; rule: string; action: string; done: boolean; detail: string }[];
-  snapshot: { id: string; time: string; secondsBeforeKill: number; reason: string; processes: number; captureMs: number } | undefined;
+  /**
+   * secondsBeforeKill: from the start of the capture to the kill; captureEndedBeforeKill: false
+   * when the OOM killer struck while the capture was still reading (what was read is kept).
+   */
+  snapshot: { id: string; time: string; secondsBeforeKill: number; captureEndedBeforeKill: boolean; reason: string; processes: number; captureMs: number } | undefined;
   crossings: { time: string; threshold: number | null; event: string | undefined; usageBytes: number | null; limitBytes: number | null; source: string }[];
   missing: { what: string; why: string }[];
 }
@@ -262,7 +266,7 @@ export function explainKill(input: ExplainInput): Explanation {
   let snapshot: Explanation['snapshot'];
   if (doc !== undefined) {
     snapshot = {
-      id: doc.id, time: doc.time, secondsBeforeKill: (killMs - doc.captureEndMs) / 1000, reason: doc.reason, processes: doc.processes.length,
+      id: doc.id, time: doc.time, secondsBeforeKill: (killMs - doc.timeMs) / 1000, captureEndedBeforeKill: doc.captureEndMs <= killMs, reason: doc.reason, processes: doc.processes.length,
       captureMs: Math.round(doc.captureDurationMs * 10) / 10,
     };
   } else if (kill.snapshotId !== undefined) {
@@ -407,7 +411,10 @@ export function explainKill(input: ExplainInput): Explanation {
     const big = memory.notes.filter((n) => n.includes('large share') || n.includes('cannot be reclaimed'));
     if (big.length > 0) parts.push(`${big[0]!.charAt(0).toUpperCase()}${big[0]!.slice(1)}.`);
   }
-  if (snapshot !== undefined) parts.push(`Snapshot ${snapshot.id} was taken ${fmtSeconds(Math.max(0, snapshot.secondsBeforeKill))} before the kill (${snapshot.processes} processes).`);
+  if (snapshot !== undefined) {
+    const end = snapshot.captureEndedBeforeKill ? '' : `, and was still reading when the kill came (${fmtSeconds((doc!.captureEndMs - killMs) / 1000)} after it): what it read is kept`;
+    parts.push(`Snapshot ${snapshot.id} was started ${fmtSeconds(Math.max(0, snapshot.secondsBeforeKill))} before the kill (${snapshot.processes} processes${end}).`);
+  }
   else parts.push(`No snapshot: ${missing.find((m) => m.what === 'snapshot')?.why ?? 'none linked'}.`);
 
   return {

@@ -79,13 +79,18 @@ test('a kill with its snapshot and samples: the limit, the growth, the allocator
   assert.equal(flat?.growth?.bytes, 0);
   assert.equal(e.processes[0]?.pid, 200, 'largest first');
   assert.equal(e.snapshot?.id, doc.id);
-  assert.ok(Math.abs((e.snapshot?.secondsBeforeKill ?? 0) - 2.9) < 1e-9);
+  assert.ok(Math.abs((e.snapshot?.secondsBeforeKill ?? 0) - 3) < 1e-9);
+  assert.equal(e.snapshot?.captureEndedBeforeKill, true);
   assert.ok(e.growth !== undefined && e.growth.fromBytes === 60 * MiB && e.growth.toBytes === 256 * MiB);
   assert.ok(Math.abs(e.growth.bytesPerSecond - (196 * MiB) / 30) < 1);
   assert.match(e.summary, /alloc \(pid 200, 252\.0 MiB resident\) was killed/);
   assert.match(e.summary, /own cgroup \/pod\/app hit its limit of 256\.0 MiB/);
   assert.match(e.summary, /alloc \(pid 200\) grew the most: \+242\.0 MiB/);
-  assert.match(e.summary, /Snapshot snap-1-abcdef was taken/);
+  assert.match(e.summary, /Snapshot snap-1-abcdef was started 3\.0 s before the kill \(2 processes\)\./);
+  // A capture the kill overtook says so.
+  const late = explainKill({ kill: kill({ snapshotId: doc.id }), snapshot: { ...doc, captureEndMs: T + 15 }, context: context(), settings });
+  assert.equal(late.snapshot?.captureEndedBeforeKill, false);
+  assert.match(late.summary, /still reading when the kill came \(15 ms after it\)/);
   assert.equal(e.missing.find((m) => m.what === 'snapshot'), undefined);
   assert.equal(e.memory?.source, 'snapshot');
   assert.ok(e.memory?.fileShare !== undefined && Math.abs(e.memory.fileShare - 20 / 230) < 1e-9);

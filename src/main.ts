@@ -109,6 +109,10 @@ export async function startExporter(cfg: Config, log: Logger): Promise<Running> 
     watchEnabled: watch.watcher !== undefined,
     snapshotFailures: (sinceMs) => snapshots.failures(sinceMs),
     getSnapshot: (id) => snapshots.get(id),
+    snapshotVersion: (id) => {
+      const m = snapshots.store.meta(id);
+      return m === undefined ? undefined : `${m.bytes}/${m.oomKills.length}`;
+    },
     getKill: (id) => store.get(id),
     settings: { thresholds: cfg.watch.thresholds, linkWindowMs: cfg.snapshot.linkWindowMs, snapshotMinIntervalMs: cfg.snapshot.minIntervalMs },
   });

@@ -22,6 +22,7 @@ interface CgroupRow {
   usageRatio: number | null;
   processes: number | null;
   oomKills: number | null;
+  /** Permille of the effective limit. */
   spark: (number | null)[];
 }
 interface CgroupsResponse { updated: string | null; sparkFromMs: number; sparkStepMs: number; total: number; cgroups: CgroupRow[] }
@@ -193,7 +194,7 @@ function CgroupsView(): preact.JSX.Element {
               <td class="num">{fmtBytes(r.usageBytes)}</td>
               <td class="num">{fmtBytes(r.effectiveLimitBytes)}</td>
               <td class="num">{fmtBytes(r.headroomBytes)}</td>
-              <td><Spark values={r.spark} max={r.effectiveLimitBytes} /></td>
+              <td><Spark values={r.spark} max={1000} /></td>
               <td class="num">{r.processes ?? '–'}</td>
             </tr>
           ))}

@@ -444,6 +444,8 @@ export interface ExplainerDeps {
   watchEnabled: boolean;
   snapshotFailures: (sinceMs: number) => SnapshotFailure[];
   getSnapshot: (id: string) => SnapshotDoc | undefined;
+  /** What changes when a stored snapshot is rewritten (its size, its kills), without reading it. */
+  snapshotVersion?: (id: string) => string | undefined;
   getKill: (id: string) => OomKillRecord | undefined;
   settings: ExplainSettings;
   /** Kills whose evidence is kept (the newest). */
@@ -499,6 +501,12 @@ export class Explainer {
   explain(id: string): Explanation | undefined {
     const kill = this.deps.getKill(id);
     if (kill === undefined) return undefined;
+    // The evidence of a kill is settled once its snapshot is on disk: cached by what it depends
+    // on, checked without reading the document (the kills view asks for 50 of them every refresh).
+    const version = kill.snapshotId === undefined ? '' : this.deps.snapshotVersion?.(kill.snapshotId);
+    const key = `${kill.snapshotId ?? ''}|${version ?? 'absent'}`;
+    const hit = this.cache.get(id);
+    if (hit !== undefined && hit.key === key && version !== undefined) return hit.value;
     let doc: SnapshotDoc | undefined;
     let unreadable: string | undefined;
     try {
@@ -506,10 +514,6 @@ export class Explainer {
     } catch (err) {
       unreadable = describe(err); // a damaged document: explained without it, and said so
     }
-    // The evidence of a kill is settled once its snapshot is on disk: cache by what it depends on.
-    const key = `${kill.snapshotId ?? ''}|${doc === undefined ? 0 : doc.oomKills.length + doc.finishedMs}`;
-    const hit = this.cache.get(id);
-    if (hit !== undefined && hit.key === key) return hit.value;
     const value = explainKill({ kill, snapshot: doc, context: this.contexts.get(id), settings: this.deps.settings });
     if (unreadable !== undefined) {
       const m = value.missing.find((x) => x.what === 'snapshot');

@@ -207,3 +207,27 @@ test('the Explainer freezes the ring\'s evidence when the kill arrives and expla
   assert.match(e.missing.find((m) => m.what === 'snapshot')?.why ?? '', /memlens was watching no cgroup/);
   assert.equal(explainer.explain('nope'), undefined);
 });
+
+test('the Explainer reads a linked snapshot once while it is unchanged, again when it is rewritten, and says so when it is unreadable', () => {
+  const doc = snapshot([proc(200, 'alloc', 150 * MiB, T - 2950)]);
+  const k = kill({ snapshotId: doc.id });
+  let reads = 0;
+  let version = '100/1';
+  let broken = false;
+  const explainer = new Explainer({
+    recent: new RecentSamples(), events: () => [], watched: () => [], watchEnabled: true, snapshotFailures: () => [], getKill: () => k, settings,
+    getSnapshot: () => {
+      reads++;
+      if (broken) throw new Error('Unexpected end of JSON input');
+      return doc;
+    },
+    snapshotVersion: () => version,
+  });
+  for (let i = 0; i < 5; i++) assert.equal(explainer.explain(k.id)?.snapshot?.id, doc.id);
+  assert.equal(reads, 1);
+  version = '120/2';
+  broken = true;
+  const e = explainer.explain(k.id);
+  assert.equal(reads, 2);
+  assert.match(e?.missing.find((m) => m.what === 'snapshot')?.why ?? '', /could not be read: Unexpected end of JSON input/);
+});

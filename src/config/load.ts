@@ -133,7 +133,7 @@ function issueText(e: z.ZodError): string {
 }
 
 export function helpText(): string {
-  const lines = ['Usage: memlens [command] [flags]', '', 'Commands:', '  serve (default)   run the exporter', '  watch             print early-warning events (threshold crossings, OOM) live, without HTTP', '  snapshot          capture one cgroup into --snapshot.dir and print its id and path (--cgroup PATH)', '', 'Flags (each also MEMLENS_<FLAG> in the environment, or a key in --config FILE):'];
+  const lines = ['Usage: memlens [command] [flags]', '', 'Commands:', '  serve (default)   run the exporter', '  watch             print early-warning events (threshold crossings, OOM) live, without HTTP', '  snapshot          capture one cgroup into --snapshot.dir and print its id and path (--cgroup PATH)', '  explain           why an OOM kill happened, asked of the running memlens: KILL-ID or --last (--url, else --web.listen-address)', '', 'Flags (each also MEMLENS_<FLAG> in the environment, or a key in --config FILE):'];
   const all: { flag: string; help: string; default: string | undefined }[] = [
     ...OPTIONS,
     { flag: 'config', help: 'YAML config file (process group rules live here).', default: undefined },

@@ -46,6 +46,9 @@ async function fresh(deps: PageDeps): Promise<void> {
 export function pageRouter(deps: PageDeps): Router {
   const r = Router();
   const webDir = deps.webDir ?? WEB_DIR;
+  // The cgroups list changes only with a collection: built once per collection (and limit), then
+  // the same bytes go to every viewer (1000 cgroups: ~400 KB of JSON, not rebuilt per request).
+  let cgroupsCache: { collection: number; limit: number; body: string } | undefined;
 
   r.get('/api/v1/oom-kills/:id/explain', (req: Request, res: Response) => {
     const e = deps.explainer.explain(String(req.params['id']));
@@ -65,6 +68,11 @@ export function pageRouter(deps: PageDeps): Router {
       throw err;
     }
     await fresh(deps);
+    const collection = deps.recent.collectionCount;
+    if (cgroupsCache !== undefined && cgroupsCache.collection === collection && cgroupsCache.limit === limit) {
+      res.type('json').send(cgroupsCache.body);
+      return;
+    }
     const nowMs = deps.recent.updatedMs ?? Date.now();
     const spark = deps.recent.sparklines(nowMs, SPARK_BUCKETS, SPARK_SPAN_MS);
     const rows = deps.recent.currentCgroupList().map((c) => {
@@ -88,7 +96,7 @@ export function pageRouter(deps: PageDeps): Router {
     });
     // Closest to the OOM killer first: least headroom as a fraction of the effective limit.
     rows.sort((a, b) => (b.usageRatio ?? -1) - (a.usageRatio ?? -1) || (a.cgroup < b.cgroup ? -1 : 1));
-    res.json({
+    const body = JSON.stringify({
       updated: deps.recent.updatedMs === undefined ? null : new Date(deps.recent.updatedMs).toISOString(),
       sparkFromMs: spark.fromMs,
       sparkStepMs: spark.stepMs,
@@ -96,6 +104,8 @@ export function pageRouter(deps: PageDeps): Router {
       total: rows.length,
       cgroups: rows.slice(0, limit),
     });
+    cgroupsCache = { collection, limit, body };
+    res.type('json').send(body);
   });
 
   r.get('/api/v1/cgroup', async (req: Request, res: Response) => {

@@ -142,7 +142,7 @@ export function pageRouter(deps: PageDeps): Router {
   if (existsSync(webDir)) {
     r.use('/', (_req, res, next) => {
       // The bundle is self-contained: nothing but memlens itself is ever loaded.
-      res.set('Content-Security-Policy', "default-src 'self'; style-src 'self' 'unsafe-inline'; img-src 'self' data:");
+      res.set('Content-Security-Policy', "default-src 'self'; img-src 'self' data:; object-src 'none'; base-uri 'none'; frame-ancestors 'none'");
       res.set('X-Content-Type-Options', 'nosniff');
       next();
     }, express.static(webDir, { index: 'index.html', maxAge: 0 }));

@@ -43,6 +43,7 @@ interface CgroupDetail {
   series: [number, number][];
   processes: ProcessRow[];
   processesNote: string;
+  atLatestSnapshot: { id: string; time: string; processes: ProcessRow[] } | null;
   events: WatchEventRow[];
   kills: KillRecord[];
   snapshots: SnapshotMeta[];
@@ -258,6 +259,22 @@ function Split({ anon, file, shmem }: { anon?: number | undefined; file?: number
   );
 }
 
+function ProcessTable({ rows, testid }: { rows: ProcessRow[]; testid: string }): preact.JSX.Element {
+  return (
+    <table data-testid={testid}>
+      <thead><tr><th>pid</th><th>comm</th><th>RSS</th><th>PSS</th><th>USS</th><th>anon / file / shmem</th><th>swap</th><th>oom_score</th><th>cgroup</th></tr></thead>
+      <tbody>
+        {rows.map((p) => (
+          <tr key={p.pid} data-testid="process-row" data-comm={p.comm}>
+            <td class="num">{p.pid}</td><td>{p.comm}</td><td class="num">{fmtBytes(p.rssBytes)}</td><td class="num">{fmtBytes(p.pssBytes)}</td><td class="num">{fmtBytes(p.ussBytes)}</td>
+            <td><Split anon={p.rssAnonBytes} file={p.rssFileBytes} shmem={p.rssShmemBytes} /></td><td class="num">{fmtBytes(p.swapBytes)}</td><td class="num">{p.oomScore ?? '–'}</td><td class="path">{p.cgroup}</td>
+          </tr>
+        ))}
+      </tbody>
+    </table>
+  );
+}
+
 function CgroupView({ path }: { path: string }): preact.JSX.Element {
   const { data, error, at } = usePoll<CgroupDetail>(`/api/v1/cgroup?cgroup=${encodeURIComponent(path)}`, REFRESH_MS);
   const c = data?.cgroup;
@@ -282,17 +299,13 @@ function CgroupView({ path }: { path: string }): preact.JSX.Element {
           <UsageChart series={data?.series ?? []} limit={c.effectiveLimitBytes} />
           <h2>Processes</h2>
           <p class="hint">{data?.processesNote}</p>
-          <table data-testid="processes">
-            <thead><tr><th>pid</th><th>comm</th><th>RSS</th><th>PSS</th><th>USS</th><th>anon / file / shmem</th><th>swap</th><th>oom_score</th><th>cgroup</th></tr></thead>
-            <tbody>
-              {(data?.processes ?? []).map((p) => (
-                <tr key={p.pid} data-testid="process-row" data-comm={p.comm}>
-                  <td class="num">{p.pid}</td><td>{p.comm}</td><td class="num">{fmtBytes(p.rssBytes)}</td><td class="num">{fmtBytes(p.pssBytes)}</td><td class="num">{fmtBytes(p.ussBytes)}</td>
-                  <td><Split anon={p.rssAnonBytes} file={p.rssFileBytes} shmem={p.rssShmemBytes} /></td><td class="num">{fmtBytes(p.swapBytes)}</td><td class="num">{p.oomScore ?? '–'}</td><td class="path">{p.cgroup}</td>
-                </tr>
-              ))}
-            </tbody>
-          </table>
+          <ProcessTable rows={data?.processes ?? []} testid="processes" />
+          {data?.atLatestSnapshot ? (
+            <div>
+              <h3>Every process at the newest snapshot, <a href={snapshotHref(data.atLatestSnapshot.id)}>{data.atLatestSnapshot.id}</a> ({timeOf(data.atLatestSnapshot.time)})</h3>
+              <ProcessTable rows={data.atLatestSnapshot.processes} testid="snapshot-processes-of-cgroup" />
+            </div>
+          ) : null}
           <p class="legend"><span class="anon">anon</span> <span class="file">file</span> <span class="shmem">shmem</span></p>
           <h2>Memory breakdown</h2>
           <StatTable stat={c.stat} usage={c.usageBytes} />

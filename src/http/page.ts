@@ -7,7 +7,7 @@
 // refresh, whatever the number of cgroups.
 //
 //   GET /api/v1/cgroups                   every cgroup: usage, limits, headroom, 30-min sparkline (permille of the effective limit)
-//   GET /api/v1/cgroup?cgroup=/path       one cgroup: memory.stat, events, its sampled processes, crossings, kills, snapshots
+//   GET /api/v1/cgroup?cgroup=/path       one cgroup: memory.stat, events, its sampled processes, every process at its newest snapshot, crossings, kills, snapshots
 //   GET /api/v1/oom-kills/:id/explain     why a kill happened (forensics/explain.ts)
 import express, { Router, type Request, type Response } from 'express';
 import { existsSync } from 'node:fs';
@@ -49,6 +49,35 @@ export function pageRouter(deps: PageDeps): Router {
   // The cgroups list changes only with a collection: built once per collection (and limit), then
   // the same bytes go to every viewer (1000 cgroups: ~400 KB of JSON, not rebuilt per request).
   let cgroupsCache: { collection: number; limit: number; body: string } | undefined;
+  // Every process of a cgroup as its newest snapshot saw it (sampled processes are only the
+  // --process.top/--process.include ones): read once per snapshot, not per refresh.
+  const snapProcs = new Map<string, unknown>();
+  const atLatestSnapshot = (path: string): unknown => {
+    const meta = deps.snapshots.list({ cgroup: path, limit: 1 })[0];
+    if (meta === undefined) return null;
+    const key = `${meta.id}|${path}`;
+    const hit = snapProcs.get(key);
+    if (hit !== undefined) return hit;
+    const doc = deps.snapshots.get(meta.id);
+    if (doc === undefined) return null;
+    const under = (c: string): boolean => c === path || c.startsWith(`${path}/`) || path === '/';
+    const value = {
+      id: doc.id,
+      time: doc.time,
+      processes: doc.processes
+        .filter((x) => under(x.cgroup))
+        .sort((a, b) => (b.status?.residentBytes ?? 0) - (a.status?.residentBytes ?? 0))
+        .slice(0, 100)
+        .map((x) => ({
+          pid: x.pid, comm: x.comm ?? '?', cgroup: x.cgroup, rssBytes: x.status?.residentBytes, rssAnonBytes: x.status?.residentAnonBytes,
+          rssFileBytes: x.status?.residentFileBytes, rssShmemBytes: x.status?.residentShmemBytes, swapBytes: x.status?.swapBytes,
+          pssBytes: x.smapsRollup?.pssBytes, ussBytes: x.smapsRollup?.ussBytes, oomScore: x.oomScore,
+        })),
+    };
+    snapProcs.set(key, value);
+    if (snapProcs.size > 50) snapProcs.delete(snapProcs.keys().next().value as string);
+    return value;
+  };
 
   r.get('/api/v1/oom-kills/:id/explain', (req: Request, res: Response) => {
     const e = deps.explainer.explain(String(req.params['id']));
@@ -133,6 +162,7 @@ export function pageRouter(deps: PageDeps): Router {
       series: deps.recent.cgroupSeries(p).map((x) => [x.tMs, x.value]),
       processes: deps.recent.currentProcessesUnder(p),
       processesNote: 'Processes are those sampled by memlens: the --process.top by resident memory and the --process.include matches. A snapshot lists every process.',
+      atLatestSnapshot: atLatestSnapshot(p),
       events: deps.bus.recent({ cgroup: p, limit: 50 }).map((e) => ({ ...e, time: new Date(e.timeMs).toISOString() })),
       kills: deps.store.list({ cgroup: p, limit: 20 }),
       snapshots: deps.snapshots.list({ cgroup: p, limit: 20 }),

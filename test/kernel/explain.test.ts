@@ -330,7 +330,7 @@ describe('kernel + browser: OOM kills explained, and the page', { skip }, () => 
 
     // 2. Its page lists the process holding the memory.
     await first.locator('a').first().click();
-    await page.locator(`[data-testid=process-row][data-comm="${nearComm}"]`).waitFor({ timeout: 20_000 });
+    await page.locator(`[data-testid=processes] [data-testid=process-row][data-comm="${nearComm}"]`).waitFor({ timeout: 20_000 });
     assert.equal(await page.locator('[data-testid=cgroup-title]').textContent(), cgN.path);
     await page.locator('[data-testid=memory-stat]').waitFor();
     await shot('cgroup');

@@ -22,6 +22,7 @@ import { createApp, listen } from '../../../src/http/server.js';
 import { Runner } from '../../../src/collectors/runner.js';
 import { PrometheusSink } from '../../../src/sinks/prometheus.js';
 import type { Collector } from '../../../src/collectors/collector.js';
+import type { SnapshotDoc } from '../../../src/forensics/capture.js';
 import * as c from '../../../src/model/catalog.js';
 import { createLogger } from '../../../src/log.js';
 
@@ -117,6 +118,21 @@ test('one cgroup: its stat, its sampled processes (below it too); 400 and 404 sa
   assert.equal(none.status, 400);
   assert.match(String(none.body['error']), /cgroup: required/);
   assert.equal((await get('/api/v1/cgroup?cgroup=relative')).status, 400);
+  assert.equal(r.body['atLatestSnapshot'], null, 'no snapshot of /tight yet');
+  // With a snapshot of the cgroup: every process it saw below the cgroup, biggest first.
+  const proc = (pid: number, cgroup: string, rss: number): SnapshotDoc['processes'][number] => ({
+    pid, cgroup, comm: `p${pid}`, argv0: undefined, cmdline: undefined, stage: 'status', goneAt: undefined,
+    status: { name: `p${pid}`, residentBytes: rss, residentAnonBytes: rss, residentFileBytes: 0, residentShmemBytes: 0, residentPeakBytes: rss, virtualBytes: rss, swapBytes: 0, pageTablesBytes: 0, state: 'S', threads: 1 },
+    oomScore: 1, oomScoreAdj: 0, smapsRollup: undefined, topMappings: undefined, vmaCount: undefined, readAtMs: {}, actions: [], errors: [],
+  });
+  const t = Date.now();
+  svc!.store.write({
+    format: 1, id: `snap-${t}-abcdef`, time: new Date(t).toISOString(), timeMs: t, reason: 'api', cgroup: '/tight', mode: 'v1', captureEndMs: t, captureDurationMs: 1, finishedMs: t,
+    cgroups: [], processes: [proc(1, '/tight', MiB), proc(2, '/tight/x', 5 * MiB), proc(3, '/tightrope', 9 * MiB)], truncated: { cgroups: false, processes: false, smapsProcesses: 0 }, hold: undefined, oomKills: [],
+  });
+  const withSnap = (await get('/api/v1/cgroup?cgroup=/tight')).body['atLatestSnapshot'] as { id: string; processes: { pid: number }[] };
+  assert.equal(withSnap.id, `snap-${t}-abcdef`);
+  assert.deepEqual(withSnap.processes.map((p) => p.pid), [2, 1]);
   const gone = await get('/api/v1/cgroup?cgroup=/nope');
   assert.equal(gone.status, 404);
   assert.match(String(gone.body['error']), /not seen in the recent collections/);

@@ -162,7 +162,9 @@ function Spark({ values, max }: { values: (number | null)[]; max: number | null 
     }
     const x = values.length <= 1 ? 0 : (i / (values.length - 1)) * w;
     const y = h - Math.min(1, v / top) * (h - 2) - 1;
-    d += `${pen ? 'L' : 'M'}${x.toFixed(1)},${y.toFixed(1)}`;
+    // A reading with no neighbour (the first minutes, or a gap) is drawn as a short dash.
+    const alone = !pen && (values[i + 1] === null || values[i + 1] === undefined);
+    d += alone ? `M${(x - 2).toFixed(1)},${y.toFixed(1)}h2` : `${pen ? 'L' : 'M'}${x.toFixed(1)},${y.toFixed(1)}`;
     pen = true;
   });
   return (
@@ -191,7 +193,7 @@ function CgroupsView(): preact.JSX.Element {
           {shown.map((r) => (
             <tr key={r.cgroup} data-testid="cgroup-row" data-cgroup={r.cgroup}>
               <td class="path"><a href={cgroupHref(r.cgroup)}>{r.cgroup}</a>{r.limitBytes !== null ? <span class="tag">limit</span> : null}</td>
-              <td><Bar ratio={r.usageRatio} /><span class="pct" data-testid="usage-pct">{pct(r.usageRatio)}</span></td>
+              <td class="nowrap"><Bar ratio={r.usageRatio} /><span class="pct" data-testid="usage-pct">{pct(r.usageRatio)}</span></td>
               <td class="num">{fmtBytes(r.usageBytes)}</td>
               <td class="num">{fmtBytes(r.effectiveLimitBytes)}</td>
               <td class="num">{fmtBytes(r.headroomBytes)}</td>
@@ -318,7 +320,7 @@ function CgroupView({ path }: { path: string }): preact.JSX.Element {
           )}
           <h2>OOM kills</h2>
           {(data?.kills ?? []).length === 0 ? <p class="empty">None.</p> : (
-            <ul>{data!.kills.map((k) => <li key={k.id}>{timeOf(k.time)}: {k.victim.comm} (pid {k.victim.pid}) · <a href="#/kills">explanation</a>{k.snapshotId !== undefined ? <span> · <a href={snapshotHref(k.snapshotId)}>snapshot</a></span> : null}</li>)}</ul>
+            <ul>{data!.kills.map((k) => <li key={k.id}>{timeOf(k.time)}: {k.victim.comm} (pid {k.victim.pid}) · <a data-testid="kill-link" href={`#/kills?cgroup=${encodeURIComponent(path)}`}>why it was killed</a>{k.snapshotId !== undefined ? <span> · <a href={snapshotHref(k.snapshotId)}>snapshot</a></span> : null}</li>)}</ul>
           )}
           <h2>Snapshots</h2>
           {(data?.snapshots ?? []).length === 0 ? <p class="empty">None.</p> : (
@@ -373,11 +375,13 @@ function KillCard({ k }: { k: KillRecord }): preact.JSX.Element {
   );
 }
 
-function KillsView(): preact.JSX.Element {
-  const { data, error, at } = usePoll<{ kills: KillRecord[] }>('/api/v1/oom-kills?limit=50&explain=true', REFRESH_MS);
+function KillsView({ cgroup }: { cgroup: string | undefined }): preact.JSX.Element {
+  const filter = cgroup === undefined ? '' : `&cgroup=${encodeURIComponent(cgroup)}`;
+  const { data, error, at } = usePoll<{ kills: KillRecord[] }>(`/api/v1/oom-kills?limit=50&explain=true${filter}`, REFRESH_MS);
   return (
     <section>
-      <h1>OOM kills</h1>
+      <h1>OOM kills{cgroup === undefined ? '' : ` in ${cgroup}`}</h1>
+      {cgroup === undefined ? null : <p class="crumbs"><a href={cgroupHref(cgroup)}>back to the cgroup</a> · <a href="#/kills">every kill</a></p>}
       <Updated at={at} error={error} />
       {data !== undefined && data.kills.length === 0 ? <p class="empty">No OOM kill recorded since the kernel's log buffer began.</p> : null}
       {(data?.kills ?? []).map((k) => <KillCard key={k.id} k={k} />)}
@@ -450,11 +454,12 @@ function SnapshotView({ id }: { id: string }): preact.JSX.Element {
 }
 
 // ---- routing
-function parseRoute(hash: string): { view: 'cgroups' } | { view: 'cgroup'; path: string } | { view: 'kills' } | { view: 'snapshot'; id: string } {
+function parseRoute(hash: string): { view: 'cgroups' } | { view: 'cgroup'; path: string } | { view: 'kills'; cgroup: string | undefined } | { view: 'snapshot'; id: string } {
   const h = hash.replace(/^#/, '');
+  if (h.startsWith('/kills?cgroup=')) return { view: 'kills', cgroup: decodeURIComponent(h.slice('/kills?cgroup='.length)) };
   if (h.startsWith('/cgroup/')) return { view: 'cgroup', path: decodeURIComponent(h.slice('/cgroup/'.length)) };
   if (h.startsWith('/snapshot/')) return { view: 'snapshot', id: decodeURIComponent(h.slice('/snapshot/'.length)) };
-  if (h === '/kills') return { view: 'kills' };
+  if (h === '/kills') return { view: 'kills', cgroup: undefined };
   return { view: 'cgroups' };
 }
 
@@ -474,10 +479,12 @@ function App(): preact.JSX.Element {
         <a href="/metrics" class="right">/metrics</a>
       </nav>
       <main>
-        {route.view === 'cgroups' ? <CgroupsView /> : route.view === 'cgroup' ? <CgroupView key={route.path} path={route.path} /> : route.view === 'kills' ? <KillsView /> : <SnapshotView key={route.id} id={route.id} />}
+        {route.view === 'cgroups' ? <CgroupsView /> : route.view === 'cgroup' ? <CgroupView key={route.path} path={route.path} /> : route.view === 'kills' ? <KillsView key={route.cgroup ?? ''} cgroup={route.cgroup} /> : <SnapshotView key={route.id} id={route.id} />}
       </main>
     </div>
   );
 }
 
-render(<App />, document.getElementById('app')!);
+const root = document.getElementById('app')!;
+root.textContent = ''; // the "loading" placeholder: render() diffs against what is there
+render(<App />, root);

@@ -1,4 +1,4 @@
-// `memlens explain [KILL-ID|--last]`: asks the running memlens (its HTTP API, --url or
+// `memlens explain [KILL-ID|--last [--cgroup PATH]]`: asks the running memlens (its HTTP API, --url or
 // --web.listen-address) why an OOM kill happened and prints the answer for a person: the
 // summary, the victim, the limit that was hit, how fast usage grew, the processes (who grew),
 // memory.stat shares, signals and dumps, the snapshot, and what evidence is missing and why.
@@ -133,7 +133,9 @@ export async function explainCommand(cfg: Config, id: string | undefined, out: N
   try {
     let killId = id;
     if (killId === undefined) {
-      const r = await getJson(`${t.base}/api/v1/oom-kills?limit=1`, t.headers);
+      // --cgroup narrows --last to the kills of one cgroup and below (a pod's, a test's).
+      const cg = cfg.snapshotCgroup === undefined ? '' : `&cgroup=${encodeURIComponent(cfg.snapshotCgroup)}`;
+      const r = await getJson(`${t.base}/api/v1/oom-kills?limit=1${cg}`, t.headers);
       if (r.status !== 200) {
         err.write(`memlens: ${t.base}/api/v1/oom-kills answered ${r.status}: ${JSON.stringify(r.body).slice(0, 200)}\n`);
         return 1;
@@ -141,7 +143,7 @@ export async function explainCommand(cfg: Config, id: string | undefined, out: N
       const kills = (r.body as { kills?: { id?: unknown }[] }).kills ?? [];
       const first = kills[0]?.id;
       if (typeof first !== 'string') {
-        err.write(`memlens: no OOM kill recorded by the memlens at ${t.base}\n`);
+        err.write(`memlens: no OOM kill${cfg.snapshotCgroup === undefined ? '' : ` in ${cfg.snapshotCgroup}`} recorded by the memlens at ${t.base}\n`);
         return 1;
       }
       killId = first;

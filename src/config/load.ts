@@ -137,7 +137,7 @@ export function helpText(): string {
   const all: { flag: string; help: string; default: string | undefined }[] = [
     ...OPTIONS,
     { flag: 'config', help: 'YAML config file (process group rules live here).', default: undefined },
-    { flag: 'cgroup', help: 'With the snapshot command: the cgroup to capture, as /proc/PID/cgroup prints it.', default: undefined },
+    { flag: 'cgroup', help: 'With the snapshot command: the cgroup to capture, as /proc/PID/cgroup prints it. With explain --last: the newest kill in this cgroup or below.', default: undefined },
     { flag: 'last', help: 'With the explain command: the newest OOM kill.', default: undefined },
     { flag: 'url', help: 'With the explain command: the running memlens (http://host:port); default from --web.listen-address.', default: undefined },
     { flag: 'json', help: 'With the explain command: print the explanation as JSON.', default: undefined },

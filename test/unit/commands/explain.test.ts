@@ -43,6 +43,7 @@ before(async () => {
     seen.push({ url: req.url ?? '', auth: req.headers.authorization });
     res.setHeader('content-type', 'application/json');
     if (req.url === '/api/v1/oom-kills?limit=1') res.end(JSON.stringify({ kills: [kill] }));
+    else if (req.url === '/api/v1/oom-kills?limit=1&cgroup=%2Fempty') res.end(JSON.stringify({ kills: [] }));
     else if (req.url === `/api/v1/oom-kills/${kill.id}/explain`) res.end(JSON.stringify(explanation));
     else {
       res.statusCode = 404;
@@ -91,6 +92,9 @@ test('bad usage exits 2; an unknown kill or an unreachable memlens exits 1 with 
   const down = sink();
   assert.equal(await explainCommand(config(['--url', `http://127.0.0.1:${port}`]), 'oom-1', sink().stream, down.stream), 1);
   assert.match(down.text(), /cannot reach memlens at http:\/\/127\.0\.0\.1:\d+/);
+  const none = sink();
+  assert.equal(await explainCommand(config(['--last', '--cgroup', '/empty', '--url', base]), undefined, sink().stream, none.stream), 1);
+  assert.match(none.text(), /no OOM kill in \/empty recorded/);
   const json = sink();
   assert.equal(await explainCommand(config(['--json', '--url', base]), kill.id, json.stream, sink().stream), 0);
   assert.equal((JSON.parse(json.text()) as { killId: string }).killId, kill.id);

@@ -228,6 +228,14 @@ function memoryOf(stat: Record<string, number>, usage: number | undefined, cgrou
   return { source, cgroup, usageBytes: usage, anonBytes: anon, fileBytes: file, shmemBytes: shmem, kernelBytes: kernel, fileShare, kernelShare, notes };
 }
 
+/** Where a runtime writes the dump a signal asks for (the conventions of the README's rule examples). */
+function dumpGoesTo(signal: string, comm: string | undefined): string {
+  if (signal === 'SIGQUIT') return 'a JVM prints its thread dump to its stdout (the container log)';
+  if (signal === 'SIGUSR2' && comm === 'node') return 'Node writes a diagnostic report into its --report-directory (default: its working directory)';
+  if (signal === 'SIGUSR1' && comm?.startsWith('python') === true) return 'Python writes the traceback to the file given to faulthandler.register';
+  return 'the process writes its own dump where its runtime is configured to';
+}
+
 function whyNoSnapshot(kill: OomKillRecord, ctx: KillContext | undefined, settings: ExplainSettings): string {
   if (kill.beforeStart) return 'the kill happened before this memlens started (it was read from the kernel log at start): nothing could be captured';
   if (kill.cgroup === undefined && kill.oomCgroup === undefined) return 'the kernel report names no cgroup, so no snapshot can be linked to it';
@@ -386,7 +394,7 @@ export function explainKill(input: ExplainInput): Explanation {
       if (a.kind === 'signal') {
         signals.push({
           pid: p.pid, comm: p.comm, rule: a.rule, action: a.signal, done: a.sent,
-          detail: a.sent ? `sent at ${new Date(a.atMs).toISOString()}: the process writes its own dump (a JVM to its stdout, i.e. the container log; Node to its --report-directory; Python where faulthandler was registered)` : `not sent: ${a.skipped ?? '?'}`,
+          detail: a.sent ? `sent at ${new Date(a.atMs).toISOString()}: ${dumpGoesTo(a.signal, p.comm)}` : `not sent: ${a.skipped ?? '?'}`,
         });
       } else {
         signals.push({

@@ -169,7 +169,7 @@ test('signals sent and commands run by the rules are listed with where their out
   const doc = snapshot([p]);
   const e = explainKill({ kill: kill({ snapshotId: doc.id, victim: { pid: 200, comm: 'java', uid: 0 } }), snapshot: doc, context: context(), settings });
   assert.equal(e.signals.length, 3);
-  assert.match(e.signals[0]!.detail, /writes its own dump/);
+  assert.match(e.signals[0]!.detail, /a JVM prints its thread dump to its stdout \(the container log\)/);
   assert.match(e.signals[1]!.detail, /1234 bytes of output kept in snapshot snap-1-abcdef/);
   assert.equal(e.signals[2]!.done, false);
   assert.match(e.signals[2]!.detail, /no handler/);

@@ -30,6 +30,9 @@ import { KubernetesCollector } from './collectors/kubernetes.js';
 
 /** How long a stop waits for scrapes in flight before closing their connections. */
 export const SHUTDOWN_GRACE_MS = 3000;
+import { RecentSamples } from './forensics/recent.js';
+import { Explainer } from './forensics/explain.js';
+import { pageRouter } from './http/page.js';
 
 /** The memory cgroup hierarchy as this host mounts it (v1, v2, or none). Throws when procfs is unreadable. */
 export function discoverHierarchy(host: HostFs): MemoryHierarchy | undefined {
@@ -69,6 +72,9 @@ export interface Running {
   /** Early warning: the event bus (subscribe with watch.bus.on), the watcher and its metrics. */
   watch: WatchSetup;
   snapshots: SnapshotService;
+  /** Recent samples of every collection (the page's data, the explanations' growth). */
+  recent: RecentSamples;
+  explainer: Explainer;
   close(): Promise<void>;
 }
 
@@ -107,8 +113,30 @@ export async function startExporter(cfg: Config, log: Logger): Promise<Running> 
   const collectors = [...buildCollectors(cfg, hierarchy, oomEnabled ? { store, monitor } : undefined, watch.onCgroups, kubelet), snapshots.collector()];
   const build = [{ desc: c.buildInfo, labels: { version: VERSION }, value: 1 }];
   const runner = new Runner(collectors, host, { timeoutMs: cfg.collectTimeoutMs, minIntervalMs: cfg.collectMinIntervalMs, seriesBudget: 200_000 }, log, () => [...build, ...watch.samples()]);
+  // The ring is fed by the collections memlens makes anyway; it never reads a file itself.
+  const recent = new RecentSamples();
+  runner.onCollected((snap) => recent.ingest(snap.samples, snap.atMs));
+  const explainer = new Explainer({
+    recent,
+    events: (q) => watch.bus.recent(q),
+    watched: () => watch.watcher?.list() ?? [],
+    watchEnabled: watch.watcher !== undefined,
+    snapshotFailures: (sinceMs) => snapshots.failures(sinceMs),
+    getSnapshot: (id) => snapshots.get(id),
+    snapshotVersion: (id) => {
+      const m = snapshots.store.meta(id);
+      return m === undefined ? undefined : `${m.bytes}/${m.oomKills.length}`;
+    },
+    getKill: (id) => store.get(id),
+    settings: { thresholds: cfg.watch.thresholds, linkWindowMs: cfg.snapshot.linkWindowMs, snapshotMinIntervalMs: cfg.snapshot.minIntervalMs },
+  });
+  store.onKill((r) => explainer.onKill(r)); // after linkKill: the record carries its snapshotId
   const sink = new PrometheusSink(c.catalog);
-  const app = createApp({ runner, sink, telemetryPath: cfg.telemetryPath, log, routers: [oomRouter(store), eventsRouter(watch.bus), snapshotsRouter(snapshots)] });
+  const routers = [
+    oomRouter(store, (id) => explainer.explain(id)), eventsRouter(watch.bus), snapshotsRouter(snapshots),
+    pageRouter({ runner, recent, explainer, store, bus: watch.bus, snapshots }),
+  ];
+  const app = createApp({ runner, sink, telemetryPath: cfg.telemetryPath, log, routers });
   let server: Server;
   try {
     server = await listen(app, cfg.listen);
@@ -129,6 +157,8 @@ export async function startExporter(cfg: Config, log: Logger): Promise<Running> 
     monitor,
     watch,
     snapshots,
+    recent,
+    explainer,
     close: async () => {
       monitor.close();
       watch.close();

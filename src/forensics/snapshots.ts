@@ -84,6 +84,8 @@ export class SnapshotService {
   private readonly inFlight = new Map<string, Flight>();
   private readonly pending = new Map<string, Pending>();
   private readonly counts = new Map<string, { reason: string; result: string; n: number }>();
+  /** Recent failed captures and writes (bounded), for the OOM explanations' "why no snapshot". */
+  private readonly failed: { cgroup: string; timeMs: number; error: string }[] = [];
   private lastDurationSeconds: number | undefined;
   private killsWithSnapshot = 0;
   private unsubscribe: (() => void) | undefined;
@@ -234,6 +236,7 @@ export class SnapshotService {
         this.count(kind, 'error');
         const gone = errnoCode(err) === 'ENOENT' || /not found/.test(describe(err));
         log.warn({ cgroup, reason: kind, err: describe(err) }, 'snapshot not taken');
+        this.fail(cgroup, describe(err));
         return { ok: false, status: gone ? 'not-found' : 'error', error: describe(err) };
       }
       doc.oomKills = [...pend.kills];
@@ -243,6 +246,7 @@ export class SnapshotService {
       } catch (err) {
         this.count(kind, 'error');
         log.error({ cgroup, reason: kind, dir: this.store.dir, err: describe(err), first: firstWrite?.message }, 'snapshot could not be written');
+        this.fail(cgroup, `cannot write to ${this.store.dir}: ${describe(err)}`);
         return { ok: false, status: 'error', error: `cannot write to ${this.store.dir}: ${describe(err)}` };
       }
       this.lastDurationSeconds = (performance.now() - t0) / 1000;
@@ -291,6 +295,16 @@ export class SnapshotService {
 
   list(q: { cgroup?: string | undefined; limit?: number | undefined }): SnapshotMeta[] {
     return this.store.list(q);
+  }
+
+  /** Failed snapshots (capture or write) at or after `sinceMs`, oldest first. */
+  failures(sinceMs: number): { cgroup: string; timeMs: number; error: string }[] {
+    return this.failed.filter((f) => f.timeMs >= sinceMs);
+  }
+
+  private fail(cgroup: string, error: string): void {
+    this.failed.push({ cgroup, timeMs: Date.now(), error });
+    if (this.failed.length > 100) this.failed.shift();
   }
 
   private count(reason: string, result: string): void {

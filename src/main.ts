@@ -25,6 +25,7 @@ import type { CgroupObservation } from './watch/thresholds.js';
 import { VERSION } from './version.js';
 import { SnapshotService } from './forensics/snapshots.js';
 import { snapshotsRouter } from './http/snapshots.js';
+import { WebSecurity } from './http/webAuth.js';
 
 /** The memory cgroup hierarchy as this host mounts it (v1, v2, or none). Throws when procfs is unreadable. */
 export function discoverHierarchy(host: HostFs): MemoryHierarchy | undefined {
@@ -94,10 +95,14 @@ export async function startExporter(cfg: Config, log: Logger): Promise<Running> 
   const build = [{ desc: c.buildInfo, labels: { version: VERSION }, value: 1 }];
   const runner = new Runner(collectors, host, { timeoutMs: cfg.collectTimeoutMs, minIntervalMs: cfg.collectMinIntervalMs, seriesBudget: 200_000 }, log, () => [...build, ...watch.samples()]);
   const sink = new PrometheusSink(c.catalog);
-  const app = createApp({ runner, sink, telemetryPath: cfg.telemetryPath, log, routers: [oomRouter(store), eventsRouter(watch.bus), snapshotsRouter(snapshots)] });
+  const web = cfg.web.configFile === undefined || cfg.web.config === undefined ? undefined : new WebSecurity(cfg.web.configFile, cfg.web.config, log.child({ area: 'web' }));
+  const app = createApp({
+    runner, sink, telemetryPath: cfg.telemetryPath, log, routers: [oomRouter(store), eventsRouter(watch.bus), snapshotsRouter(snapshots, { enabled: cfg.web.enableSnapshotApi })],
+    ...(web === undefined ? {} : { guard: web.middleware() }),
+  });
   let server: Server;
   try {
-    server = await listen(app, cfg.listen);
+    server = await listen(app, cfg.listen, { https: web?.httpsOptions(), maxConnections: cfg.web.maxConnections, onServer: (s) => web?.attach(s) });
   } catch (err) {
     await snapshots.close();
     await loop?.close();
@@ -107,7 +112,10 @@ export async function startExporter(cfg: Config, log: Logger): Promise<Running> 
   if (oomEnabled) monitor.start();
   void watch.start(); // resolves after the first cgroup walk; failures are logged there
   const addr = server.address();
-  log.info({ address: typeof addr === 'object' && addr !== null ? `${addr.address}:${addr.port}` : addr, path: cfg.telemetryPath, version: VERSION }, 'memlens listening');
+  log.info(
+    { address: typeof addr === 'object' && addr !== null ? `${addr.address}:${addr.port}` : addr, path: cfg.telemetryPath, version: VERSION, tls: web?.tlsEnabled ?? false, basicAuth: (cfg.web.config?.users.size ?? 0) > 0, snapshotApi: cfg.web.enableSnapshotApi },
+    'memlens listening',
+  );
   return {
     server,
     runner,

@@ -6,7 +6,12 @@ import { BadRequest, parseCgroupParam, parseLimit, send } from './api.js';
 import type { SnapshotService } from '../forensics/snapshots.js';
 import { isSnapshotId } from '../forensics/store.js';
 
-export function snapshotsRouter(svc: SnapshotService): Router {
+export interface SnapshotsRouterOptions {
+  /** --web.enable-snapshot-api: POST takes a snapshot (and runs the rules' actions); otherwise 403. */
+  enabled: boolean;
+}
+
+export function snapshotsRouter(svc: SnapshotService, o: SnapshotsRouterOptions = { enabled: false }): Router {
   const r = Router();
   r.get('/api/v1/snapshots', (req: Request, res: Response) => {
     send(res, () => ({ snapshots: svc.list({ cgroup: parseCgroupParam(req.query['cgroup']), limit: parseLimit(req.query['limit'], 1000) }) }));
@@ -16,6 +21,11 @@ export function snapshotsRouter(svc: SnapshotService): Router {
     const doc = isSnapshotId(id) ? svc.get(id) : undefined;
     if (doc === undefined) res.status(404).json({ error: 'no such snapshot' });
     else res.json(doc);
+  });
+  // Like Prometheus's admin API: actions are off unless asked for. Checked before the body is read.
+  r.post('/api/v1/snapshots', (_req: Request, res: Response, next) => {
+    if (o.enabled) next();
+    else res.status(403).json({ error: 'taking snapshots over HTTP is off: start memlens with --web.enable-snapshot-api' });
   });
   r.post('/api/v1/snapshots', express.json({ limit: '16kb' }), (req: Request, res: Response, next) => {
     let cgroup: string;

@@ -4,7 +4,8 @@ import * as c from './model/catalog.js';
 import type { Config } from './config/load.js';
 import { HostFs } from './host/hostFs.js';
 import type { Logger } from './log.js';
-import { MemlensError, describe } from './errors.js';
+import { ConfigError, MemlensError, describe } from './errors.js';
+import { ensurePrivateDir } from './forensics/privateDir.js';
 import { parseMountinfo } from './procfs/mountinfo.js';
 import { findMemoryHierarchy, type MemoryHierarchy } from './cgroupfs/discover.js';
 import type { Collector } from './collectors/collector.js';
@@ -67,6 +68,13 @@ export interface Running {
 }
 
 export async function startExporter(cfg: Config, log: Logger): Promise<Running> {
+  // An untrusted snapshot dir (another owner, group/other-writable, a symlink) stops memlens
+  // before anything starts (ConfigError: exit 2); one that cannot be created only fails snapshots.
+  try {
+    ensurePrivateDir(cfg.snapshot.dir);
+  } catch (err) {
+    if (err instanceof ConfigError) throw err;
+  }
   const host = new HostFs(cfg.procRoot, cfg.sysRoot);
   const hierarchy = discoverHierarchy(host);
   if (hierarchy === undefined) log.warn('no cgroup memory controller found: the cgroup collector reports success 0');

@@ -11,7 +11,8 @@ import type { OomKillRecord } from '../oom/store.js';
 import type { Collector } from '../collectors/collector.js';
 import type { CollectResult } from '../model/types.js';
 import * as c from '../model/catalog.js';
-import { describe, errnoCode } from '../errors.js';
+import { ConfigError, describe, errnoCode } from '../errors.js';
+import { ensurePrivateDir } from './privateDir.js';
 import { captureSnapshot, cgroupDir, type CaptureOptions, type HoldRecord, type SnapshotDoc } from './capture.js';
 import { SnapshotStore, isUnder, newSnapshotId, type SnapshotMeta } from './store.js';
 import { OomHold } from './hold.js';
@@ -119,11 +120,21 @@ export class SnapshotService {
       maxHookOutputBytes: c.maxHookOutputBytes ?? d.maxHookOutputBytes, minFreeBytes: c.minFreeBytes ?? d.minFreeBytes,
     };
     this.store = new SnapshotStore(opts.config.dir, { maxCount: opts.config.maxCount, maxBytes: opts.config.maxBytes, maxAgeMs: opts.config.maxAgeMs }, opts.log);
-    this.hold = new OomHold(opts.host, opts.config.dir, opts.log);
+    this.hold = new OomHold(opts.host, opts.config.dir, opts.log, opts.hierarchy?.mode === 'v1' ? opts.host.hostPath(opts.hierarchy.mountPoint) : undefined);
   }
 
-  /** Indexes the dir and restores holds a killed memlens left in place. */
+  /**
+   * Makes the dir private (throws ConfigError when it exists but cannot be trusted: exit 2),
+   * indexes it and restores holds a killed memlens left in place. A dir that cannot be created
+   * (read-only filesystem) is logged: each snapshot then fails, nothing else does.
+   */
   start(): void {
+    try {
+      ensurePrivateDir(this.opts.config.dir);
+    } catch (err) {
+      if (err instanceof ConfigError) throw err;
+      this.opts.log.error({ dir: this.opts.config.dir, err: describe(err) }, 'snapshot directory cannot be created: snapshots will fail');
+    }
     this.store.init();
     if (this.opts.hierarchy?.mode === 'v1') this.hold.restoreLeftovers();
   }

@@ -221,9 +221,14 @@ export class SnapshotService {
       try {
         n = countProcesses(this.opts.host, cgroupDir(this.opts.host, h, cgroup), this.limits.apiMaxProcesses);
       } catch (err) {
-        this.opts.log.debug({ cgroup, err: describe(err) }, 'cannot count the processes of the cgroup');
+        this.opts.log.debug({ err: describe(err) }, 'cannot count the processes of the cgroup');
       }
-      if (n !== undefined && n > this.limits.apiMaxProcesses) {
+      // Not found: answered without a log line (the path is the client's, of any length).
+      if (n === undefined) {
+        this.count('api', 'error');
+        return Promise.resolve({ ok: false, status: 'not-found', error: 'no such cgroup' });
+      }
+      if (n > this.limits.apiMaxProcesses) {
         this.count('api', 'refused');
         return Promise.resolve({ ok: false, status: 'refused', error: `the cgroup holds more than ${this.limits.apiMaxProcesses} processes (--snapshot.api-max-processes)` });
       }
@@ -419,8 +424,9 @@ function freeBytes(dir: string): number | undefined {
   }
 }
 
-/** Processes in the cgroup at `dir` and below, counting stops past `max` (bounded walk). */
-function countProcesses(host: HostFs, dir: string, max: number): number {
+/** Processes in the cgroup at `dir` and below, counting stops past `max` (bounded walk); undefined: no such cgroup. */
+function countProcesses(host: HostFs, dir: string, max: number): number | undefined {
+  if (host.tryRead(`${dir}/cgroup.procs`) === undefined) return undefined;
   let n = 0;
   const queue = [dir];
   for (let walked = 0; queue.length > 0 && walked < 10_000; walked++) {

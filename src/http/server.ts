@@ -95,7 +95,8 @@ export function listen(app: Express, addr: ListenAddress, opts: ListenOptions = 
     // A client trickling a body a byte at a time is cut off at requestTimeout (Node's default is
     // 300 s), one sending headers slowly at headersTimeout; idle keep-alive connections are
     // governed by keepAliveTimeout alone.
-    const timeouts = { requestTimeout: REQUEST_TIMEOUT_MS, headersTimeout: HEADERS_TIMEOUT_MS };
+    // Node checks both every connectionsCheckingInterval (default 30 s): check often enough that they hold.
+    const timeouts = { requestTimeout: REQUEST_TIMEOUT_MS, headersTimeout: HEADERS_TIMEOUT_MS, connectionsCheckingInterval: 2000 };
     const server: Server = opts.https === undefined ? createHttpServer(timeouts, app) : createHttpsServer({ ...opts.https, ...timeouts }, app);
     // Scrapers keep connections alive between scrapes (Prometheus: every scrape interval). With
     // Node's default 5 s the server may close a connection just as the client reuses it

@@ -19,7 +19,7 @@ import { chmodSync, existsSync, mkdirSync, mkdtempSync, readdirSync, readFileSyn
 import { tmpdir } from 'node:os';
 import { basename, join } from 'node:path';
 import { setTimeout as sleep } from 'node:timers/promises';
-import { missingCgroupV1, skipOrFail } from '../helpers/capability.js';
+import { missingCgroupV1, missingKmsg, skipOrFail } from '../helpers/capability.js';
 import { runMemlens, startMemlens, type Running } from '../helpers/running.js';
 import { makeCgroup, ownCgroup, removeStale, removeTree, uniqueName, type TestCgroup } from './helpers/cgroup.js';
 
@@ -28,6 +28,16 @@ const SETPRIV = existsSync('/usr/bin/setpriv') ? '/usr/bin/setpriv' : undefined;
 const skip = skipOrFail(missingCgroupV1() ?? (PY === undefined ? 'python3 not found' : undefined) ?? (SETPRIV === undefined ? 'setpriv not found' : undefined));
 const SECRET = `hunter2-i9-${process.pid}`;
 const KiB = 1024;
+
+async function waitUntilAsync<T>(what: string, fn: () => Promise<T | undefined>, timeoutMs: number): Promise<T> {
+  const deadline = Date.now() + timeoutMs;
+  for (;;) {
+    const v = await fn();
+    if (v !== undefined) return v;
+    if (Date.now() > deadline) throw new Error(`timed out after ${timeoutMs} ms waiting for ${what}`);
+    await sleep(100);
+  }
+}
 
 async function waitUntil<T>(what: string, fn: () => T | undefined, timeoutMs: number): Promise<T> {
   const deadline = Date.now() + timeoutMs;
@@ -218,6 +228,41 @@ describe('kernel: security findings replayed against a running memlens', { skip 
       assert.equal(arg.output, '', 'the command ran');
       const env = p?.actions.find((a) => a.rule === 'env');
       assert.match(env?.output ?? '', new RegExp(`^MEMLENS_COMM=${comm.replace(/[.]/g, '\\.')}$`, 'm'));
+    }
+  });
+});
+
+describe('kernel: a real OOM kill of a process whose comm holds a newline', { skip: skip === false ? skipOrFail(missingKmsg()) : skip }, () => {
+  test('is counted and recorded from the kernel log, its comm escaped', async () => {
+    const own = ownCgroup();
+    const tmp = mkdtempSync(join(tmpdir(), `memlens-i9-oom-${process.pid}-`));
+    const c = makeCgroup(own, `${uniqueName()}-i9-oom`);
+    let m: Running | undefined;
+    let victim: ChildProcess | undefined;
+    try {
+      writeFileSync(join(c.dir, 'memory.limit_in_bytes'), String(64 * 1024 * KiB));
+      m = await startMemlens([`--snapshot.dir=${join(tmp, 'snaps')}`, '--watch.enabled=false', '--collectors.disabled=process']);
+      // prctl(PR_SET_NAME) takes any byte but NUL; then wait for "go", then allocate until killed.
+      victim = spawn(PY ?? 'python3', ['-c', "import ctypes, sys\nctypes.CDLL(None).prctl(15, b'oom\\nvictim', 0, 0, 0)\nsys.stdin.readline()\nl = []\nwhile True: l.append(b'x' * 1048576)\n"], { stdio: ['pipe', 'ignore', 'ignore'] });
+      const pid = await waitUntil('python to start', () => victim?.pid, 5000);
+      await waitUntil('comm set', () => (readFileSync(`/proc/${pid}/comm`, 'utf8') === 'oom\nvictim\n' ? true : undefined), 10_000);
+      writeFileSync(join(c.dir, 'cgroup.procs'), String(pid));
+      victim.stdin?.write('go\n');
+      const base = `http://127.0.0.1:${m.port}`;
+      const rec = await waitUntilAsync('the kill in /api/v1/oom-kills', async () => {
+        const r = (await (await fetch(`${base}/api/v1/oom-kills`)).json()) as { kills: { source: string; victim: { pid: number; comm: string } }[] };
+        return r.kills.find((k) => k.victim.pid === pid && k.source === 'kmsg');
+      }, 30_000);
+      assert.equal(rec.victim.comm, 'oom\\x0avictim');
+      const metrics = await (await fetch(`${base}/metrics`)).text();
+      assert.ok(metrics.includes(`comm="oom\\\\x0avictim"`), 'memlens_oom_kills_total carries the escaped comm');
+      assert.doesNotMatch(metrics, /oom\nvictim/);
+    } finally {
+      victim?.kill('SIGKILL');
+      await m?.stop();
+      await waitUntil('cgroup empty', () => (readFileSync(join(c.dir, 'cgroup.procs'), 'utf8').trim() === '' ? true : undefined), 10_000).catch(() => undefined);
+      await removeTree(c.dir);
+      rmSync(tmp, { recursive: true, force: true });
     }
   });
 });

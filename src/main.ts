@@ -74,6 +74,7 @@ export async function startExporter(cfg: Config, log: Logger): Promise<Running> 
     ensurePrivateDir(cfg.snapshot.dir);
   } catch (err) {
     if (err instanceof ConfigError) throw err;
+    // Not creatable (read-only filesystem, a path under /proc): SnapshotService.start() logs it and snapshots fail.
   }
   const host = new HostFs(cfg.procRoot, cfg.sysRoot);
   const hierarchy = discoverHierarchy(host);

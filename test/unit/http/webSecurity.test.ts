@@ -54,7 +54,7 @@ function get(url: string, opts: RequestOptions & { auth?: string; method?: strin
       res.on('data', (d: string) => (body += d));
       res.on('end', () => resolve({ status: res.statusCode ?? 0, body, headers: res.headers }));
     });
-    r.setTimeout(10_000, () => r.destroy(new Error('timeout')));
+    r.setTimeout(60_000, () => r.destroy(new Error('timeout')));
     r.on('error', reject);
     r.end();
   });
@@ -69,8 +69,9 @@ describe('basic auth (plain HTTP)', () => {
   let m: Running;
   const cfg = f('auth.yml');
   before(async () => {
-    writeFileSync(cfg, `basic_auth_users:\n  prometheus: ${HASH}\n`);
-    m = await startMemlens([`--web.config.file=${cfg}`, '--watch.enabled=false', `--snapshot.dir=${f('snaps-auth')}`]);
+    // htpasswd -nB writes $2y$ hashes; bcryptjs writes $2b$: both are accepted.
+    writeFileSync(cfg, `basic_auth_users:\n  prometheus: ${HASH}\n  grafana: ${HASH.replace(/^\$2b\$/, '$2y$')}\n`);
+    m = await startMemlens([`--web.config.file=${cfg}`, '--watch.enabled=false', '--collectors.disabled=process', `--snapshot.dir=${f('snaps-auth')}`]);
   });
   after(async () => m.stop());
 
@@ -94,6 +95,7 @@ describe('basic auth (plain HTTP)', () => {
     assert.equal(r.status, 200);
     assert.match(r.body, /memlens_build_info/);
     assert.equal((await get(`${base}/api/v1/oom-kills`, { auth: basic('prometheus', 's3cret') })).status, 200);
+    assert.equal((await get(`${base}/metrics`, { auth: basic('grafana', 's3cret') })).status, 200, 'a $2y$ hash');
   });
 
   test('POST /api/v1/snapshots without --web.enable-snapshot-api: 403 even with the right password', async () => {
@@ -121,7 +123,7 @@ describe('TLS', () => {
     const cfg = f('tls.yml');
     // Relative paths: relative to the file's directory, as exporter-toolkit reads them.
     writeFileSync(cfg, `tls_server_config:\n  cert_file: server.crt\n  key_file: server.key\n  min_version: TLS12\nbasic_auth_users:\n  prometheus: ${HASH}\n`);
-    m = await startMemlens([`--web.config.file=${cfg}`, '--watch.enabled=false', `--snapshot.dir=${f('snaps-tls')}`]);
+    m = await startMemlens([`--web.config.file=${cfg}`, '--watch.enabled=false', '--collectors.disabled=process', `--snapshot.dir=${f('snaps-tls')}`]);
   });
   after(async () => m.stop());
 
@@ -149,7 +151,7 @@ describe('TLS with a client certificate required', () => {
   before(async () => {
     const cfg = f('mtls.yml');
     writeFileSync(cfg, `tls_server_config:\n  cert_file: ${f('server.crt')}\n  key_file: ${f('server.key')}\n  client_ca_file: ${f('ca.crt')}\n  client_auth_type: RequireAndVerifyClientCert\n`);
-    m = await startMemlens([`--web.config.file=${cfg}`, '--watch.enabled=false', `--snapshot.dir=${f('snaps-mtls')}`]);
+    m = await startMemlens([`--web.config.file=${cfg}`, '--watch.enabled=false', '--collectors.disabled=process', `--snapshot.dir=${f('snaps-mtls')}`]);
   });
   after(async () => m.stop());
 

@@ -12,9 +12,14 @@ export function oomDashboard(): Dashboard {
     .withPanel(
       table('Kills by cgroup and comm', 'Counted since memlens started, including kills it read back from the kernel ring at start; last kill time per cgroup.', { w: 12, h: 9 }, [
         { expr: `sum by (instance, cgroup, oom_cgroup, comm, constraint) (memlens_oom_kills_total{${CGROUP}})`, name: 'kills', unit: 'short' },
-        { expr: `max by (instance, cgroup) (memlens_oom_last_kill_timestamp_seconds{${CGROUP}}) * 1000`, name: 'last kill', unit: 'dateTimeAsIso' },
+        // The cgroup's last kill time joined onto each {cgroup, comm} row (same labels: one row each).
+        {
+          expr: `max by (instance, cgroup, oom_cgroup, comm, constraint) (memlens_oom_kills_total{${CGROUP}} * 0 + on (instance, job, cgroup) group_left () memlens_oom_last_kill_timestamp_seconds{${CGROUP}}) * 1000`,
+          name: 'last kill in the cgroup',
+          unit: 'dateTimeAsIso',
+        },
       ])
-        .sortBy([sortDesc('last kill')]),
+        .sortBy([sortDesc('last kill in the cgroup')]),
     )
     .withPanel(
       table('Kills seen live in the last 15 minutes', 'The recording rule behind MemlensOOMKill: kills after this memlens started (not read back from the ring after a restart).', { w: 12, h: 9 }, [

@@ -46,7 +46,8 @@ export function table(title: string, description: string, size: Size, columns: C
     const refId = String.fromCharCode(65 + i);
     p = p.withTarget(tq(c.expr, refId));
     renames[`Value #${refId}`] = c.name;
-    p = p.overrideByName(`Value #${refId}`, [{ id: 'unit', value: c.unit }]);
+    // Overrides match the display name, which organize has renamed.
+    p = p.overrideByName(c.name, [{ id: 'unit', value: c.unit }]);
   });
   return p
     .withTransformation({ id: 'merge', options: {} })

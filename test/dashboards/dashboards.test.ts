@@ -9,9 +9,9 @@ import assert from 'node:assert/strict';
 import { readFileSync, readdirSync } from 'node:fs';
 import { join } from 'node:path';
 import { createRequire } from 'node:module';
-import type { Dashboard } from '@grafana/grafana-foundation-sdk/dashboard';
 import { DASHBOARDS, dashboardText } from '../../dashboards/src/index.js';
-import { dashboardQueries, panelsOf } from './queries.js';
+import { parser } from '@prometheus-io/lezer-promql';
+import { dashboardQueries, panelsOf, substitute } from './queries.js';
 import { knownNames, metricNamesIn } from './names.js';
 import { loadRules } from './rules.js';
 
@@ -90,7 +90,25 @@ test('every query: the datasource variable, rates over $__rate_interval, known m
   }
 });
 
-/** For e2e.test.ts and the generator's readers: the built dashboards. */
-export function builtDashboards(): Dashboard[] {
-  return DASHBOARDS.map((d) => d.build());
+/** Syntax errors lezer-promql (Prometheus's own PromQL grammar for its UI) finds in expr. */
+function promqlErrors(expr: string): string[] {
+  const errors: string[] = [];
+  parser.parse(expr).iterate({
+    enter: (n) => {
+      if (n.type.isError) errors.push(`syntax error at ${n.from}: ${JSON.stringify(expr.slice(Math.max(0, n.from - 20), n.to + 20))}`);
+    },
+  });
+  return errors;
 }
+
+test('every dashboard query and rule expression is valid PromQL (lezer-promql); broken PromQL is caught', () => {
+  assert.notDeepEqual(promqlErrors('rate(memlens_cgroup_memory_usage_bytes[5m]'), []);
+  assert.notDeepEqual(promqlErrors('sum by (cgroup (memlens_cgroup_memory_usage_bytes)'), []);
+  for (const d of DASHBOARDS.map((x) => x.build())) {
+    for (const { where, expr } of dashboardQueries(d)) {
+      const concrete = substitute(expr, { rateInterval: '1m', instance: '.*' });
+      assert.deepEqual(promqlErrors(concrete), [], `${d.title} / ${where}: ${concrete}`);
+    }
+  }
+  for (const r of loadRules()) assert.deepEqual(promqlErrors(r.expr), [], `${r.alert ?? r.record}: ${r.expr}`);
+});

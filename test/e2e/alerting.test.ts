@@ -89,6 +89,8 @@ async function stop(p: Proc | undefined): Promise<void> {
 }
 
 interface WebhookAlert {
+  /** performance.now() when the webhook received it. */
+  at?: number;
   status: string;
   labels: Record<string, string>;
   annotations: Record<string, string>;
@@ -184,7 +186,7 @@ async function scenario(): Promise<void> {
     let body = '';
     req.setEncoding('utf8').on('data', (d: string) => (body += d));
     req.on('end', () => {
-      for (const a of (JSON.parse(body) as { alerts: WebhookAlert[] }).alerts) received.push(a);
+      for (const a of (JSON.parse(body) as { alerts: WebhookAlert[] }).alerts) received.push({ ...a, at: performance.now() });
       res.end('ok');
     });
   });
@@ -245,6 +247,7 @@ async function scenario(): Promise<void> {
 
   // Fill two cgroups: 96 % and 90 % of 128 MiB.
   await Promise.all([fill(full, FILL_LIMIT, 0.96, 'mlfill-96'), fill(ninety, FILL_LIMIT, 0.90, 'mlfill-90')]);
+  const filledAt = performance.now();
   mark('cgroups filled to 96 % and 90 %');
   const ratio = async (cg: TestCgroup): Promise<number | undefined> => {
     const r = await promQuery(prom, `memlens:cgroup_memory_usage:ratio{instance="${ml1}", cgroup="${cg.path}"}`);
@@ -286,6 +289,7 @@ async function scenario(): Promise<void> {
 
   const nearLimit = await webhookAlert('MemlensCgroupNearLimit', { instance: ml1, cgroup: full.path, measure: 'usage' });
   mark('MemlensCgroupNearLimit at the webhook');
+  marks.push([`96 % reached to MemlensCgroupNearLimit at the webhook (for: ${SHORT_FOR})`, ((nearLimit.at ?? 0) - filledAt) / 1000]);
   assert.equal(nearLimit.labels['severity'], 'warning');
   assert.match(nearLimit.annotations['summary'] ?? '', new RegExp(`^cgroup ${regexEscape(full.path)}: usage at 9[5-7](\\.\\d+)?% of its memory limit$`));
   assert.match(nearLimit.annotations['description'] ?? '', /effective limit 128MiB\)\.$/);

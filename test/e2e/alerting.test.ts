@@ -32,6 +32,7 @@ const OOM_LIMIT = 64 * MiB;
 /** Every `for:` of alerts.yaml becomes this in the test's copy. */
 const SHORT_FOR = '3s';
 const TIMEOUT_MS = 90_000;
+const SCRAPE_S = 3;
 
 function missingBinary(bin: string, pkg: string): string | undefined {
   const r = spawnSync(bin, ['--version'], { stdio: 'ignore' });
@@ -119,7 +120,8 @@ async function promAlerts(base: string): Promise<PromAlert[]> {
 }
 
 const tmp = mkdtempSync(join(tmpdir(), 'memlens-e2e-'));
-let parent: TestCgroup | undefined;
+/** The test cgroups are named `${prefix}<kind>`, directly under the test's own cgroup. */
+let prefix = '';
 const cgroups: Record<'full' | 'ninety' | 'oom', TestCgroup | undefined> = { full: undefined, ninety: undefined, oom: undefined };
 const procs: Proc[] = [];
 let webhook: Server | undefined;
@@ -134,9 +136,9 @@ before(async () => {
   if (skip !== false) return;
   const own = ownCgroup();
   await removeStale(own);
-  parent = makeCgroup(own, `memlens-test-${process.pid}-i11`);
+  prefix = `memlens-test-${process.pid}-i11-`;
   for (const k of ['full', 'ninety', 'oom'] as const) {
-    cgroups[k] = makeCgroup(parent, k);
+    cgroups[k] = makeCgroup(own, prefix + k);
     writeCg(cgroups[k], 'memory.limit_in_bytes', String(k === 'oom' ? OOM_LIMIT : FILL_LIMIT));
   }
 });
@@ -146,7 +148,7 @@ after(async () => {
   const { errors, attempt } = cleanupSteps();
   for (const p of procs.reverse()) await attempt(() => stop(p));
   await attempt(() => new Promise<void>((resolve) => (webhook === undefined ? resolve() : webhook.close(() => resolve()))));
-  if (parent !== undefined) await attempt(() => removeTree(parent!.dir));
+  for (const cg of Object.values(cgroups)) if (cg !== undefined) await attempt(() => removeTree(cg.dir));
   await attempt(() => rmSync(tmp, { recursive: true, force: true }));
   process.stderr.write(`# e2e cleanup took ${((performance.now() - cleanupStart) / 1000).toFixed(1)} s\n`);
   if (errors.length > 0) throw new AggregateError(errors, 'e2e cleanup failed');
@@ -204,9 +206,10 @@ async function scenario(): Promise<void> {
   assert.ok((shortened.match(new RegExp(`for: ${SHORT_FOR}$`, 'gm')) ?? []).length >= 7, 'for: fields rewritten');
   writeFileSync(join(tmp, 'alerts.yaml'), shortened);
   writeFileSync(join(tmp, 'prometheus.yml'), [
-    // A memlens scrape takes 1.5-2.5 s on a busy 2-core host: a 1 s timeout would fail scrapes
-    // (and every failed scrape makes the series stale, resetting pending alerts).
-    'global: { scrape_interval: 3s, scrape_timeout: 3s, evaluation_interval: 1s }',
+    // A memlens scrape takes 0.3-0.7 s here once the cgroup walk stops at our cgroups' depth (with
+    // other tests' thousand cgroups below, it took 2.5-10 s on this shared 2-core host): a
+    // failed scrape makes every series stale for a moment (pending alerts restart their `for`).
+    `global: { scrape_interval: ${SCRAPE_S}s, scrape_timeout: ${SCRAPE_S}s, evaluation_interval: 1s }`,
     `rule_files: ['${join(tmp, 'alerts.yaml')}']`,
     `alerting: { alertmanagers: [ { static_configs: [ { targets: ['127.0.0.1:${amPort}'] } ] } ] }`,
     `scrape_configs: [ { job_name: memlens, static_configs: [ { targets: ['${ml1}', '${ml2}'] } ] } ]`,
@@ -218,7 +221,11 @@ async function scenario(): Promise<void> {
 
   const memlensArgs = (listen: string, dir: string): string[] => [
     '--max-semi-space-size=1', 'bin/memlens.js', '--web.listen-address', listen, '--snapshot.dir', join(tmp, dir),
-    '--cgroup.include', `^${regexEscape(parent!.path)}(/|$)`, '--process.smaps-scope', 'all', '--log.level', 'warn',
+    // Only our cgroups exported; the walk stops at their depth (it reads every cgroup down to
+    // --cgroup.max-depth, and other tests on this machine make a thousand below theirs).
+    '--cgroup.include', `^${regexEscape(full.path.slice(0, full.path.lastIndexOf('/') + 1) + prefix)}`,
+    '--cgroup.max-depth', String(full.path.split('/').filter((x) => x !== '').length),
+    '--process.smaps-scope', 'all', '--log.level', 'warn',
   ];
   const memlens1 = start(process.execPath, memlensArgs(ml1, 'snapshots1'));
   procs.push(memlens1);
@@ -338,7 +345,7 @@ async function scenario(): Promise<void> {
     for (const dq of dashboardQueries(build())) {
       // $instance as Grafana writes a selected value into a regex matcher: regex-escaped, and the
       // backslashes doubled for the PromQL string.
-      const expr = substitute(dq.expr, { rateInterval: '20s', instance: regexEscape(ml1).replaceAll('\\', '\\\\') });
+      const expr = substitute(dq.expr, { rateInterval: `${4 * SCRAPE_S}s`, instance: regexEscape(ml1).replaceAll('\\', '\\\\') });
       const key = `${dq.dashboard} / ${dq.where}`;
       const exception = [...EXCEPTIONS.keys()].find((k) => k === key || (k.startsWith(`${key} / `) && dq.expr.startsWith(k.slice(key.length + 3))));
       // A scrape that times out on this busy host leaves every series stale for a moment: a
@@ -362,6 +369,13 @@ async function scenario(): Promise<void> {
         failures.push(`${key}: no series (${r.data!.result.length} before the label filter): ${expr}`);
       }
     }
+  }
+  if (failures.length > 0) {
+    for (const e of ['up', 'scrape_duration_seconds', 'memlens_collector_success', 'memlens_collector_duration_seconds', 'count by (instance) (memlens_cgroup_memory_usage_bytes)']) {
+      const r = await promQuery(prom, e);
+      failures.push(`(state) ${e}: ${JSON.stringify(r.data?.result.map((x) => [x.metric['instance'], x.metric['collector'], x.value?.[1]]))}`);
+    }
+    failures.push(`(memlens 1 output) ${memlens1.out().slice(-2000)}`);
   }
   assert.deepEqual(failures, []);
   assert.deepEqual([...EXCEPTIONS.keys()].filter((k) => !usedExceptions.has(k)), [], 'exceptions that match no query');

@@ -65,5 +65,21 @@ export function cgroupsDashboard(): Dashboard {
         q(`increase(memlens_cgroup_memory_oom_kills_total{${SEL}}[$__rate_interval])`, '{{cgroup}} OOM kills'),
       ]),
     )
+    .withRow(new RowBuilder('Thrashing and throttling: before the OOM kill'))
+    .withPanel(
+      timeseries('Thrashing: evicted pages read back',
+        'Per second: pages faulted back in soon after the kernel evicted them (memory.stat workingset_refault_anon/_file: the working set does not fit), and major faults (waits for disk or swap). Hierarchical. v1 kernels print refaults since 5.9.',
+        'short', { w: 12, h: 9 }, [
+          q(`sum by (instance, job, cgroup) (rate(memlens_cgroup_memory_stat_events_total{${SEL}, item=~"workingset_refault_anon|workingset_refault_file"}[$__rate_interval]))`, '{{cgroup}} refaults'),
+          q(`rate(memlens_cgroup_memory_stat_events_total{${SEL}, item="pgmajfault"}[$__rate_interval])`, '{{cgroup}} major faults'),
+        ]),
+    )
+    .withPanel(
+      timeseries('Throttled at memory.high',
+        'cgroup v2: times per second the cgroup went over its memory.high and its tasks were made to reclaim and sleep (never killed for it). memory.events is hierarchical: a parent counts its children\'s. Alert: MemlensCgroupThrottledAtHigh.',
+        'short', { w: 12, h: 9 }, [
+          q(`rate(memlens_cgroup_memory_events_total{${SEL}, event="high"}[$__rate_interval])`, '{{cgroup}} high events/s'),
+        ]),
+    )
     .build();
 }

@@ -25,6 +25,8 @@ import type { CgroupObservation } from './watch/thresholds.js';
 import { VERSION } from './version.js';
 import { SnapshotService } from './forensics/snapshots.js';
 import { snapshotsRouter } from './http/snapshots.js';
+import { ExportStats, OtlpMetricsSink, otlpResource, type Signal } from './sinks/otlp.js';
+import { OtlpLogSink } from './sinks/otlpLogs.js';
 
 /** The memory cgroup hierarchy as this host mounts it (v1, v2, or none). Throws when procfs is unreadable. */
 export function discoverHierarchy(host: HostFs): MemoryHierarchy | undefined {
@@ -62,7 +64,25 @@ export interface Running {
   /** Early warning: the event bus (subscribe with watch.bus.on), the watcher and its metrics. */
   watch: WatchSetup;
   snapshots: SnapshotService;
+  /** OTLP push, when configured (--otlp.endpoint, OTEL_*). */
+  otlp: { metrics: OtlpMetricsSink | undefined; logs: OtlpLogSink | undefined };
   close(): Promise<void>;
+}
+
+/** The OTLP sinks the configuration asks for; the log sink is fed kills (after their snapshot link) and crossings. */
+function otlpSinks(cfg: Config, host: HostFs, log: Logger): { stats: ExportStats | undefined; logs: OtlpLogSink | undefined; metrics: (runner: Runner) => OtlpMetricsSink | undefined } {
+  const { metrics, logs } = cfg.otlp;
+  const signals: Signal[] = [...(metrics === undefined ? [] : ['metrics' as const]), ...(logs === undefined ? [] : ['logs' as const])];
+  if (signals.length === 0) return { stats: undefined, logs: undefined, metrics: () => undefined };
+  const otlpLog = log.child({ area: 'otlp' });
+  const stats = new ExportStats(otlpLog, signals);
+  const resource = otlpResource(cfg.otlp.resource, VERSION);
+  const bootId = host.tryRead(host.proc('sys/kernel/random/boot_id'))?.trim();
+  return {
+    stats,
+    logs: logs === undefined ? undefined : new OtlpLogSink({ config: logs, resource, version: VERSION, stats, log: otlpLog, stateDir: cfg.snapshot.dir, bootId }),
+    metrics: (runner) => metrics === undefined ? undefined : new OtlpMetricsSink({ source: runner, catalog: c.catalog, config: metrics, resource, version: VERSION, stats, log: otlpLog }),
+  };
 }
 
 export async function startExporter(cfg: Config, log: Logger): Promise<Running> {
@@ -90,19 +110,28 @@ export async function startExporter(cfg: Config, log: Logger): Promise<Running> 
   snapshots.start();
   snapshots.subscribe(watch.bus); // every upward crossing, debounced per cgroup by --snapshot.min-interval
   store.onKill((r) => snapshots.linkKill(r));
+  const otlp = otlpSinks(cfg, host, log);
+  const otlpLogs = otlp.logs;
+  if (otlpLogs !== undefined) {
+    store.onKill((r) => otlpLogs.kill(r)); // after linkKill: the record carries its snapshot id
+    watch.bus.on((ev) => otlpLogs.crossing(ev));
+  }
   const collectors = [...buildCollectors(cfg, hierarchy, oomEnabled ? { store, monitor } : undefined, watch.onCgroups), snapshots.collector()];
   const build = [{ desc: c.buildInfo, labels: { version: VERSION }, value: 1 }];
-  const runner = new Runner(collectors, host, { timeoutMs: cfg.collectTimeoutMs, minIntervalMs: cfg.collectMinIntervalMs, seriesBudget: 200_000 }, log, () => [...build, ...watch.samples()]);
-  const sink = new PrometheusSink(c.catalog);
+  const runner = new Runner(collectors, host, { timeoutMs: cfg.collectTimeoutMs, minIntervalMs: cfg.collectMinIntervalMs, seriesBudget: 200_000 }, log, () => [...build, ...watch.samples(), ...(otlp.stats?.samples() ?? [])]);
+  const otlpMetrics = otlp.metrics(runner);
+  const sink = cfg.disableMetrics ? undefined : new PrometheusSink(c.catalog);
   const app = createApp({ runner, sink, telemetryPath: cfg.telemetryPath, log, routers: [oomRouter(store), eventsRouter(watch.bus), snapshotsRouter(snapshots)] });
   let server: Server;
   try {
     server = await listen(app, cfg.listen);
   } catch (err) {
+    await otlpLogs?.close();
     await snapshots.close();
     await loop?.close();
     throw err;
   }
+  otlpMetrics?.start();
   // Event sources start only once the port is ours: nothing half-started on a bad start.
   if (oomEnabled) monitor.start();
   void watch.start(); // resolves after the first cgroup walk; failures are logged there
@@ -115,9 +144,11 @@ export async function startExporter(cfg: Config, log: Logger): Promise<Running> 
     monitor,
     watch,
     snapshots,
+    otlp: { metrics: otlpMetrics, logs: otlpLogs },
     close: async () => {
       monitor.close();
       watch.close();
+      await Promise.all([otlpMetrics?.close(), otlpLogs?.close()]);
       await snapshots.close();
       await new Promise<void>((resolve) => {
         server.close(() => resolve());

@@ -8,6 +8,7 @@ import { ConfigError, describe } from '../errors.js';
 import { OPTIONS, envName, type OptionFlag, type OptionSpec } from './options.js';
 import { parseDurationMs, parseListenAddress, parseSizeBytes, type ListenAddress } from './units.js';
 import { parseThresholds } from '../watch/thresholds.js';
+import { otlpConfig, type OtlpConfig } from './otlp.js';
 import { compileSnapshotRules, snapshotRuleSchema, type RawSnapshotRule, type SnapshotRule } from './snapshotRules.js';
 
 export interface GroupRule {
@@ -19,6 +20,10 @@ export interface GroupRule {
 export interface Config {
   listen: ListenAddress;
   telemetryPath: string;
+  /** --web.disable-metrics: no /metrics route (push only). */
+  disableMetrics: boolean;
+  /** OTLP push: --otlp.endpoint and the OTEL_* environment. */
+  otlp: OtlpConfig;
   procRoot: string;
   sysRoot: string;
   kmsgPath: string;
@@ -245,6 +250,8 @@ export function loadConfig(argv: readonly string[], env: NodeJS.ProcessEnv): Par
     config: {
       listen,
       telemetryPath,
+      disableMetrics: v<string>('web.disable-metrics') === 'true',
+      otlp: otlpConfig(v<string | undefined>('otlp.endpoint'), env),
       procRoot: v<string>('path.procfs').replace(/\/+$/, '') || '/',
       sysRoot: v<string>('path.sysfs').replace(/\/+$/, '') || '/',
       kmsgPath: v<string>('path.kmsg'),

@@ -4,7 +4,7 @@
 import express, { type Express, type NextFunction, type Request, type Response, type Router } from 'express';
 import type { Server } from 'node:http';
 import type { Runner } from '../collectors/runner.js';
-import { PrometheusSink } from '../sinks/prometheus.js';
+import type { ExpositionSink } from '../sinks/sink.js';
 import type { Logger } from '../log.js';
 import { MemlensError, describe } from '../errors.js';
 import type { ListenAddress } from '../config/units.js';
@@ -13,7 +13,8 @@ export interface AppDeps {
   runner: Runner;
   /** Extra routes (the JSON API), mounted before the 404 handler. */
   routers?: Router[];
-  sink: PrometheusSink;
+  /** Undefined with --web.disable-metrics (push only): no route at the telemetry path. */
+  sink: ExpositionSink | undefined;
   telemetryPath: string;
   log: Logger;
 }
@@ -22,12 +23,13 @@ export function createApp(deps: AppDeps): Express {
   const app = express();
   app.disable('x-powered-by');
 
-  app.get(deps.telemetryPath, async (req: Request, res: Response) => {
+  const sink = deps.sink;
+  if (sink !== undefined) app.get(deps.telemetryPath, async (req: Request, res: Response) => {
     try {
       const snap = await deps.runner.collect();
-      const format = PrometheusSink.negotiate(req.get('accept'));
-      const body = await deps.sink.render(format, snap, snap.samples);
-      res.set('Content-Type', deps.sink.contentType(format)).send(body);
+      const format = sink.negotiate(req.get('accept'));
+      const body = await sink.render(format, snap);
+      res.set('Content-Type', sink.contentType(format)).send(body);
     } catch (err) {
       deps.log.error({ err: describe(err) }, 'exposition failed');
       res.status(500).type('text/plain').send(`exposition failed: ${describe(err)}\n`);
@@ -41,7 +43,7 @@ export function createApp(deps: AppDeps): Express {
   app.get('/', (_req, res) => {
     res.type('html').send(
       `<!doctype html><html><head><title>memlens</title></head><body><h1>memlens</h1>` +
-        `<p>Linux memory exporter.</p><ul><li><a href="${deps.telemetryPath}">${deps.telemetryPath}</a></li>` +
+        `<p>Linux memory exporter.</p><ul>${sink === undefined ? '' : `<li><a href="${deps.telemetryPath}">${deps.telemetryPath}</a></li>`}` +
         `<li><a href="/api/v1/oom-kills">/api/v1/oom-kills</a></li><li><a href="/healthz">/healthz</a></li></ul></body></html>\n`,
     );
   });

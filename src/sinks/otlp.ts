@@ -154,9 +154,19 @@ class HistogramProducer implements MetricProducer {
     const now = hrTime();
     const delta = this.temporality === AggregationTemporality.DELTA;
     const metrics: HistogramMetricData[] = [];
+    const errors: unknown[] = [];
+    // Group by group, as the callbacks do: one failing group loses its own histograms only.
+    const samples: Sample[] = [];
+    for (const g of snap.groups) {
+      try {
+        for (const s of g.samples) if (s.histogram !== undefined) samples.push(s);
+      } catch (err) {
+        errors.push(err);
+      }
+    }
     for (const desc of this.descs) {
       const points: HistogramMetricData['dataPoints'] = [];
-      for (const s of snap.samples) {
+      for (const s of samples) {
         if (s.desc !== desc || s.histogram === undefined) continue;
         const bounds = desc.buckets ?? [];
         // Cumulative "<= bound" counts -> per-bucket counts, plus the overflow bucket.
@@ -183,7 +193,7 @@ class HistogramProducer implements MetricProducer {
       });
     }
     this.lastTime = now;
-    return { resourceMetrics: { resource: resourceFromAttributes({}), scopeMetrics: [{ scope: this.scope, metrics }] }, errors: [] };
+    return { resourceMetrics: { resource: resourceFromAttributes({}), scopeMetrics: [{ scope: this.scope, metrics }] }, errors };
   }
 }
 

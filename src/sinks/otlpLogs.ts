@@ -23,6 +23,7 @@ import type { OomKillRecord } from '../oom/store.js';
 import type { WatchEvent } from '../watch/bus.js';
 import { cgroupLabels } from '../collectors/cgroup.js';
 import { pointAttributes, type ExportStats } from './otlp.js';
+import { makeDir } from '../forensics/store.js';
 import { readPrivateFile, writePrivateFileAtomic } from './privateFile.js';
 
 export const STATE_FILE = 'otlp-logs-state.json';
@@ -181,6 +182,7 @@ export class OtlpLogSink {
     if (newest < 0 || (this.state?.bootId === bootId && this.state.seq === newest)) return;
     this.state = { bootId, seq: newest };
     try {
+      makeDir(this.opts.stateDir); // the snapshot store makes it on its first snapshot only
       writePrivateFileAtomic(this.opts.stateDir, STATE_FILE, `${JSON.stringify(this.state)}\n`);
       if (this.stateFailing) this.opts.log.info({ dir: this.opts.stateDir }, 'OTLP logs: state file written again');
       this.stateFailing = false;

@@ -153,17 +153,17 @@ describe('kernel: OOM kills as OTLP log records, not re-sent after a restart', {
     assert.equal(crossing.attrs['memlens.watch.threshold'], 0.5);
 
     const state = join(r1Dir, STATE_FILE);
-    await waitFor('the state file', () => {
+    // Written when the receiver has answered the export (the receiver sees the record a moment earlier).
+    const saved = await waitFor('the state file at the kill\'s seq', () => {
       try {
-        return JSON.parse(readFileSync(state, 'utf8')) as { bootId: string; seq: number };
+        const v = JSON.parse(readFileSync(state, 'utf8')) as { bootId: string; seq: number };
+        return v.seq >= killed.seq ? v : undefined;
       } catch {
         return undefined;
       }
     }, 10_000);
     assert.equal(statSync(state).mode & 0o777, 0o600);
-    const saved = JSON.parse(readFileSync(state, 'utf8')) as { bootId: string; seq: number };
     assert.equal(saved.bootId, readFileSync('/proc/sys/kernel/random/boot_id', 'utf8').trim());
-    assert.ok(saved.seq >= killed.seq);
     await stop(r1);
 
     // Restart on the same state directory: the ring still holds the kill, the store reads it back, nothing is sent.

@@ -35,11 +35,6 @@ export class Runner {
     private readonly extra: () => Sample[] = () => [],
   ) {}
 
-  /** The groups every snapshot has, in order: one per collector, then the runner's own. */
-  get groupNames(): readonly string[] {
-    return [...this.collectors.map((col) => col.name), RUNNER_GROUP];
-  }
-
   /** A snapshot no older than minIntervalMs; callers arriving during a collection share it. */
   collect(): Promise<Snapshot> {
     if (this.last !== undefined && Date.now() - this.last.atMs < this.opts.minIntervalMs) return Promise.resolve(this.last);

@@ -1,25 +1,31 @@
 // The OTLP metrics sink: the same collectors and catalog as /metrics, pushed with the
-// OpenTelemetry SDK (@opentelemetry/sdk-metrics) over OTLP/HTTP (JSON or protobuf).
+// OpenTelemetry SDK (@opentelemetry/sdk-metrics: PeriodicExportingMetricReader, the OTLP/HTTP
+// exporters for JSON or protobuf, their retries and temporality selection).
 //
-// - One observable instrument per catalog entry (gauge -> ObservableGauge, counter ->
-//   ObservableCounter with the kernel's cumulative value), named `otel` with the catalog's UCUM
-//   unit, so that the OTLP-to-Prometheus translation gives back the /metrics name.
-// - One addBatchObservableCallback per collector (and one for the runner's own samples): the SDK
-//   runs each callback in its own try/catch, so a failing area loses its own points only.
-// - The histogram (watch notification latency) is kept by the watcher as cumulative bucket
-//   counts, which no observable instrument can report: a MetricProducer hands it to the reader
-//   as a real OTLP histogram (delta computed here when the exporter asks for delta).
-// - Every callback asks the runner, which shares one collection between an export and a scrape
-//   landing within --collect.min-interval.
-// Failed exports are retried by the exporter (otlp-exporter-base: 429/502/503/504 with backoff),
-// then counted in memlens_otlp_exports_total and logged once per change of state.
+// Each export translates one runner snapshot into OTLP points: every catalog entry under its
+// `otel` name and UCUM unit (so that the OTLP-to-Prometheus translation gives back the /metrics
+// name), gauges as gauges, counters as monotonic sums of the kernel's cumulative value (or their
+// deltas when the exporter asks for delta), the histogram as an explicit-bucket histogram.
+// Collector by collector, each in its own try/catch: a failing area loses its own points only.
+//
+// Why a MetricProducer and not observable instruments with one addBatchObservableCallback per
+// collector: sdk-metrics 2.12 keeps every attribute set an asynchronous instrument ever reported
+// (state/TemporalMetricProcessor.js merges the last cumulative accumulations into each new one;
+// open-telemetry/opentelemetry-js#4096), so a pid or cgroup that is gone would be exported with its
+// last value forever, and the memory behind it would grow with every pid memlens ever saw. Here
+// every export is exactly the snapshot: nothing is kept for an entity that no longer exists
+// (test/unit/sinks/otlp.test.ts shows both).
+//
+// The runner shares one collection between an export and a scrape landing within
+// --collect.min-interval. Failed exports are retried by the exporter (otlp-exporter-base), then
+// counted in memlens_otlp_exports_total and logged once per change of state.
 import { hostname } from 'node:os';
-import type { Attributes, BatchObservableResult, Observable } from '@opentelemetry/api';
+import { ValueType, type Attributes } from '@opentelemetry/api';
 import { ExportResultCode, hrTime, type ExportResult } from '@opentelemetry/core';
 import { defaultResource, resourceFromAttributes, type Resource } from '@opentelemetry/resources';
 import {
   AggregationTemporality, DataPointType, InstrumentType, MeterProvider, PeriodicExportingMetricReader,
-  type CollectionResult, type HistogramMetricData, type MetricProducer, type PushMetricExporter, type ResourceMetrics,
+  type CollectionResult, type DataPoint, type MetricData, type MetricProducer, type PushMetricExporter, type ResourceMetrics,
 } from '@opentelemetry/sdk-metrics';
 import { AggregationTemporalityPreference } from '@opentelemetry/exporter-metrics-otlp-http';
 import { OTLPMetricExporter as JsonMetricExporter } from '@opentelemetry/exporter-metrics-otlp-http';
@@ -136,64 +142,117 @@ export function metricExporter(cfg: OtlpMetricsConfig): PushMetricExporter {
 
 type HrTime = [number, number];
 
-/** Snapshot histograms as OTLP histograms (explicit buckets), cumulative or delta as the exporter asks. */
-class HistogramProducer implements MetricProducer {
-  private readonly startTime: HrTime = hrTime();
-  private lastTime: HrTime = this.startTime;
-  private readonly previous = new Map<string, { counts: number[]; sum: number; count: number }>();
+interface SeriesState {
+  /** Start of the cumulative series: first seen, or the export after the kernel's counter went back (a new cgroup under the same path). */
+  start: HrTime;
+  /** Counters: the value; histograms: the per-bucket counts, sum and count. */
+  value: number;
+  counts?: number[];
+  sum?: number;
+}
+
+interface Metric {
+  desc: MetricDesc;
+  points: DataPoint<unknown>[];
+}
+
+/** Snapshots as OTLP metric data, exactly: the points of this snapshot and nothing else. */
+class SnapshotProducer implements MetricProducer {
+  private lastTime: HrTime = hrTime();
+  /** Per series key: only the series of the last export (rebuilt each time, so bounded by it). */
+  private series = new Map<string, SeriesState>();
 
   constructor(
     private readonly source: SnapshotSource,
     private readonly descs: readonly MetricDesc[],
-    private readonly temporality: AggregationTemporality,
+    private readonly temporality: (kind: 'counter' | 'histogram') => AggregationTemporality,
     private readonly scope: { name: string; version: string },
   ) {}
 
   async collect(): Promise<CollectionResult> {
     const snap = await this.source.collect();
     const now = hrTime();
-    const delta = this.temporality === AggregationTemporality.DELTA;
-    const metrics: HistogramMetricData[] = [];
+    const known = new Set(this.descs);
+    const metrics = new Map<MetricDesc, Metric>();
+    const next = new Map<string, SeriesState>();
     const errors: unknown[] = [];
-    // Group by group, as the callbacks do: one failing group loses its own histograms only.
-    const samples: Sample[] = [];
-    for (const g of snap.groups) {
+    for (const group of snap.groups) {
+      // One collector at a time: whatever goes wrong in one group's samples loses that group only.
+      const points: [MetricDesc, DataPoint<unknown>][] = [];
+      const states: [string, SeriesState][] = [];
       try {
-        for (const s of g.samples) if (s.histogram !== undefined) samples.push(s);
+        for (const s of group.samples) {
+          // NaN/Infinity never mean anything here ("unknown" is an absent sample), as on /metrics.
+          if (!known.has(s.desc) || !Number.isFinite(s.value)) continue;
+          const attributes = pointAttributes(s.labels);
+          if (s.desc.kind === 'gauge') {
+            points.push([s.desc, { startTime: now, endTime: now, attributes, value: s.value }]);
+            continue;
+          }
+          const key = `${s.desc.otel}\0${JSON.stringify(attributes)}`;
+          const p = s.desc.kind === 'counter' ? this.counterPoint(key, s.value, now, states) : this.histogramPoint(key, s, now, states);
+          if (p !== undefined) points.push([s.desc, { ...p, attributes }]);
+        }
       } catch (err) {
         errors.push(err);
+        continue;
+      }
+      for (const [k, st] of states) next.set(k, st);
+      for (const [desc, p] of points) {
+        const m = metrics.get(desc) ?? { desc, points: [] };
+        m.points.push(p);
+        metrics.set(desc, m);
       }
     }
-    for (const desc of this.descs) {
-      const points: HistogramMetricData['dataPoints'] = [];
-      for (const s of samples) {
-        if (s.desc !== desc || s.histogram === undefined) continue;
-        const bounds = desc.buckets ?? [];
-        // Cumulative "<= bound" counts -> per-bucket counts, plus the overflow bucket.
-        let counts = bounds.map((_, i) => (s.histogram!.bucketCounts[i] ?? 0) - (i === 0 ? 0 : s.histogram!.bucketCounts[i - 1] ?? 0));
-        counts.push(s.histogram.count - (s.histogram.bucketCounts[bounds.length - 1] ?? 0));
-        let { sum, count } = s.histogram;
-        const attributes = pointAttributes(s.labels);
-        const key = JSON.stringify(attributes);
-        const prev = this.previous.get(key);
-        this.previous.set(key, { counts, sum, count });
-        if (delta && prev !== undefined && prev.count <= count) {
-          counts = counts.map((n, i) => n - (prev.counts[i] ?? 0));
-          sum -= prev.sum;
-          count -= prev.count;
-        }
-        points.push({ startTime: delta ? this.lastTime : this.startTime, endTime: now, attributes, value: { buckets: { boundaries: [...bounds], counts }, sum, count } });
-      }
-      if (points.length === 0) continue;
-      metrics.push({
-        descriptor: { name: desc.otel, description: desc.help, unit: desc.unit, valueType: 1 /* ValueType.DOUBLE */ },
-        aggregationTemporality: this.temporality,
-        dataPointType: DataPointType.HISTOGRAM,
-        dataPoints: points,
-      });
-    }
+    this.series = next;
     this.lastTime = now;
-    return { resourceMetrics: { resource: resourceFromAttributes({}), scopeMetrics: [{ scope: this.scope, metrics }] }, errors };
+    const data: MetricData[] = [];
+    for (const desc of this.descs) {
+      const m = metrics.get(desc);
+      if (m !== undefined) data.push(this.metricData(m));
+    }
+    return { resourceMetrics: { resource: resourceFromAttributes({}), scopeMetrics: [{ scope: this.scope, metrics: data }] }, errors };
+  }
+
+  private counterPoint(key: string, value: number, now: HrTime, states: [string, SeriesState][]): Omit<DataPoint<number>, 'attributes'> {
+    const prev = this.series.get(key);
+    const reset = prev !== undefined && value < prev.value;
+    const start = prev === undefined ? this.lastTime : reset ? this.lastTime : prev.start;
+    states.push([key, { start, value }]);
+    if (this.temporality('counter') === AggregationTemporality.DELTA) {
+      return { startTime: this.lastTime, endTime: now, value: prev === undefined || reset ? value : value - prev.value };
+    }
+    return { startTime: start, endTime: now, value };
+  }
+
+  private histogramPoint(key: string, s: Sample, now: HrTime, states: [string, SeriesState][]): Omit<DataPoint<unknown>, 'attributes'> | undefined {
+    const h = s.histogram;
+    if (h === undefined) return undefined;
+    const bounds = s.desc.buckets ?? [];
+    // Cumulative "<= bound" counts -> per-bucket counts, plus the overflow bucket.
+    const counts = bounds.map((_, i) => (h.bucketCounts[i] ?? 0) - (i === 0 ? 0 : h.bucketCounts[i - 1] ?? 0));
+    counts.push(h.count - (h.bucketCounts[bounds.length - 1] ?? 0));
+    const prev = this.series.get(key);
+    const reset = prev !== undefined && h.count < prev.value;
+    const start = prev === undefined || reset ? this.lastTime : prev.start;
+    states.push([key, { start, value: h.count, counts, sum: h.sum }]);
+    if (this.temporality('histogram') === AggregationTemporality.DELTA && prev !== undefined && !reset) {
+      const d = counts.map((n, i) => n - (prev.counts?.[i] ?? 0));
+      return { startTime: this.lastTime, endTime: now, value: { buckets: { boundaries: [...bounds], counts: d }, sum: h.sum - (prev.sum ?? 0), count: h.count - prev.value } };
+    }
+    const delta = this.temporality('histogram') === AggregationTemporality.DELTA;
+    return { startTime: delta ? this.lastTime : start, endTime: now, value: { buckets: { boundaries: [...bounds], counts }, sum: h.sum, count: h.count } };
+  }
+
+  private metricData(m: Metric): MetricData {
+    const descriptor = { name: m.desc.otel, description: m.desc.help, unit: m.desc.unit, valueType: ValueType.DOUBLE };
+    if (m.desc.kind === 'gauge') {
+      return { descriptor, aggregationTemporality: AggregationTemporality.CUMULATIVE, dataPointType: DataPointType.GAUGE, dataPoints: m.points as DataPoint<number>[] };
+    }
+    if (m.desc.kind === 'counter') {
+      return { descriptor, aggregationTemporality: this.temporality('counter'), dataPointType: DataPointType.SUM, isMonotonic: true, dataPoints: m.points as DataPoint<number>[] };
+    }
+    return { descriptor, aggregationTemporality: this.temporality('histogram'), dataPointType: DataPointType.HISTOGRAM, dataPoints: m.points as never };
   }
 }
 
@@ -219,37 +278,16 @@ export class OtlpMetricsSink implements PushSink {
     const { config, source, stats } = this.opts;
     const exporter = new CountingMetricExporter(this.opts.exporter ?? metricExporter(config), stats, config.url);
     const scope = { name: 'memlens', version: this.opts.version };
-    const histograms = this.opts.catalog.filter((d) => d.kind === 'histogram');
+    // The exporter decides (OTEL_EXPORTER_OTLP_METRICS_TEMPORALITY_PREFERENCE), as it does for the SDK's own instruments.
+    const counter = exporter.selectAggregationTemporality(InstrumentType.OBSERVABLE_COUNTER);
+    const histogram = exporter.selectAggregationTemporality(InstrumentType.HISTOGRAM);
     const reader = new PeriodicExportingMetricReader({
       exporter,
       exportIntervalMillis: config.intervalMs,
       exportTimeoutMillis: config.exportTimeoutMs,
-      metricProducers: [new HistogramProducer(source, histograms, exporter.selectAggregationTemporality(InstrumentType.HISTOGRAM), scope)],
-      // The SDK's default (2000 points per metric) would cut memory.stat at a hundred cgroups;
-      // the runner's series budget already bounds every collector.
-      cardinalityLimits: { default: 200_000 },
+      metricProducers: [new SnapshotProducer(source, this.opts.catalog, (kind) => (kind === 'counter' ? counter : histogram), scope)],
     });
     this.provider = new MeterProvider({ resource: this.opts.resource, readers: [reader] });
-    const meter = this.provider.getMeter(scope.name, scope.version);
-    const instruments = new Map<MetricDesc, Observable>();
-    for (const d of this.opts.catalog) {
-      const o = { description: d.help, unit: d.unit };
-      if (d.kind === 'gauge') instruments.set(d, meter.createObservableGauge(d.otel, o));
-      else if (d.kind === 'counter') instruments.set(d, meter.createObservableCounter(d.otel, o));
-    }
-    const observables = [...instruments.values()];
-    for (const group of source.groupNames) {
-      meter.addBatchObservableCallback(async (result: BatchObservableResult) => {
-        const snap = await source.collect();
-        const samples = snap.groups.find((g) => g.collector === group)?.samples ?? [];
-        for (const s of samples) {
-          const inst = instruments.get(s.desc);
-          // NaN/Infinity never mean anything here ("unknown" is an absent sample), as on /metrics.
-          if (inst === undefined || !Number.isFinite(s.value)) continue;
-          result.observe(inst, s.value, pointAttributes(s.labels));
-        }
-      }, observables);
-    }
     this.opts.log.info({ url: config.url, protocol: config.protocol, intervalMs: config.intervalMs, temporality: config.temporality }, 'OTLP metrics push on');
   }
 

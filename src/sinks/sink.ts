@@ -5,8 +5,6 @@ import type { Sample, Snapshot } from '../model/types.js';
 /** Where sinks get snapshots: the runner (scrapes and exports within --collect.min-interval share one). */
 export interface SnapshotSource {
   collect(): Promise<Snapshot>;
-  /** The groups of every snapshot (one per collector, then the runner's), known before the first collection. */
-  readonly groupNames: readonly string[];
 }
 
 /** A pull sink: renders a snapshot when a client asks (the Prometheus exposition at /metrics). */

@@ -1,5 +1,5 @@
-// The OTLP metrics sink against the SDK's in-memory exporter: one failing collector's callback
-// loses only its own points; the histogram arrives as a histogram (per-bucket counts), cumulative
+// The OTLP metrics sink against the SDK's in-memory exporter: one failing collector loses only
+// its own points; departed series are not exported again; counters are cumulative or delta; the histogram arrives as a histogram (per-bucket counts), cumulative
 // or delta; memlens_otlp_exports_total counts results and the state changes are logged once.
 import { test } from 'node:test';
 import assert from 'node:assert/strict';
@@ -17,7 +17,6 @@ const config: OtlpMetricsConfig = { url: 'http://127.0.0.1:1/v1/metrics', protoc
 
 function source(groups: () => SampleGroup[]): SnapshotSource {
   return {
-    groupNames: ['cgroup', 'host', 'runner'],
     collect: () => {
       const g = groups();
       const snap: Snapshot = { atMs: Date.now(), groups: g, get samples() { return g.flatMap((x) => x.samples); }, collectors: [] };
@@ -40,7 +39,7 @@ function points(rms: ResourceMetrics[], name: string): { attributes: Record<stri
 
 const usage = (cgroup: string, value: number, extra: Record<string, string> = {}): Sample => ({ desc: c.cgroupUsage, labels: { cgroup, ...extra }, value });
 
-test('a collector whose callback fails loses only its own points', async () => {
+test('a collector whose samples cannot be translated loses only its own points', async () => {
   const exporter = new InMemoryMetricExporter(AggregationTemporality.CUMULATIVE);
   const broken: SampleGroup = { collector: 'host', get samples(): Sample[] { throw new Error('host area exploded'); } };
   const s = sink(source(() => [
@@ -127,4 +126,45 @@ test('export results are counted; a failure and the recovery are logged once eac
   assert.equal(lines.filter((l) => l.includes('OTLP export failing') && l.includes('503 Service Unavailable')).length, 1);
   assert.equal(lines.filter((l) => l.includes('OTLP export recovered')).length, 1);
   await s.close();
+});
+
+test('a cgroup that is gone is gone from the next export (no stale points kept)', async () => {
+  for (const temporality of [AggregationTemporality.CUMULATIVE, AggregationTemporality.DELTA]) {
+    const exporter = new InMemoryMetricExporter(temporality);
+    let groups: SampleGroup[] = [{ collector: 'cgroup', samples: [usage('/a', 1), usage('/b', 2), { desc: c.cgroupOomKills, labels: { cgroup: '/b' }, value: 3 }] }];
+    const s = sink(source(() => groups), exporter);
+    await s.flush();
+    groups = [{ collector: 'cgroup', samples: [usage('/a', 5)] }];
+    await s.flush();
+    const last = exporter.getMetrics();
+    assert.deepEqual(points(last, 'memlens.cgroup.memory.usage').map((p) => [p.attributes['cgroup'], p.value]), [['/a', 5]], `temporality ${temporality}`);
+    assert.deepEqual(points(last, 'memlens.cgroup.memory.oom_kills'), [], `temporality ${temporality}`);
+    await s.close();
+  }
+});
+
+test('counters: the kernel\'s cumulative value, or its deltas; a counter that went back starts a new series', async () => {
+  const kills = (v: number): Sample => ({ desc: c.cgroupOomKills, labels: { cgroup: '/a' }, value: v });
+  for (const [temporality, want] of [[AggregationTemporality.CUMULATIVE, [3, 5, 1]], [AggregationTemporality.DELTA, [3, 2, 1]]] as const) {
+    const exporter = new InMemoryMetricExporter(temporality);
+    let v = 3;
+    const s = sink(source(() => [{ collector: 'cgroup', samples: [kills(v)] }]), exporter);
+    const got: { value: number; start: number }[] = [];
+    for (const next of [5, 1, 1]) {
+      await s.flush();
+      const m = exporter.getMetrics().at(-1)!.scopeMetrics.flatMap((x) => x.metrics).find((x) => x.descriptor.name === 'memlens.cgroup.memory.oom_kills')!;
+      assert.equal(m.dataPointType, DataPointType.SUM);
+      assert.equal(m.aggregationTemporality, temporality);
+      assert.equal((m as { isMonotonic?: boolean }).isMonotonic, true);
+      const p = m.dataPoints[0]!;
+      got.push({ value: p.value as number, start: p.startTime[0] * 1e9 + p.startTime[1] });
+      v = next;
+    }
+    assert.deepEqual(got.map((g) => g.value), want, `temporality ${temporality}`);
+    if (temporality === AggregationTemporality.CUMULATIVE) {
+      assert.equal(got[1]!.start, got[0]!.start, 'one cumulative series keeps its start time');
+      assert.ok(got[2]!.start > got[1]!.start, 'a counter that went back (a new cgroup at the same path) starts again');
+    }
+    await s.close();
+  }
 });

@@ -18,7 +18,7 @@ import { oomRouter } from './http/api.js';
 import { OomStore } from './oom/store.js';
 import { OomMonitor } from './oom/monitor.js';
 import { OomCollector } from './collectors/oom.js';
-import { KernelEventLoop } from './watch/eventLoop.js';
+import { KernelEventLoop } from './kernel/eventLoop.js';
 import { setupWatch, type WatchSetup } from './watch/setup.js';
 import { eventsRouter } from './http/api.js';
 import type { CgroupObservation } from './watch/thresholds.js';

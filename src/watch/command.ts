@@ -6,7 +6,7 @@ import type { Logger } from '../log.js';
 import { HostFs } from '../host/hostFs.js';
 import { describe } from '../errors.js';
 import { discoverHierarchy } from '../main.js';
-import { KernelEventLoop } from './eventLoop.js';
+import { KernelEventLoop } from '../kernel/eventLoop.js';
 import { setupWatch } from './setup.js';
 import type { WatchEvent } from './bus.js';
 

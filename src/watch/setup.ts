@@ -6,7 +6,7 @@ import type { Logger } from '../log.js';
 import type { Sample } from '../model/types.js';
 import type { MemoryHierarchy } from '../cgroupfs/discover.js';
 import { CgroupCollector } from '../collectors/cgroup.js';
-import type { KernelEventLoop } from './eventLoop.js';
+import type { KernelEventLoop } from '../kernel/eventLoop.js';
 import { WatchBus } from './bus.js';
 import { WatchStats } from './stats.js';
 import { CgroupWatcher } from './watcher.js';

@@ -3,14 +3,14 @@
 // only for exposition itself failing.
 import express, { type Express, type NextFunction, type Request, type Response, type Router } from 'express';
 import type { Server } from 'node:http';
-import type { Runner } from '../collectors/runner.js';
-import type { ExpositionSink } from '../sinks/sink.js';
+import type { ExpositionSink, SnapshotSource } from '../sinks/sink.js';
 import type { Logger } from '../log.js';
 import { MemlensError, describe } from '../errors.js';
 import type { ListenAddress } from '../config/units.js';
 
 export interface AppDeps {
-  runner: Runner;
+  /** The runner: scrapes (and OTLP exports) within --collect.min-interval share one collection. */
+  runner: SnapshotSource;
   /** Extra routes (the JSON API), mounted before the 404 handler. */
   routers?: Router[];
   /** Undefined with --web.disable-metrics (push only): no route at the telemetry path. */
@@ -24,17 +24,19 @@ export function createApp(deps: AppDeps): Express {
   app.disable('x-powered-by');
 
   const sink = deps.sink;
-  if (sink !== undefined) app.get(deps.telemetryPath, async (req: Request, res: Response) => {
-    try {
-      const snap = await deps.runner.collect();
-      const format = sink.negotiate(req.get('accept'));
-      const body = await sink.render(format, snap);
-      res.set('Content-Type', sink.contentType(format)).send(body);
-    } catch (err) {
-      deps.log.error({ err: describe(err) }, 'exposition failed');
-      res.status(500).type('text/plain').send(`exposition failed: ${describe(err)}\n`);
-    }
-  });
+  if (sink !== undefined) {
+    app.get(deps.telemetryPath, async (req: Request, res: Response) => {
+      try {
+        const snap = await deps.runner.collect();
+        const format = sink.negotiate(req.get('accept'));
+        const body = await sink.render(format, snap);
+        res.set('Content-Type', sink.contentType(format)).send(body);
+      } catch (err) {
+        deps.log.error({ err: describe(err) }, 'exposition failed');
+        res.status(500).type('text/plain').send(`exposition failed: ${describe(err)}\n`);
+      }
+    });
+  }
 
   app.get('/healthz', (_req, res) => {
     res.type('text/plain').send('ok\n');

@@ -16,14 +16,14 @@ import type { Resource } from '@opentelemetry/resources';
 import { BatchLogRecordProcessor, LoggerProvider, type LogRecordExporter, type ReadableLogRecord } from '@opentelemetry/sdk-logs';
 import { OTLPLogExporter as JsonLogExporter } from '@opentelemetry/exporter-logs-otlp-http';
 import { OTLPLogExporter as ProtoLogExporter } from '@opentelemetry/exporter-logs-otlp-proto';
+import { join } from 'node:path';
 import type { OtlpSignalConfig } from '../config/otlp.js';
 import type { Logger } from '../log.js';
-import { describe } from '../errors.js';
+import { describe, errnoCode } from '../errors.js';
 import type { OomKillRecord } from '../oom/store.js';
 import type { WatchEvent } from '../watch/bus.js';
 import { cgroupLabels } from '../collectors/cgroup.js';
 import { pointAttributes, type ExportStats } from './otlp.js';
-import { makeDir } from '../forensics/store.js';
 import { readPrivateFile, writePrivateFileAtomic } from './privateFile.js';
 
 export const STATE_FILE = 'otlp-logs-state.json';
@@ -83,11 +83,11 @@ export class OtlpLogSink {
 
   constructor(private readonly opts: OtlpLogSinkOptions) {
     try {
-      const text = readPrivateFile(opts.stateDir, STATE_FILE);
-      this.state = text === undefined ? undefined : parseState(text);
-      if (text !== undefined && this.state === undefined) opts.log.warn({ dir: opts.stateDir, file: STATE_FILE }, 'OTLP logs: unreadable state file ignored (kills still in the kernel ring may be sent again)');
+      const text = readPrivateFile(join(opts.stateDir, STATE_FILE), 4096);
+      this.state = parseState(text);
+      if (this.state === undefined) opts.log.warn({ dir: opts.stateDir, file: STATE_FILE }, 'OTLP logs: unreadable state file ignored (kills still in the kernel ring may be sent again)');
     } catch (err) {
-      opts.log.warn({ dir: opts.stateDir, file: STATE_FILE, err: describe(err) }, 'OTLP logs: cannot read the state file (kills still in the kernel ring may be sent again)');
+      if (errnoCode(err) !== 'ENOENT') opts.log.warn({ dir: opts.stateDir, file: STATE_FILE, err: describe(err) }, 'OTLP logs: cannot read the state file (kills still in the kernel ring may be sent again)');
     }
     if (opts.bootId === undefined) opts.log.warn('OTLP logs: no boot id: kills still in the kernel ring at a restart may be sent again');
     const inner = opts.exporter ?? logExporter(opts.config);
@@ -182,7 +182,6 @@ export class OtlpLogSink {
     if (newest < 0 || (this.state?.bootId === bootId && this.state.seq === newest)) return;
     this.state = { bootId, seq: newest };
     try {
-      makeDir(this.opts.stateDir); // the snapshot store makes it on its first snapshot only
       writePrivateFileAtomic(this.opts.stateDir, STATE_FILE, `${JSON.stringify(this.state)}\n`);
       if (this.stateFailing) this.opts.log.info({ dir: this.opts.stateDir }, 'OTLP logs: state file written again');
       this.stateFailing = false;

@@ -25,8 +25,8 @@ import type { CgroupObservation } from './watch/thresholds.js';
 import { VERSION } from './version.js';
 import { SnapshotService } from './forensics/snapshots.js';
 import { snapshotsRouter } from './http/snapshots.js';
-import { ExportStats, OtlpMetricsSink, otlpResource, type Signal } from './sinks/otlp.js';
-import { OtlpLogSink } from './sinks/otlpLogs.js';
+import type { ExportStats, OtlpMetricsSink, Signal } from './sinks/otlp.js';
+import type { OtlpLogSink } from './sinks/otlpLogs.js';
 
 /** The memory cgroup hierarchy as this host mounts it (v1, v2, or none). Throws when procfs is unreadable. */
 export function discoverHierarchy(host: HostFs): MemoryHierarchy | undefined {
@@ -70,10 +70,13 @@ export interface Running {
 }
 
 /** The OTLP sinks the configuration asks for; the log sink is fed kills (after their snapshot link) and crossings. */
-function otlpSinks(cfg: Config, host: HostFs, log: Logger): { stats: ExportStats | undefined; logs: OtlpLogSink | undefined; metrics: (runner: Runner) => OtlpMetricsSink | undefined } {
+async function otlpSinks(cfg: Config, host: HostFs, log: Logger): Promise<{ stats: ExportStats | undefined; logs: OtlpLogSink | undefined; metrics: (runner: Runner) => OtlpMetricsSink | undefined }> {
   const { metrics, logs } = cfg.otlp;
   const signals: Signal[] = [...(metrics === undefined ? [] : ['metrics' as const]), ...(logs === undefined ? [] : ['logs' as const])];
   if (signals.length === 0) return { stats: undefined, logs: undefined, metrics: () => undefined };
+  // Loaded only when pushing: the OpenTelemetry SDK and protobufjs cost about 7 MiB of resident memory.
+  const { ExportStats, OtlpMetricsSink, otlpResource } = await import('./sinks/otlp.js');
+  const { OtlpLogSink } = await import('./sinks/otlpLogs.js');
   const otlpLog = log.child({ area: 'otlp' });
   const stats = new ExportStats(otlpLog, signals);
   const resource = otlpResource(cfg.otlp.resource, VERSION);
@@ -110,7 +113,7 @@ export async function startExporter(cfg: Config, log: Logger): Promise<Running> 
   snapshots.start();
   snapshots.subscribe(watch.bus); // every upward crossing, debounced per cgroup by --snapshot.min-interval
   store.onKill((r) => snapshots.linkKill(r));
-  const otlp = otlpSinks(cfg, host, log);
+  const otlp = await otlpSinks(cfg, host, log);
   const otlpLogs = otlp.logs;
   if (otlpLogs !== undefined) {
     store.onKill((r) => otlpLogs.kill(r)); // after linkKill: the record carries its snapshot id

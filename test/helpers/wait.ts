@@ -1,4 +1,4 @@
-// Wait on a condition, never a fixed sleep: polls fn until it gives a value, or fails naming what it waited for.
+// Wait on a condition, never a fixed sleep: fn is polled until it gives a value or the time is up.
 import { setTimeout as sleep } from 'node:timers/promises';
 
 export async function waitFor<T>(what: string, fn: () => T | undefined | Promise<T | undefined>, timeoutMs: number): Promise<T> {

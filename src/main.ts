@@ -162,6 +162,7 @@ export async function startExporter(cfg: Config, log: Logger): Promise<Running> 
   });
   store.onKill((r) => explainer.onKill(r)); // after linkKill: the record carries its snapshotId
   const sink = cfg.disableMetrics ? undefined : new PrometheusSink(c.catalog);
+  if (cfg.disableMetrics && otlpMetrics === undefined) log.warn('--web.disable-metrics without an OTLP metrics endpoint: metrics are neither served nor pushed');
   const routers = [
     oomRouter(store, (id) => explainer.explain(id)), eventsRouter(watch.bus), snapshotsRouter(snapshots),
     pageRouter({ runner, recent, explainer, store, bus: watch.bus, snapshots }),

@@ -7,6 +7,7 @@ import { MemlensError } from '../errors.js';
 import { kubeIds, type MemoryHierarchy } from '../cgroupfs/discover.js';
 import { tighter, UNLIMITED, type Limit } from '../cgroupfs/limit.js';
 import { readMemoryCgroup } from '../cgroupfs/memory.js';
+import { statItemSelector, type StatItemSelector } from '../cgroupfs/statItems.js';
 import { IntervalPeaks } from '../cgroupfs/intervalPeak.js';
 import { parseMeminfo } from '../procfs/meminfo.js';
 import type { Collector } from './collector.js';
@@ -18,6 +19,8 @@ export interface CgroupFilter {
   include: RegExp | undefined;
   exclude: RegExp | undefined;
   maxDepth: number;
+  /** memory.stat items to export (--cgroup.stat-items); all when absent (the watcher's walk exports nothing). */
+  statItems?: readonly string[];
 }
 
 export function cgroupLabels(path: string): Labels {
@@ -42,6 +45,7 @@ export class CgroupCollector implements Collector {
   ];
 
   private readonly intervalPeaks = new IntervalPeaks();
+  private readonly statSelected: StatItemSelector;
 
   constructor(
     private readonly hierarchy: MemoryHierarchy | undefined,
@@ -50,7 +54,9 @@ export class CgroupCollector implements Collector {
     private readonly onOomCounts?: (counts: Map<string, number>) => void,
     /** Receives, after each collection, every cgroup walked with its usage and effective limit (the watcher's list). */
     private readonly onCgroups?: (cgroups: CgroupObservation[]) => void,
-  ) {}
+  ) {
+    this.statSelected = statItemSelector(filter.statItems ?? ['all']);
+  }
 
   async collect(host: HostFs, signal: AbortSignal): Promise<CollectResult> {
     const h = this.hierarchy;
@@ -89,7 +95,7 @@ export class CgroupCollector implements Collector {
         if (cg.usageBytes !== undefined && cg.inactiveFileBytes !== undefined) {
           out.add(c.cgroupWorkingSet, l, Math.max(0, cg.usageBytes - cg.inactiveFileBytes));
         }
-        for (const [item, v] of cg.stat) out.add(c.cgroupStat, { ...l, item }, v);
+        for (const [item, v] of cg.stat) if (this.statSelected(item)) out.add(c.cgroupStat, { ...l, item }, v);
         out.add(c.cgroupPeak, l, cg.peakBytes);
         out.add(c.cgroupSwap, l, cg.swapBytes);
         for (const [event, v] of cg.events) out.add(c.cgroupEvents, { ...l, event }, v);

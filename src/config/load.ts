@@ -8,6 +8,7 @@ import { ConfigError, describe } from '../errors.js';
 import { OPTIONS, envName, type OptionFlag, type OptionSpec } from './options.js';
 import { parseDurationMs, parseListenAddress, parseSizeBytes, type ListenAddress } from './units.js';
 import { parseThresholds } from '../watch/thresholds.js';
+import { checkStatItems } from '../cgroupfs/statItems.js';
 import { compileSnapshotRules, snapshotRuleSchema, type RawSnapshotRule, type SnapshotRule } from './snapshotRules.js';
 
 export interface GroupRule {
@@ -30,7 +31,7 @@ export interface Config {
     smapsScope: 'selected' | 'all' | 'none';
     groups: GroupRule[];
   };
-  cgroup: { include: RegExp | undefined; exclude: RegExp | undefined; maxDepth: number };
+  cgroup: { include: RegExp | undefined; exclude: RegExp | undefined; maxDepth: number; statItems: string[] };
   collectTimeoutMs: number;
   collectMinIntervalMs: number;
   disabledCollectors: string[];
@@ -233,6 +234,9 @@ export function loadConfig(argv: readonly string[], env: NodeJS.ProcessEnv): Par
   const known = ['process', 'cgroup', 'host', 'oom'];
   const unknown = disabled.find((d) => !known.includes(d));
   if (unknown !== undefined) throw new ConfigError(`--collectors.disabled: unknown collector ${JSON.stringify(unknown)} (known: ${known.join(', ')})`);
+  const statItems = v<string[]>('cgroup.stat-items');
+  const statProblem = checkStatItems(statItems);
+  if (statProblem !== undefined) throw new ConfigError(`--cgroup.stat-items: ${statProblem}`);
   const watchThresholds = parseThresholds(v<string[]>('watch.thresholds'));
   if (typeof watchThresholds === 'string') throw new ConfigError(`--watch.thresholds: ${watchThresholds}`);
   const watchPollMs = v<number>('watch.poll-interval');
@@ -256,7 +260,7 @@ export function loadConfig(argv: readonly string[], env: NodeJS.ProcessEnv): Par
         smapsScope: v<'selected' | 'all' | 'none'>('process.smaps-scope'),
         groups,
       },
-      cgroup: { include: v<RegExp | undefined>('cgroup.include'), exclude: v<RegExp | undefined>('cgroup.exclude'), maxDepth: v<number>('cgroup.max-depth') },
+      cgroup: { include: v<RegExp | undefined>('cgroup.include'), exclude: v<RegExp | undefined>('cgroup.exclude'), maxDepth: v<number>('cgroup.max-depth'), statItems },
       collectTimeoutMs: v<number>('collect.timeout'),
       collectMinIntervalMs: v<number>('collect.min-interval'),
       disabledCollectors: disabled,

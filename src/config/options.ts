@@ -26,6 +26,7 @@ export const OPTIONS = [
   { flag: 'cgroup.include', kind: 'regex', default: undefined, help: 'Only export cgroups whose path matches this regex.' },
   { flag: 'cgroup.exclude', kind: 'regex', default: undefined, help: 'Do not export cgroups whose path matches this regex.' },
   { flag: 'cgroup.max-depth', kind: 'int', default: '16', help: 'Do not descend deeper than this below the hierarchy root.' },
+  { flag: 'cgroup.stat-items', kind: 'list', default: 'anon,file,shmem,file_mapped,kernel,inactive_file,active_file,slab,sock', help: 'Comma-separated memory.stat items exported per cgroup (v2 names; v1 total_* items are renamed to them), or all.' },
   { flag: 'collect.timeout', kind: 'duration', default: '10s', help: 'A collector slower than this is abandoned for this scrape (success 0).' },
   { flag: 'collect.min-interval', kind: 'duration', default: '1s', help: 'Scrapes (and OTLP exports) closer together than this share one collection.' },
   { flag: 'collectors.disabled', kind: 'list', default: '', help: 'Comma-separated collectors to turn off (process, cgroup, host, oom).' },

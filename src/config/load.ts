@@ -98,6 +98,13 @@ function valueSchema(spec: OptionSpec): z.ZodType {
       return str.transform((s) => s.split(',').map((x) => x.trim()).filter((x) => x !== ''));
     case 'enum':
       return str.pipe(z.enum(spec.choices as [string, ...string[]]));
+    case 'bool':
+      return z.union([z.boolean(), z.string()]).transform((b, ctx) => {
+        if (typeof b === 'boolean') return b;
+        if (b === 'true' || b === 'false') return b === 'true';
+        ctx.addIssue({ code: 'custom', message: `must be true or false, got ${JSON.stringify(b)}` });
+        return z.NEVER;
+      });
   }
 }
 
@@ -112,7 +119,7 @@ function fileSchema(): z.ZodType {
   for (const o of OPTIONS) {
     const [section, key] = o.flag.split('.') as [string, string];
     const s = sections.get(section) ?? {};
-    s[key] = z.union([z.string(), z.number()]).optional();
+    s[key] = z.union([z.string(), z.number(), z.boolean()]).optional();
     sections.set(section, s);
   }
   const shape: Record<string, z.ZodType> = {};
@@ -133,7 +140,7 @@ function issueText(e: z.ZodError): string {
 
 export function helpText(): string {
   const lines = ['Usage: memlens [command] [flags]', '', 'Commands:', '  serve (default)   run the exporter', '  watch             print early-warning events (threshold crossings, OOM) live, without HTTP', '  snapshot          capture one cgroup into --snapshot.dir and print its id and path (--cgroup PATH)', '', 'Flags (each also MEMLENS_<FLAG> in the environment, or a key in --config FILE):'];
-  const all: { flag: string; help: string; default: string | undefined }[] = [
+  const all: { flag: string; help: string; default: string | boolean | undefined; kind?: string }[] = [
     ...OPTIONS,
     { flag: 'config', help: 'YAML config file (process group rules live here).', default: undefined },
     { flag: 'cgroup', help: 'With the snapshot command: the cgroup to capture, as /proc/PID/cgroup prints it.', default: undefined },
@@ -141,11 +148,32 @@ export function helpText(): string {
     { flag: 'version', help: 'Show the version.', default: undefined },
   ];
   for (const o of all) {
-    const dflt = o.default === undefined || o.default === '' ? '' : ` (default ${JSON.stringify(o.default)})`;
+    const dflt = o.default === undefined || o.default === '' ? '' : ` (default ${typeof o.default === 'boolean' ? String(o.default) : JSON.stringify(o.default)})`;
     const env = o.flag === 'help' || o.flag === 'version' || o.flag === 'cgroup' ? '' : `  [${envName(o.flag)}]`;
-    lines.push(`  --${o.flag.padEnd(26)} ${o.help}${dflt}${env}`);
+    const name = o.kind === 'bool' ? `[no-]${o.flag}` : o.flag;
+    lines.push(`  --${name.padEnd(26)} ${o.help}${dflt}${env}`);
   }
   return lines.join('\n');
+}
+
+const BOOL_FLAGS: ReadonlySet<string> = new Set(OPTIONS.filter((o) => o.kind === 'bool').map((o) => o.flag));
+
+/** `--x` -> `--x=true`, `--no-x` -> `--x=false` for boolean options (up to a `--` terminator); the rest as given. */
+export function expandBooleanFlags(argv: readonly string[]): string[] {
+  const out: string[] = [];
+  let rest = false;
+  for (const a of argv) {
+    if (rest || !a.startsWith('--') || a.includes('=')) {
+      if (a === '--') rest = true;
+      out.push(a);
+      continue;
+    }
+    const name = a.slice(2);
+    if (BOOL_FLAGS.has(name)) out.push(`--${name}=true`);
+    else if (name.startsWith('no-') && BOOL_FLAGS.has(name.slice(3))) out.push(`--${name.slice(3)}=false`);
+    else out.push(a);
+  }
+  return out;
 }
 
 export type ParsedCli = { kind: 'help' } | { kind: 'version' } | { kind: 'run'; command: string; config: Config; positionals: string[] };
@@ -160,7 +188,7 @@ export function loadConfig(argv: readonly string[], env: NodeJS.ProcessEnv): Par
   for (const o of OPTIONS) argOptions[o.flag] = { type: 'string' };
   let parsed: ReturnType<typeof parseArgs>;
   try {
-    parsed = parseArgs({ args: [...argv], options: argOptions, strict: true, allowPositionals: true });
+    parsed = parseArgs({ args: expandBooleanFlags(argv), options: argOptions, strict: true, allowPositionals: true });
   } catch (err) {
     throw new ConfigError(describe(err).replace(/\. To specify a positional argument.*$/, ''));
   }
@@ -266,7 +294,7 @@ export function loadConfig(argv: readonly string[], env: NodeJS.ProcessEnv): Par
       disabledCollectors: disabled,
       logLevel: v<Config['logLevel']>('log.level'),
       watch: {
-        enabled: v<string>('watch.enabled') === 'true',
+        enabled: v<boolean>('watch.enabled'),
         thresholds: watchThresholds,
         pollIntervalMs: watchPollMs,
         maxCgroups: v<number>('watch.max-cgroups'),
@@ -275,12 +303,12 @@ export function loadConfig(argv: readonly string[], env: NodeJS.ProcessEnv): Par
       snapshot: {
         dir: v<string>('snapshot.dir'),
         minIntervalMs: v<number>('snapshot.min-interval'),
-        cmdline: v<string>('snapshot.cmdline') === 'true',
+        cmdline: v<boolean>('snapshot.cmdline'),
         maxCount: v<number>('snapshot.max-count'),
         maxBytes: v<number>('snapshot.max-bytes'),
         maxAgeMs: v<number>('snapshot.max-age'),
         linkWindowMs: v<number>('snapshot.link-window'),
-        hold: v<string>('snapshot.hold') === 'true',
+        hold: v<boolean>('snapshot.hold'),
         holdMaxMs: v<number>('snapshot.hold-max'),
         rules: compileSnapshotRules(snapshotRules, configFile ?? ''),
       },

@@ -1,13 +1,16 @@
 // Every setting, once: its flag, its environment variable, its key in the YAML file, its
 // default and its help. Flags > environment > file > defaults. `memlens --help` is built from it.
+// Booleans are typed as Prometheus exporters' users type them (kingpin): `--x` alone turns x on,
+// `--no-x` off, `--x=true|false` either; `true|false` in the environment, a YAML boolean in the file.
 
-export type OptionKind = 'string' | 'int' | 'duration' | 'size' | 'regex' | 'list' | 'enum';
+export type OptionKind = 'string' | 'int' | 'duration' | 'size' | 'regex' | 'list' | 'enum' | 'bool';
 
 export interface OptionSpec {
   /** Flag name without dashes, also the dotted key path in the YAML file (`web.listen-address`). */
   readonly flag: string;
   readonly kind: OptionKind;
-  readonly default: string | undefined;
+  /** Typed: a boolean for kind 'bool', text (parsed like any user value) otherwise. */
+  readonly default: string | boolean | undefined;
   readonly help: string;
   readonly choices?: readonly string[];
 }
@@ -31,19 +34,19 @@ export const OPTIONS = [
   { flag: 'collect.min-interval', kind: 'duration', default: '1s', help: 'Scrapes (and OTLP exports) closer together than this share one collection.' },
   { flag: 'collectors.disabled', kind: 'list', default: '', help: 'Comma-separated collectors to turn off (process, cgroup, host, oom).' },
   { flag: 'log.level', kind: 'enum', default: 'info', choices: ['debug', 'info', 'warn', 'error'], help: 'Log level.' },
-  { flag: 'watch.enabled', kind: 'enum', default: 'true', choices: ['true', 'false'], help: 'Early warning: watch cgroups with a memory limit and report upward threshold crossings (log, /api/v1/events, metrics).' },
+  { flag: 'watch.enabled', kind: 'bool', default: true, help: 'Early warning: watch cgroups with a memory limit and report upward threshold crossings (log, /api/v1/events, metrics).' },
   { flag: 'watch.thresholds', kind: 'list', default: '0.9,0.95', help: 'Comma-separated fractions of each cgroup\'s effective limit whose upward crossing is an event.' },
   { flag: 'watch.poll-interval', kind: 'duration', default: '100ms', help: 'How often memory.current is read where the kernel has no thresholds (cgroup v2, or v1 without write access to cgroup.event_control).' },
   { flag: 'watch.max-cgroups', kind: 'int', default: '500', help: 'Watch at most this many cgroups, the tightest headroom first (only cgroups with an effective limit; --cgroup.include/--cgroup.exclude apply).' },
   { flag: 'watch.refresh-interval', kind: 'duration', default: '15s', help: 'Re-discover the watched cgroups this often when no scrape has done it.' },
   { flag: 'snapshot.dir', kind: 'string', default: './snapshots', help: 'Directory of snapshot documents (one JSON file each; rules are snapshot.rules in --config).' },
   { flag: 'snapshot.min-interval', kind: 'duration', default: '30s', help: 'Threshold crossings of one cgroup closer together than this take one snapshot.' },
-  { flag: 'snapshot.cmdline', kind: 'enum', default: 'false', choices: ['false', 'true'], help: 'Keep full command lines in snapshots (they carry secrets); by default argv[0] only. environ is never read.' },
+  { flag: 'snapshot.cmdline', kind: 'bool', default: false, help: 'Keep full command lines in snapshots (they carry secrets); by default argv[0] only. environ is never read.' },
   { flag: 'snapshot.max-count', kind: 'int', default: '200', help: 'Keep at most this many snapshots (oldest removed first).' },
   { flag: 'snapshot.max-bytes', kind: 'size', default: '512MiB', help: 'Keep at most this many bytes of snapshots (oldest removed first).' },
   { flag: 'snapshot.max-age', kind: 'duration', default: '168h', help: 'Remove snapshots older than this.' },
   { flag: 'snapshot.link-window', kind: 'duration', default: '10m', help: 'An OOM kill is linked to the newest snapshot of its cgroup (or an ancestor) taken at most this long before it.' },
-  { flag: 'snapshot.hold', kind: 'enum', default: 'false', choices: ['false', 'true'], help: 'cgroup v1 only: on the top threshold, set oom_kill_disable=1 while the snapshot is taken (the kernel waits instead of killing). Risky: see README.' },
+  { flag: 'snapshot.hold', kind: 'bool', default: false, help: 'cgroup v1 only: on the top threshold, set oom_kill_disable=1 while the snapshot is taken (the kernel waits instead of killing). Risky: see README.' },
   { flag: 'snapshot.hold-max', kind: 'duration', default: '2s', help: 'The longest the OOM killer is held off by --snapshot.hold.' },
 ] as const satisfies readonly OptionSpec[];
 

@@ -1,58 +1,24 @@
-// Wiring only: config -> host -> collectors -> runner -> sinks -> http.
+// Wiring only: config -> host -> collectors (from collectors/registry.ts) -> runner -> sinks -> http.
 import type { Server } from 'node:http';
 import * as c from './model/catalog.js';
 import type { Config } from './config/load.js';
 import { HostFs } from './host/hostFs.js';
 import type { Logger } from './log.js';
-import { MemlensError, describe } from './errors.js';
-import { parseMountinfo } from './procfs/mountinfo.js';
-import { findMemoryHierarchy, type MemoryHierarchy } from './cgroupfs/discover.js';
-import type { Collector } from './collectors/collector.js';
-import { ProcessCollector } from './collectors/process.js';
-import { CgroupCollector } from './collectors/cgroup.js';
-import { HostCollector } from './collectors/host.js';
+import { describe } from './errors.js';
+import { discoverHierarchy } from './cgroupfs/hierarchy.js';
+import { buildCollectors, enabledCollectors, isEnabled } from './collectors/registry.js';
 import { Runner } from './collectors/runner.js';
 import { PrometheusSink } from './sinks/prometheus.js';
 import { createApp, listen } from './http/server.js';
 import { oomRouter } from './http/api.js';
 import { OomStore } from './oom/store.js';
 import { OomMonitor } from './oom/monitor.js';
-import { OomCollector } from './collectors/oom.js';
 import { KernelEventLoop } from './watch/eventLoop.js';
 import { setupWatch, type WatchSetup } from './watch/setup.js';
 import { eventsRouter } from './http/api.js';
-import type { CgroupObservation } from './watch/thresholds.js';
 import { VERSION } from './version.js';
 import { SnapshotService } from './forensics/snapshots.js';
 import { snapshotsRouter } from './http/snapshots.js';
-
-/** The memory cgroup hierarchy as this host mounts it (v1, v2, or none). Throws when procfs is unreadable. */
-export function discoverHierarchy(host: HostFs): MemoryHierarchy | undefined {
-  const path = host.proc('self/mountinfo');
-  let text: string;
-  try {
-    text = host.read(path);
-  } catch (err) {
-    throw new MemlensError('MEMLENS_ERR_CONFIG', `--path.procfs: cannot read ${path}: ${describe(err)}`, { path, cause: err });
-  }
-  const mounts = parseMountinfo(text, path).value;
-  return findMemoryHierarchy(mounts, (mp) => host.tryRead(`${host.hostPath(mp)}/cgroup.controllers`));
-}
-
-export function buildCollectors(
-  cfg: Config,
-  hierarchy: MemoryHierarchy | undefined,
-  oom?: { store: OomStore; monitor: OomMonitor },
-  onCgroups?: (cgroups: CgroupObservation[]) => void,
-): Collector[] {
-  const all: Collector[] = [
-    new ProcessCollector({ ...cfg.process, cgroupMode: hierarchy?.mode ?? 'v2' }),
-    new CgroupCollector(hierarchy, cfg.cgroup, oom === undefined ? undefined : (m) => oom.monitor.observeCgroupCounts(m), onCgroups),
-    new HostCollector(),
-  ];
-  if (oom !== undefined) all.push(new OomCollector(oom.store, oom.monitor));
-  return all.filter((col) => !cfg.disabledCollectors.includes(col.name));
-}
 
 export interface Running {
   server: Server;
@@ -66,6 +32,7 @@ export interface Running {
 }
 
 export async function startExporter(cfg: Config, log: Logger): Promise<Running> {
+  enabledCollectors(cfg); // unknown names in --collectors.* fail here, before anything starts
   const host = new HostFs(cfg.procRoot, cfg.sysRoot);
   const hierarchy = discoverHierarchy(host);
   if (hierarchy === undefined) log.warn('no cgroup memory controller found: the cgroup collector reports success 0');
@@ -79,7 +46,7 @@ export async function startExporter(cfg: Config, log: Logger): Promise<Running> 
   }
   const store = new OomStore();
   const monitor = new OomMonitor({ kmsgPath: cfg.kmsgPath, loop, store, log });
-  const oomEnabled = !cfg.disabledCollectors.includes('oom');
+  const oomEnabled = isEnabled(cfg, 'oom');
   const watch = setupWatch(cfg, hierarchy, host, loop, log);
   // Snapshots: taken on crossings, API and CLI; each OOM kill is linked to the newest one before it.
   // The hold (--snapshot.hold) applies from the top --watch.thresholds fraction only.
@@ -90,9 +57,11 @@ export async function startExporter(cfg: Config, log: Logger): Promise<Running> 
   snapshots.start();
   snapshots.subscribe(watch.bus); // every upward crossing, debounced per cgroup by --snapshot.min-interval
   store.onKill((r) => snapshots.linkKill(r));
-  const collectors = [...buildCollectors(cfg, hierarchy, oomEnabled ? { store, monitor } : undefined, watch.onCgroups), snapshots.collector()];
-  const build = [{ desc: c.buildInfo, labels: { version: VERSION }, value: 1 }];
-  const runner = new Runner(collectors, host, { timeoutMs: cfg.collectTimeoutMs, minIntervalMs: cfg.collectMinIntervalMs, seriesBudget: 200_000 }, log, () => [...build, ...watch.samples()]);
+  const collectors = buildCollectors({
+    cfg, hierarchy, version: VERSION, oom: { store, monitor }, snapshots, watchStats: { samples: () => watch.samples() },
+    ...(watch.onCgroups === undefined ? {} : { onCgroups: watch.onCgroups }),
+  });
+  const runner = new Runner(collectors, host, { timeoutMs: cfg.collectTimeoutMs, minIntervalMs: cfg.collectMinIntervalMs, seriesBudget: 200_000 }, log);
   const sink = new PrometheusSink(c.catalog);
   const app = createApp({ runner, sink, telemetryPath: cfg.telemetryPath, log, routers: [oomRouter(store), eventsRouter(watch.bus), snapshotsRouter(snapshots)] });
   let server: Server;

@@ -2,7 +2,7 @@
 // limit is the tightest of its own and its ancestors' (and the host's RAM).
 import * as c from '../model/catalog.js';
 import type { HostFs } from '../host/hostFs.js';
-import type { CollectResult, Labels } from '../model/types.js';
+import type { CollectResult, Labels, MetricDesc } from '../model/types.js';
 import { MemlensError } from '../errors.js';
 import { kubeIds, type MemoryHierarchy } from '../cgroupfs/discover.js';
 import { tighter, UNLIMITED, type Limit } from '../cgroupfs/limit.js';
@@ -37,12 +37,14 @@ export function joinCgroup(root: string, rel: string): string {
   return root === '/' ? `/${rel}` : `${root}/${rel}`;
 }
 
+export const CGROUP_METRICS: readonly MetricDesc[] = [
+  c.cgroupUsage, c.cgroupLimit, c.cgroupEffectiveLimit, c.cgroupWorkingSet, c.cgroupStat, c.cgroupPeak, c.cgroupSwap,
+  c.cgroupEvents, c.cgroupOomKills, c.cgroupUnderOom, c.cgroupPressure, c.cgroupProcesses, c.cgroupIntervalPeak,
+];
+
 export class CgroupCollector implements Collector {
   readonly name = 'cgroup';
-  readonly metrics = [
-    c.cgroupUsage, c.cgroupLimit, c.cgroupEffectiveLimit, c.cgroupWorkingSet, c.cgroupStat, c.cgroupPeak, c.cgroupSwap,
-    c.cgroupEvents, c.cgroupOomKills, c.cgroupUnderOom, c.cgroupPressure, c.cgroupProcesses, c.cgroupIntervalPeak,
-  ];
+  readonly metrics = CGROUP_METRICS;
 
   private readonly intervalPeaks = new IntervalPeaks();
   private readonly statSelected: StatItemSelector;

@@ -16,7 +16,7 @@ import { Writable } from 'node:stream';
 import { setTimeout as sleep } from 'node:timers/promises';
 import { pino } from 'pino';
 import { HostFs } from '../../src/host/hostFs.js';
-import { discoverHierarchy } from '../../src/main.js';
+import { discoverHierarchy } from '../../src/cgroupfs/hierarchy.js';
 import { CgroupCollector } from '../../src/collectors/cgroup.js';
 import { KernelEventLoop } from '../../src/watch/eventLoop.js';
 import { WatchBus } from '../../src/watch/bus.js';

@@ -8,7 +8,8 @@ import * as c from '../../../src/model/catalog.js';
 import type { MetricDesc, Sample } from '../../../src/model/types.js';
 import { loadConfig } from '../../../src/config/load.js';
 import { HostFs } from '../../../src/host/hostFs.js';
-import { buildCollectors, discoverHierarchy } from '../../../src/main.js';
+import { discoverHierarchy } from '../../../src/cgroupfs/hierarchy.js';
+import { buildCollectors } from '../../../src/collectors/registry.js';
 import { Runner } from '../../../src/collectors/runner.js';
 import { encodeFamilies, type Format } from '../../../src/sinks/prometheus.js';
 import { memoryLogger, treeRoot } from '../collectors/trees.js';
@@ -53,7 +54,7 @@ async function snapshotOf(tree: 'v1' | 'v2'): Promise<Sample[]> {
   const parsed = loadConfig(['--path.procfs', `${root}/proc`, '--path.sysfs', `${root}/sys`, '--cgroup.stat-items', 'all'], {});
   if (parsed.kind !== 'run') throw new Error(parsed.kind);
   const host = new HostFs(parsed.config.procRoot, parsed.config.sysRoot);
-  const runner = new Runner(buildCollectors(parsed.config, discoverHierarchy(host)), host, { timeoutMs: 10_000, minIntervalMs: 0, seriesBudget: 200_000 }, memoryLogger().log);
+  const runner = new Runner(buildCollectors({ cfg: parsed.config, hierarchy: discoverHierarchy(host), version: 'test' }), host, { timeoutMs: 10_000, minIntervalMs: 0, seriesBudget: 200_000 }, memoryLogger().log);
   return (await runner.collect()).samples;
 }
 

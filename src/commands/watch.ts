@@ -5,10 +5,10 @@ import type { Config } from '../config/load.js';
 import type { Logger } from '../log.js';
 import { HostFs } from '../host/hostFs.js';
 import { describe } from '../errors.js';
-import { discoverHierarchy } from '../main.js';
-import { KernelEventLoop } from './eventLoop.js';
-import { setupWatch } from './setup.js';
-import type { WatchEvent } from './bus.js';
+import { discoverHierarchy } from '../cgroupfs/hierarchy.js';
+import { KernelEventLoop } from '../watch/eventLoop.js';
+import { setupWatch } from '../watch/setup.js';
+import type { WatchEvent } from '../watch/bus.js';
 
 function mib(bytes: number | null): string {
   return bytes === null ? '?' : `${(bytes / 2 ** 20).toFixed(1)} MiB`;

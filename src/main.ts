@@ -7,6 +7,7 @@ import type { Logger } from './log.js';
 import { describe } from './errors.js';
 import { discoverHierarchy } from './cgroupfs/hierarchy.js';
 import { buildCollectors, enabledCollectors, isEnabled } from './collectors/registry.js';
+import { CgroupCollector } from './collectors/cgroup.js';
 import { Runner } from './collectors/runner.js';
 import { PrometheusSink } from './sinks/prometheus.js';
 import { createApp, listen } from './http/server.js';
@@ -47,7 +48,7 @@ export async function startExporter(cfg: Config, log: Logger): Promise<Running> 
   const store = new OomStore();
   const monitor = new OomMonitor({ kmsgPath: cfg.kmsgPath, loop, store, log });
   const oomEnabled = isEnabled(cfg, 'oom');
-  const watch = setupWatch(cfg, hierarchy, host, loop, log);
+  const watch = setupWatch(cfg, hierarchy, host, loop, log, (onCgroups) => new CgroupCollector(hierarchy, cfg.cgroup, undefined, onCgroups));
   // Snapshots: taken on crossings, API and CLI; each OOM kill is linked to the newest one before it.
   // The hold (--snapshot.hold) applies from the top --watch.thresholds fraction only.
   const topThreshold = cfg.watch.thresholds.length > 0 ? Math.max(...cfg.watch.thresholds) : undefined;

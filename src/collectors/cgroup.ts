@@ -7,13 +7,13 @@ import { MemlensError } from '../errors.js';
 import { kubeIds, type MemoryHierarchy } from '../cgroupfs/discover.js';
 import { tighter, UNLIMITED, type Limit } from '../cgroupfs/limit.js';
 import { readMemoryCgroup } from '../cgroupfs/memory.js';
-import { statItemSelector, type StatItemSelector } from '../cgroupfs/statItems.js';
+import { statItemSelector, type StatItemSelector } from '../config/statItems.js';
 import { IntervalPeaks } from '../cgroupfs/intervalPeak.js';
 import { parseMeminfo } from '../procfs/meminfo.js';
 import type { Collector } from './collector.js';
 import { SampleSink } from './samples.js';
 import { YieldPoint } from './yieldPoint.js';
-import type { CgroupObservation } from '../watch/thresholds.js';
+import type { CgroupObservation } from '../cgroupfs/observation.js';
 
 export interface CgroupFilter {
   include: RegExp | undefined;

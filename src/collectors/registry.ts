@@ -10,7 +10,7 @@ import type { MemoryHierarchy } from '../cgroupfs/discover.js';
 import type { MetricDesc, Sample } from '../model/types.js';
 import type { OomStore } from '../oom/store.js';
 import type { OomMonitor } from '../oom/monitor.js';
-import type { CgroupObservation } from '../watch/thresholds.js';
+import type { CgroupObservation } from '../cgroupfs/observation.js';
 import type { Collector } from './collector.js';
 import { PROCESS_METRICS, ProcessCollector } from './process.js';
 import { CGROUP_METRICS, CgroupCollector } from './cgroup.js';

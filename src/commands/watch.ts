@@ -8,6 +8,7 @@ import { describe } from '../errors.js';
 import { discoverHierarchy } from '../cgroupfs/hierarchy.js';
 import { KernelEventLoop } from '../watch/eventLoop.js';
 import { setupWatch } from '../watch/setup.js';
+import { CgroupCollector } from '../collectors/cgroup.js';
 import type { WatchEvent } from '../watch/bus.js';
 
 function mib(bytes: number | null): string {
@@ -45,7 +46,7 @@ export async function watchCommand(cfg: Config, log: Logger, out: NodeJS.Writabl
   } catch (err) {
     log.warn({ err: describe(err) }, 'no kernel event loop (epoll through koffi): polling only');
   }
-  const watch = setupWatch({ ...cfg, watch: { ...cfg.watch, enabled: true } }, hierarchy, host, loop, log);
+  const watch = setupWatch({ ...cfg, watch: { ...cfg.watch, enabled: true } }, hierarchy, host, loop, log, (onCgroups) => new CgroupCollector(hierarchy, cfg.cgroup, undefined, onCgroups));
   watch.bus.on((ev) => out.write(`${formatEvent(ev)}\n`));
   // The watcher's timers do not hold the process; this does, until a signal.
   const keepAlive = setInterval(() => undefined, 1 << 30);

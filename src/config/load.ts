@@ -7,8 +7,8 @@ import { z } from 'zod';
 import { ConfigError, describe } from '../errors.js';
 import { OPTIONS, envName, type OptionFlag, type OptionSpec } from './options.js';
 import { parseDurationMs, parseListenAddress, parseSizeBytes, type ListenAddress } from './units.js';
-import { parseThresholds } from '../watch/thresholds.js';
-import { checkStatItems } from '../cgroupfs/statItems.js';
+import { parseThresholds } from './thresholds.js';
+import { checkStatItems } from './statItems.js';
 import { compileSnapshotRules, snapshotRuleSchema, type RawSnapshotRule, type SnapshotRule } from './snapshotRules.js';
 
 export interface GroupRule {

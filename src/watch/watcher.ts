@@ -26,7 +26,8 @@ import { IN_IGNORED, IN_MODIFY, IN_Q_OVERFLOW, syscallErrno } from './sys.js';
 import type { InotifyEvent } from './sys.js';
 import type { WatchBus, WatchEvent, WatchEventInput, WatchSource } from './bus.js';
 import type { WatchStats } from './stats.js';
-import { CrossingTracker, V2_EVENT_KEYS, counterDeltas, selectWatched, type CgroupObservation } from './thresholds.js';
+import { CrossingTracker, V2_EVENT_KEYS, counterDeltas, selectWatched } from './thresholds.js';
+import type { CgroupObservation } from '../cgroupfs/observation.js';
 
 export interface PsiTriggerSpec {
   stallUs: number;

@@ -1,6 +1,8 @@
 import { test } from 'node:test';
 import assert from 'node:assert/strict';
-import { CrossingTracker, counterDeltas, parseThresholds, selectWatched, thresholdBytes, type CgroupObservation } from '../../../src/watch/thresholds.js';
+import { CrossingTracker, counterDeltas, selectWatched, thresholdBytes } from '../../../src/watch/thresholds.js';
+import { parseThresholds } from '../../../src/config/thresholds.js';
+import type { CgroupObservation } from '../../../src/cgroupfs/observation.js';
 import { WatchBus } from '../../../src/watch/bus.js';
 import { HistogramState, WatchStats, MAX_CROSSING_LABEL_SETS } from '../../../src/watch/stats.js';
 import { watchLatency, watchCrossings, watchLabelSetsDropped } from '../../../src/model/catalog.js';

@@ -1,9 +1,9 @@
 // Which memory.stat items are exported (--cgroup.stat-items). Items are named as the `item` label
 // gives them: the v2 key (Documentation/admin-guide/cgroup-v2.rst, "memory.stat"); on v1 the
-// hierarchical total_* key is renamed to its v2 counterpart first (memory.ts V1_STAT_ITEMS), so one
-// list selects the same items on both. One selector serves every memory.stat metric (the byte items
-// here, the event counters beside them), so a user names items once.
-import { V1_STAT_ITEMS, V2_STAT_BYTES } from './memory.js';
+// hierarchical total_* key is renamed to its v2 counterpart first (cgroupfs/memory.ts V1_STAT_ITEMS), so
+// one list selects the same items on both. One selector serves every memory.stat metric (the byte items,
+// the event counters beside them), so a user names items once. Plain data here (config is the lowest
+// layer); test/unit/config/statItems.test.ts checks that every item the parsers produce is known.
 
 /**
  * The default: the items the bundled dashboards and alerts read, enough to split usage into anon /
@@ -20,8 +20,16 @@ export const STAT_EVENT_ITEMS: ReadonlySet<string> = new Set([
   'zswpin', 'zswpout', 'pgpgin', 'pgpgout',
 ]);
 
+/** memory.stat byte items (v2 names, cgroup-v2.rst; `swap` is v1's total_swap, which v2 has as memory.swap.current). */
+export const STAT_BYTE_ITEMS: ReadonlySet<string> = new Set([
+  'anon', 'file', 'kernel', 'kernel_stack', 'pagetables', 'sec_pagetables', 'percpu', 'sock', 'vmalloc', 'shmem',
+  'zswap', 'zswapped', 'file_mapped', 'file_dirty', 'file_writeback', 'swapcached', 'anon_thp', 'file_thp', 'shmem_thp',
+  'inactive_anon', 'active_anon', 'inactive_file', 'active_file', 'unevictable', 'slab_reclaimable', 'slab_unreclaimable', 'slab',
+  'swap',
+]);
+
 /** Every item name the flag accepts: a name outside it is a typo, refused at startup. */
-export const KNOWN_STAT_ITEMS: ReadonlySet<string> = new Set([...V2_STAT_BYTES, ...V1_STAT_ITEMS.values(), ...STAT_EVENT_ITEMS]);
+export const KNOWN_STAT_ITEMS: ReadonlySet<string> = new Set([...STAT_BYTE_ITEMS, ...STAT_EVENT_ITEMS]);
 
 export type StatItemSelector = (item: string) => boolean;
 

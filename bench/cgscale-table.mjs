@@ -22,8 +22,15 @@ for (const line of readFileSync(file, 'utf8').split('\n')) {
   if (m) { put(m[1], 'rawcg', +m[4]); put(m[1], 'dirs', +m[2]); put(m[1], 'files', +m[3]); continue; }
   m = /^RESULT N=(\d+) round=\d+ RESULT raw-(status|both) units=(\d+) .*? cpu_ms ([\d.]+)/.exec(line);
   if (m) { put(m[1], `raw-${m[2]}`, +m[4]); put(m[1], 'pids', +m[3]); continue; }
-  m = /^RESULT N=(\d+) round=\d+ memlens-(\S+) cpu_ms_per_scrape (\d+) rss_mb (\d+) hwm_mb (\d+)/.exec(line);
-  if (m) { configs.add(m[2]); put(m[1], `cpu:${m[2]}`, +m[3]); put(m[1], `hwm:${m[2]}`, +m[5]); continue; }
+  m = /^RESULT N=(\d+) round=\d+ memlens-(\S+) cpu_ms_per_scrape (\d+) rss_mb (\d+) hwm_mb (\d+)(?: cgroup_success (\S+))?/.exec(line);
+  if (m) {
+    configs.add(m[2]);
+    put(m[1], `hwm:${m[2]}`, +m[5]);
+    // a round whose last scrape had the cgroup collector time out is left out of the CPU median
+    if (m[6] === undefined || m[6] === '1') put(m[1], `cpu:${m[2]}`, +m[3]);
+    else put(m[1], `timeouts:${m[2]}`, 1);
+    continue;
+  }
   m = /^# N=(\d+) round=\d+ machine busy % during the round: (\d+)/.exec(line);
   if (m) { if (!busy.has(m[1])) busy.set(m[1], []); busy.get(m[1]).push(+m[2]); }
 }

@@ -27,6 +27,7 @@
 #   MEMLENS_DIR=d       a built memlens checkout (default: `git archive HEAD` built in bench/run/memlens-<sha>)
 #   BASE_DIR=d          optional second build, measured in the same rounds as "base-<config>" (before/after)
 #   ML_PORT=21500       first port; each exporter takes the next one
+#   EXTRA_FLAGS="..."   more memlens flags for every exporter (e.g. --collect.timeout 60s on a loaded host)
 #   RESULTS=dir         default bench/run/cgscale-<UTC stamp>
 # Needs: root, cgroup v1 memory controller at /sys/fs/cgroup/memory, gcc, node 20, curl, ss.
 set -euo pipefail
@@ -109,7 +110,7 @@ start_memlens() { # BUILD CONFIG PORT -> pid
   local extra=()
   [ "$2" = pss-all ] && extra=(--process.smaps-scope all --process.smaps-interval 0s)
   "$1/bin/memlens.js" "--web.listen-address=127.0.0.1:$3" --collect.min-interval 0s --snapshot.dir "$RESULTS/snapshots-$3" \
-    "${extra[@]}" >"$RESULTS/memlens-$3.log" 2>&1 &
+    ${EXTRA_FLAGS:-} "${extra[@]}" >"$RESULTS/memlens-$3.log" 2>&1 &
   local pid=$!
   for _ in $(seq 1 300); do
     kill -0 "$pid" 2>/dev/null || { echo "memlens exited, log:" >&2; tail -5 "$RESULTS/memlens-$3.log" >&2; exit 1; }
@@ -147,14 +148,16 @@ for N in "${NS[@]}"; do
     say "RESULT N=$N round=$r $("$BENCH/bin/rawread" -i $((PASSES + 1)) -f both)"
     for i in "${!PIDS[@]}"; do
       t0=$(ticks "${PIDS[$i]}")
-      for _ in $(seq 1 "$SCRAPES_PER_ROUND"); do curl -sS -o /dev/null "http://127.0.0.1:${PORTS[$i]}/metrics"; done
+      for _ in $(seq 1 "$SCRAPES_PER_ROUND"); do curl -sS -o "$RESULTS/N$N-${NAMES[$i]}.prom" "http://127.0.0.1:${PORTS[$i]}/metrics"; done
       t1=$(ticks "${PIDS[$i]}")
-      say "RESULT N=$N round=$r memlens-${NAMES[$i]} cpu_ms_per_scrape $(( (t1 - t0) * 1000 / TCK / SCRAPES_PER_ROUND )) rss_mb $(( $(kb "${PIDS[$i]}" VmRSS) / 1024 )) hwm_mb $(( $(kb "${PIDS[$i]}" VmHWM) / 1024 ))"
+      # a collector that timed out (success 0) makes a scrape cheaper: say so on the line
+      ok=$(awk '/^memlens_collector_success\{collector="cgroup"\}/ {print $2}' "$RESULTS/N$N-${NAMES[$i]}.prom")
+      say "RESULT N=$N round=$r memlens-${NAMES[$i]} cpu_ms_per_scrape $(( (t1 - t0) * 1000 / TCK / SCRAPES_PER_ROUND )) rss_mb $(( $(kb "${PIDS[$i]}" VmRSS) / 1024 )) hwm_mb $(( $(kb "${PIDS[$i]}" VmHWM) / 1024 )) cgroup_success ${ok:-none}"
     done
     say "# N=$N round=$r machine busy % during the round: $(busy_since "$s0")"
   done
   for i in "${!PIDS[@]}"; do
-    say "# N=$N memlens-${NAMES[$i]} exposition $(wc -c <"$RESULTS/N$N-${NAMES[$i]}.prom") bytes $(grep -vc '^#' "$RESULTS/N$N-${NAMES[$i]}.prom") series"
+    say "# N=$N memlens-${NAMES[$i]} exposition (last measured scrape) $(wc -c <"$RESULTS/N$N-${NAMES[$i]}.prom") bytes $(grep -vc '^#' "$RESULTS/N$N-${NAMES[$i]}.prom") series"
     kill "${PIDS[$i]}"; wait "${PIDS[$i]}" 2>/dev/null || true
   done
   STARTED=()

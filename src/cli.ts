@@ -8,6 +8,7 @@ import { VERSION } from './version.js';
 import { collectorsHelp, enabledCollectors } from './collectors/registry.js';
 import { watchCommand } from './commands/watch.js';
 import { snapshotCommand } from './commands/snapshot.js';
+import { explainCommand } from './commands/explain.js';
 
 export async function main(argv: readonly string[]): Promise<number> {
   let parsed;
@@ -32,6 +33,7 @@ export async function main(argv: readonly string[]): Promise<number> {
   const { command, config } = parsed;
   if (command === 'watch') return watchCommand(config, createLogger(config.logLevel));
   if (command === 'snapshot') return snapshotCommand(config, config.snapshotCgroup ?? parsed.positionals[0], createLogger(config.logLevel));
+  if (command === 'explain') return explainCommand(config, parsed.positionals[0]);
   if (command !== 'serve') {
     process.stderr.write(`memlens: unknown command ${JSON.stringify(command)} (try --help)\n`);
     return 2;

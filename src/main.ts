@@ -14,12 +14,19 @@ import { createApp, listen } from './http/server.js';
 import { oomRouter } from './http/api.js';
 import { OomStore } from './oom/store.js';
 import { OomMonitor } from './oom/monitor.js';
-import { KernelEventLoop } from './watch/eventLoop.js';
+import { KernelEventLoop } from './kernel/eventLoop.js';
 import { setupWatch, type WatchSetup } from './watch/setup.js';
 import { eventsRouter } from './http/api.js';
 import { VERSION } from './version.js';
 import { SnapshotService } from './forensics/snapshots.js';
 import { snapshotsRouter } from './http/snapshots.js';
+import { KubeletNames } from './kubernetes/kubelet.js';
+
+/** How long a stop waits for scrapes in flight before closing their connections. */
+export const SHUTDOWN_GRACE_MS = 3000;
+import { RecentSamples } from './forensics/recent.js';
+import { Explainer } from './forensics/explain.js';
+import { pageRouter } from './http/page.js';
 
 export interface Running {
   server: Server;
@@ -29,6 +36,9 @@ export interface Running {
   /** Early warning: the event bus (subscribe with watch.bus.on), the watcher and its metrics. */
   watch: WatchSetup;
   snapshots: SnapshotService;
+  /** Recent samples of every collection (the page's data, the explanations' growth). */
+  recent: RecentSamples;
+  explainer: Explainer;
   close(): Promise<void>;
 }
 
@@ -45,7 +55,13 @@ export async function startExporter(cfg: Config, log: Logger): Promise<Running> 
   } catch (err) {
     log.warn({ err: describe(err) }, 'no kernel event loop (epoll through koffi): event sources are off');
   }
+  // Pod names from the kubelet (--kubernetes.kubelet): the info metric, kill records, snapshots.
+  const kubelet = cfg.kubernetes === undefined ? undefined : new KubeletNames({
+    url: cfg.kubernetes.kubelet, tokenFile: cfg.kubernetes.tokenFile, caFile: cfg.kubernetes.caFile,
+    insecureSkipVerify: cfg.kubernetes.insecureSkipVerify, refreshMinIntervalMs: cfg.kubernetes.refreshMinIntervalMs, timeoutMs: 5000,
+  }, (p) => host.tryRead(p), log.child({ area: 'kubernetes' }));
   const store = new OomStore();
+  if (kubelet !== undefined) store.nameWith((cg) => kubelet.ref(cg));
   const monitor = new OomMonitor({ kmsgPath: cfg.kmsgPath, loop, store, log });
   const oomEnabled = isEnabled(cfg, 'oom');
   const watch = setupWatch(cfg, hierarchy, host, loop, log, (onCgroups) => new CgroupCollector(hierarchy, cfg.cgroup, undefined, onCgroups));
@@ -54,6 +70,7 @@ export async function startExporter(cfg: Config, log: Logger): Promise<Running> 
   const topThreshold = cfg.watch.thresholds.length > 0 ? Math.max(...cfg.watch.thresholds) : undefined;
   const snapshots = new SnapshotService({
     host, hierarchy, config: cfg.snapshot, log: log.child({ area: 'snapshot' }), ...(topThreshold === undefined ? {} : { holdFromThreshold: topThreshold }),
+    ...(kubelet === undefined ? {} : { kubeNames: (cg: string) => kubelet.ref(cg) }),
   });
   snapshots.start();
   snapshots.subscribe(watch.bus); // every upward crossing, debounced per cgroup by --snapshot.min-interval
@@ -61,10 +78,33 @@ export async function startExporter(cfg: Config, log: Logger): Promise<Running> 
   const collectors = buildCollectors({
     cfg, hierarchy, version: VERSION, oom: { store, monitor }, snapshots, watchStats: { samples: () => watch.samples() },
     ...(watch.onCgroups === undefined ? {} : { onCgroups: watch.onCgroups }),
+    ...(kubelet === undefined ? {} : { kubelet }),
   });
   const runner = new Runner(collectors, host, { timeoutMs: cfg.collectTimeoutMs, minIntervalMs: cfg.collectMinIntervalMs, seriesBudget: 200_000 }, log);
+  // The ring is fed by the collections memlens makes anyway; it never reads a file itself.
+  const recent = new RecentSamples();
+  runner.onCollected((snap) => recent.ingest(snap.samples, snap.atMs));
+  const explainer = new Explainer({
+    recent,
+    events: (q) => watch.bus.recent(q),
+    watched: () => watch.watcher?.list() ?? [],
+    watchEnabled: watch.watcher !== undefined,
+    snapshotFailures: (sinceMs) => snapshots.failures(sinceMs),
+    getSnapshot: (id) => snapshots.get(id),
+    snapshotVersion: (id) => {
+      const m = snapshots.store.meta(id);
+      return m === undefined ? undefined : `${m.bytes}/${m.oomKills.length}`;
+    },
+    getKill: (id) => store.get(id),
+    settings: { thresholds: cfg.watch.thresholds, linkWindowMs: cfg.snapshot.linkWindowMs, snapshotMinIntervalMs: cfg.snapshot.minIntervalMs },
+  });
+  store.onKill((r) => explainer.onKill(r)); // after linkKill: the record carries its snapshotId
   const sink = new PrometheusSink(c.catalog);
-  const app = createApp({ runner, sink, telemetryPath: cfg.telemetryPath, log, routers: [oomRouter(store), eventsRouter(watch.bus), snapshotsRouter(snapshots)] });
+  const routers = [
+    oomRouter(store, (id) => explainer.explain(id)), eventsRouter(watch.bus), snapshotsRouter(snapshots),
+    pageRouter({ runner, recent, explainer, store, bus: watch.bus, snapshots }),
+  ];
+  const app = createApp({ runner, sink, telemetryPath: cfg.telemetryPath, log, routers });
   let server: Server;
   try {
     server = await listen(app, cfg.listen);
@@ -85,14 +125,23 @@ export async function startExporter(cfg: Config, log: Logger): Promise<Running> 
     monitor,
     watch,
     snapshots,
+    recent,
+    explainer,
     close: async () => {
       monitor.close();
       watch.close();
       await snapshots.close();
+      // Stop accepting, let a scrape in flight finish (idle keep-alive connections close now),
+      // and cut whatever is still open after SHUTDOWN_GRACE_MS: the whole stop stays under 5 s.
       await new Promise<void>((resolve) => {
-        server.close(() => resolve());
-        server.closeAllConnections();
+        const force = setTimeout(() => server.closeAllConnections(), SHUTDOWN_GRACE_MS);
+        server.close(() => {
+          clearTimeout(force);
+          resolve();
+        });
+        server.closeIdleConnections();
       });
+      kubelet?.close();
       await loop?.close();
     },
   };

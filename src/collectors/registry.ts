@@ -19,6 +19,8 @@ import { OOM_METRICS, OomCollector } from './oom.js';
 import { SNAPSHOT_METRICS, SnapshotCollector, type SnapshotValues } from './snapshot.js';
 import { WATCH_METRICS, WatchCollector } from './watch.js';
 import { BUILD_METRICS, BuildInfoCollector } from './build.js';
+import { KUBERNETES_METRICS, KubernetesCollector } from './kubernetes.js';
+import type { KubeletNames } from '../kubernetes/kubelet.js';
 
 /** What main.ts wired; a collector whose part is not wired (a test, the watch command) is not built. */
 export interface CollectorContext {
@@ -30,6 +32,8 @@ export interface CollectorContext {
   onCgroups?: (cgroups: CgroupObservation[]) => void;
   snapshots?: { metricValues(): SnapshotValues };
   watchStats?: { samples(): Sample[] };
+  /** Pod names from the kubelet (--kubernetes.kubelet). */
+  kubelet?: KubeletNames;
 }
 
 export interface CollectorEntry {
@@ -74,6 +78,11 @@ export const COLLECTORS: readonly CollectorEntry[] = [
     name: 'snapshot', defaultEnabled: true, metrics: SNAPSHOT_METRICS,
     help: 'Snapshots taken, their duration, the store, and OOM kills linked to one.',
     create: (ctx) => (ctx.snapshots === undefined ? undefined : new SnapshotCollector(ctx.snapshots)),
+  },
+  {
+    name: 'kubernetes', defaultEnabled: true, metrics: KUBERNETES_METRICS,
+    help: 'memlens_cgroup_kubernetes_info: pod and container names of cgroups, from the kubelet (only with --kubernetes.kubelet).',
+    create: (ctx) => (ctx.kubelet === undefined ? undefined : new KubernetesCollector(ctx.hierarchy, ctx.cfg.cgroup, ctx.kubelet)),
   },
   {
     name: 'build', defaultEnabled: true, metrics: BUILD_METRICS,

@@ -6,7 +6,7 @@ import type { Logger } from '../log.js';
 import { HostFs } from '../host/hostFs.js';
 import { describe } from '../errors.js';
 import { discoverHierarchy } from '../cgroupfs/hierarchy.js';
-import { KernelEventLoop } from '../watch/eventLoop.js';
+import { KernelEventLoop } from '../kernel/eventLoop.js';
 import { setupWatch } from '../watch/setup.js';
 import { CgroupCollector } from '../collectors/cgroup.js';
 import type { WatchEvent } from '../watch/bus.js';

@@ -49,6 +49,11 @@ export const OPTIONS = [
   { flag: 'snapshot.link-window', kind: 'duration', default: '10m', help: 'An OOM kill is linked to the newest snapshot of its cgroup (or an ancestor) taken at most this long before it.' },
   { flag: 'snapshot.hold', kind: 'bool', default: false, help: 'cgroup v1 only: on the top threshold, set oom_kill_disable=1 while the snapshot is taken (the kernel waits instead of killing). Risky: see README.' },
   { flag: 'snapshot.hold-max', kind: 'duration', default: '2s', help: 'The longest the OOM killer is held off by --snapshot.hold.' },
+  { flag: 'kubernetes.kubelet', kind: 'string', default: undefined, help: 'Base URL of this node\'s kubelet (https://NODE_IP:10250): pod and container names for memlens_cgroup_kubernetes_info. Off when unset.' },
+  { flag: 'kubernetes.token-file', kind: 'string', default: '/var/run/secrets/kubernetes.io/serviceaccount/token', help: 'Bearer token sent to the kubelet, re-read before each request (none when the file is absent).' },
+  { flag: 'kubernetes.ca-file', kind: 'string', default: undefined, help: 'CA bundle that signed the kubelet\'s serving certificate (default: the system CAs).' },
+  { flag: 'kubernetes.insecure-skip-tls-verify', kind: 'bool', default: false, help: 'Do not verify the kubelet\'s certificate (kubelets with self-signed serving certificates).' },
+  { flag: 'kubernetes.refresh-min-interval', kind: 'duration', default: '10s', help: 'Ask the kubelet again (when a cgroup shows an unknown pod or container) at most this often.' },
 ] as const satisfies readonly OptionSpec[];
 
 export type OptionFlag = (typeof OPTIONS)[number]['flag'];

@@ -10,8 +10,8 @@
 import { closeSync, constants, fstatSync, openSync, readSync } from 'node:fs';
 import { describe, errnoCode } from '../errors.js';
 import { parseKmsgRecord, splitKmsgRecords, type KmsgRecord } from './record.js';
-import type { KernelEventLoop, Watch } from '../watch/eventLoop.js';
-import { EPOLLERR, EPOLLHUP, EPOLLIN } from '../watch/eventLoop.js';
+import type { KernelEventLoop, Watch } from '../kernel/eventLoop.js';
+import { EPOLLERR, EPOLLHUP, EPOLLIN } from '../kernel/eventLoop.js';
 
 export interface KmsgState {
   up: boolean;

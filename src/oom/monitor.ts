@@ -3,7 +3,7 @@
 import type { Logger } from '../log.js';
 import { KmsgFollower, type KmsgState } from '../kmsg/source.js';
 import { OomReportParser } from '../kmsg/oomReport.js';
-import type { KernelEventLoop } from '../watch/eventLoop.js';
+import type { KernelEventLoop } from '../kernel/eventLoop.js';
 import type { OomStore } from './store.js';
 
 export interface OomMonitorOptions {

@@ -5,7 +5,7 @@ import type { HostFs } from '../host/hostFs.js';
 import type { Logger } from '../log.js';
 import type { Sample } from '../model/types.js';
 import type { MemoryHierarchy } from '../cgroupfs/discover.js';
-import type { KernelEventLoop } from './eventLoop.js';
+import type { KernelEventLoop } from '../kernel/eventLoop.js';
 import { WatchBus } from './bus.js';
 import { WatchStats } from './stats.js';
 import { CgroupWatcher } from './watcher.js';

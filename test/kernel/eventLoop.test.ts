@@ -12,8 +12,8 @@ import { dirname, join } from 'node:path';
 import { fileURLToPath, pathToFileURL } from 'node:url';
 import { setTimeout as sleep } from 'node:timers/promises';
 import { errnoCode } from '../../src/errors.js';
-import { KernelEventLoop } from '../../src/watch/eventLoop.js';
-import type { V1Signal, Watch } from '../../src/watch/eventLoop.js';
+import { KernelEventLoop } from '../../src/kernel/eventLoop.js';
+import type { V1Signal, Watch } from '../../src/kernel/eventLoop.js';
 import {
   EAGAIN,
   EPOLLHUP,
@@ -27,15 +27,15 @@ import {
   openChecked,
   sys,
   writeEventfd,
-} from '../../src/watch/sys.js';
+} from '../../src/kernel/sys.js';
 import { missingCgroupV1, ownMemoryCgroup, skipOrFail } from '../helpers/capability.js';
 import { until } from '../helpers/wait.js';
 
 const MiB = 1024 * 1024;
 const skip = skipOrFail(missingCgroupV1());
 const here = dirname(fileURLToPath(import.meta.url));
-const loopModuleUrl = pathToFileURL(join(here, '../../src/watch/eventLoop.js')).href;
-const sysModuleUrl = pathToFileURL(join(here, '../../src/watch/sys.js')).href;
+const loopModuleUrl = pathToFileURL(join(here, '../../src/kernel/eventLoop.js')).href;
+const sysModuleUrl = pathToFileURL(join(here, '../../src/kernel/sys.js')).href;
 
 function cgroupBase(): string {
   return join('/sys/fs/cgroup/memory', ownMemoryCgroup());

@@ -18,7 +18,7 @@ import { pino } from 'pino';
 import { HostFs } from '../../src/host/hostFs.js';
 import { discoverHierarchy } from '../../src/cgroupfs/hierarchy.js';
 import { CgroupCollector } from '../../src/collectors/cgroup.js';
-import { KernelEventLoop } from '../../src/watch/eventLoop.js';
+import { KernelEventLoop } from '../../src/kernel/eventLoop.js';
 import { WatchBus } from '../../src/watch/bus.js';
 import type { WatchEvent } from '../../src/watch/bus.js';
 import { WatchStats } from '../../src/watch/stats.js';

@@ -17,7 +17,7 @@ import type { OomKill } from '../../../src/kmsg/oomReport.js';
 import { OomMonitor } from '../../../src/oom/monitor.js';
 import { OomStore, type CounterKey } from '../../../src/oom/store.js';
 import { OomCollector } from '../../../src/collectors/oom.js';
-import { KernelEventLoop } from '../../../src/watch/eventLoop.js';
+import { KernelEventLoop } from '../../../src/kernel/eventLoop.js';
 import { loadConfig } from '../../../src/config/load.js';
 import { startExporter, type Running } from '../../../src/main.js';
 import { createLogger } from '../../../src/log.js';

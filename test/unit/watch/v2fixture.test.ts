@@ -10,7 +10,7 @@ import { join } from 'node:path';
 import { Writable } from 'node:stream';
 import { setTimeout as sleep } from 'node:timers/promises';
 import { pino } from 'pino';
-import { KernelEventLoop } from '../../../src/watch/eventLoop.js';
+import { KernelEventLoop } from '../../../src/kernel/eventLoop.js';
 import { WatchBus, type WatchEvent } from '../../../src/watch/bus.js';
 import { WatchStats } from '../../../src/watch/stats.js';
 import { CgroupWatcher } from '../../../src/watch/watcher.js';

@@ -1,4 +1,5 @@
-// koffi bindings to the few libc calls the kernel-event loop needs (eventfd, epoll, inotify, open/read/write/close),
+// koffi bindings to the few libc calls the kernel-event loop needs (eventfd, epoll, inotify, open/read/write/close,
+// prlimit),
 // their constants for Linux, and decoders for the structs the kernel hands back.
 //
 // Why FFI and not node:fs: epoll and eventfd have no Node API, and the cgroup v1 registration protocol writes raw
@@ -17,55 +18,35 @@ export const O_RDWR = 0o2;
 export const O_NONBLOCK = 0o4000;
 export const O_CLOEXEC = 0o2000000;
 
-export const EFD_SEMAPHORE = 1;
 export const EFD_NONBLOCK = O_NONBLOCK;
 export const EFD_CLOEXEC = O_CLOEXEC;
 
-export const EPOLL_CLOEXEC = O_CLOEXEC;
+const EPOLL_CLOEXEC = O_CLOEXEC;
 export const EPOLL_CTL_ADD = 1;
 export const EPOLL_CTL_DEL = 2;
-export const EPOLL_CTL_MOD = 3;
 
 export const EPOLLIN = 0x001;
 export const EPOLLPRI = 0x002;
-export const EPOLLOUT = 0x004;
 export const EPOLLERR = 0x008;
 export const EPOLLHUP = 0x010;
-export const EPOLLRDHUP = 0x2000;
-export const EPOLLONESHOT = 0x40000000;
 export const EPOLLET = 0x80000000;
 
 export const IN_NONBLOCK = O_NONBLOCK;
 export const IN_CLOEXEC = O_CLOEXEC;
-export const IN_ACCESS = 0x00000001;
 export const IN_MODIFY = 0x00000002;
-export const IN_ATTRIB = 0x00000004;
-export const IN_CLOSE_WRITE = 0x00000008;
-export const IN_CLOSE_NOWRITE = 0x00000010;
-export const IN_OPEN = 0x00000020;
-export const IN_MOVED_FROM = 0x00000040;
-export const IN_MOVED_TO = 0x00000080;
 export const IN_CREATE = 0x00000100;
 export const IN_DELETE = 0x00000200;
 export const IN_DELETE_SELF = 0x00000400;
-export const IN_MOVE_SELF = 0x00000800;
 export const IN_UNMOUNT = 0x00002000;
 export const IN_Q_OVERFLOW = 0x00004000;
 export const IN_IGNORED = 0x00008000;
 export const IN_ONLYDIR = 0x01000000;
-export const IN_DONT_FOLLOW = 0x02000000;
-export const IN_EXCL_UNLINK = 0x04000000;
-export const IN_MASK_CREATE = 0x10000000;
 export const IN_MASK_ADD = 0x20000000;
 export const IN_ISDIR = 0x40000000;
-export const IN_ONESHOT = 0x80000000;
 
-export const EPERM = 1;
 export const ENOENT = 2;
 export const EINTR = 4;
-export const EBADF = 9;
 export const EAGAIN = 11;
-export const EBUSY = 16;
 export const ENODEV = 19;
 export const EINVAL = 22;
 export const EOPNOTSUPP = 95;
@@ -75,7 +56,7 @@ export const EPOLL_EVENT_SIZE_BYTES = process.arch === 'x64' ? 12 : 16;
 const EPOLL_EVENT_DATA_OFFSET_BYTES = process.arch === 'x64' ? 4 : 8;
 
 /** struct inotify_event header: int wd; uint32 mask; uint32 cookie; uint32 len; then `len` bytes of NUL-padded name. */
-export const INOTIFY_EVENT_HEADER_BYTES = 16;
+const INOTIFY_EVENT_HEADER_BYTES = 16;
 
 // ---- bindings ----
 
@@ -142,7 +123,7 @@ export interface ErrnoException extends Error {
   path?: string;
 }
 
-export function errnoException(errno: number, syscall: string, path?: string): ErrnoException {
+function errnoException(errno: number, syscall: string, path?: string): ErrnoException {
   const code = errnoName(errno);
   const where = path === undefined ? '' : ` '${path}'`;
   const e = new Error(`${code}: ${errnoMessage(errno)}, ${syscall}${where}`) as ErrnoException;
@@ -235,7 +216,7 @@ export function epollCreateChecked(): number {
   return check(sys.epoll_create1(EPOLL_CLOEXEC), 'epoll_create1');
 }
 
-export function encodeEpollEvent(events: number, data: bigint): Buffer {
+function encodeEpollEvent(events: number, data: bigint): Buffer {
   const b = Buffer.alloc(EPOLL_EVENT_SIZE_BYTES);
   b.writeUInt32LE(events >>> 0, 0);
   b.writeBigUInt64LE(data, EPOLL_EVENT_DATA_OFFSET_BYTES);

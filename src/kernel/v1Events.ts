@@ -1,0 +1,126 @@
+// cgroup v1 notifications through cgroup.event_control (Documentation/admin-guide/cgroup-v1/memory.rst §9 "Memory
+// thresholds" and §10 "OOM Control"): a new eventfd, the watched file opened, and "<efd> <fd> [<argument>]" written to
+// the cgroup's cgroup.event_control. The eventfd then sits in the loop's epoll set.
+import { existsSync } from 'node:fs';
+import { join } from 'node:path';
+import { MemlensError } from '../errors.js';
+import { EVENTFD_FLAGS } from './loop.js';
+import type { EpollLoop, Watch } from './loop.js';
+import {
+  EAGAIN,
+  ENODEV,
+  ENOENT,
+  EPOLLIN,
+  O_RDONLY,
+  O_WRONLY,
+  eventfdChecked,
+  lastErrno,
+  openChecked,
+  readEventfd,
+  sys,
+  syscallError,
+  writeString,
+} from './sys.js';
+
+/** What a cgroup v1 eventfd (threshold or oom_control) callback receives. */
+export interface V1Signal {
+  /**
+   * eventfd counter read at this wake-up: how many times the kernel signalled since the last read. One signal is a
+   * threshold crossing in either direction, an OOM in the cgroup, or the removal of the cgroup (rmdir signals each
+   * registered eventfd once, after which it never fires again).
+   */
+  count: bigint;
+  /**
+   * True when the registered file, read again through the fd held since registration, answers ENODEV: the cgroup
+   * this registration belongs to has been removed (a same-named cgroup created later is a different one). The caller
+   * decides what that means and should close the watch.
+   */
+  cgroupRemoved: boolean;
+  /**
+   * The registered file's content read at this wake-up through the held fd (`memory.usage_in_bytes` as a decimal,
+   * or the `memory.oom_control` key/value text); undefined when it could not be read (then see cgroupRemoved).
+   */
+  fileText: string | undefined;
+}
+
+export type V1UsageFile = 'memory.usage_in_bytes' | 'memory.memsw.usage_in_bytes';
+
+const V1_FILE_READ_BUFFER_BYTES = 4096;
+
+/**
+ * cgroup v1 usage threshold (memory.rst §9): `onCross` runs when usage crosses the threshold in either direction
+ * (the kernel checks on its memcg event ratelimit, so approximately) and once more when the cgroup is removed:
+ * V1Signal tells which. Closing the watch closes the eventfd (which unregisters the threshold in the kernel) and the
+ * file fd.
+ */
+export function registerV1Threshold(
+  loop: EpollLoop,
+  cgroupDir: string,
+  file: V1UsageFile,
+  thresholdBytes: bigint | number,
+  onCross: (sig: V1Signal) => void,
+): Watch {
+  const t = typeof thresholdBytes === 'bigint' ? thresholdBytes : Number.isSafeInteger(thresholdBytes) ? BigInt(thresholdBytes) : -1n;
+  if (t < 0n) {
+    throw new MemlensError('MEMLENS_ERR_CONFIG', `threshold must be a non-negative integer of bytes, got ${String(thresholdBytes)}`, {
+      path: join(cgroupDir, file),
+    });
+  }
+  return registerV1Event(loop, cgroupDir, file, t.toString(), onCross);
+}
+
+/**
+ * cgroup v1 OOM notification (memory.rst §10) on `memory.oom_control`: `onOom` runs when the cgroup hits OOM
+ * (and once when the cgroup is removed; see V1Signal). Does not work for the root cgroup (the kernel says EINVAL).
+ * If the cgroup is already under OOM at registration, the kernel signals at once.
+ */
+export function registerV1OomControl(loop: EpollLoop, cgroupDir: string, onOom: (sig: V1Signal) => void): Watch {
+  return registerV1Event(loop, cgroupDir, 'memory.oom_control', undefined, onOom);
+}
+
+function registerV1Event(
+  loop: EpollLoop,
+  cgroupDir: string,
+  file: string,
+  argument: string | undefined,
+  onSignal: (sig: V1Signal) => void,
+): Watch {
+  loop.ensureOpen();
+  const filePath = join(cgroupDir, file);
+  const controlPath = join(cgroupDir, 'cgroup.event_control');
+  const efd = loop.adoptFd(eventfdChecked(0, EVENTFD_FLAGS));
+  let fileFd: number | undefined;
+  let ctlFd: number | undefined;
+  try {
+    fileFd = loop.adoptFd(openChecked(filePath, O_RDONLY));
+    ctlFd = loop.adoptFd(openChecked(controlPath, O_WRONLY));
+    const line = argument === undefined ? `${efd} ${fileFd}` : `${efd} ${fileFd} ${argument}`;
+    const e = writeString(ctlFd, line);
+    if (e !== 0) throw syscallError(e, `write "${line}"`, controlPath);
+  } catch (err) {
+    loop.releaseFd(efd);
+    if (fileFd !== undefined) loop.releaseFd(fileFd);
+    throw err;
+  } finally {
+    // The registration does not need the control file to stay open.
+    if (ctlFd !== undefined) loop.releaseFd(ctlFd);
+  }
+  const heldFd = fileFd;
+  const readBuf = Buffer.alloc(V1_FILE_READ_BUFFER_BYTES);
+  const onReady = (): void => {
+    const r = readEventfd(efd);
+    if ('errno' in r) {
+      if (r.errno === EAGAIN) return;
+      throw syscallError(r.errno, 'read(eventfd)', filePath);
+    }
+    // Read through the fd held since registration: it stays bound to this cgroup even if the name is reused.
+    const n = sys.pread(heldFd, readBuf, readBuf.length, 0);
+    const readErrno = n < 0 ? lastErrno() : 0;
+    onSignal({
+      count: r.count,
+      cgroupRemoved: n < 0 && (readErrno === ENODEV || (readErrno === ENOENT && !existsSync(cgroupDir))),
+      fileText: n >= 0 ? readBuf.toString('utf8', 0, n) : undefined,
+    });
+  };
+  return loop.addOwned(efd, EPOLLIN, onReady, [heldFd]);
+}

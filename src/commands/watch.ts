@@ -16,7 +16,7 @@ function mib(bytes: number | null): string {
 }
 
 /** One line per event: time, cgroup, what happened, usage of limit, source, handling latency. */
-export function formatEvent(ev: WatchEvent): string {
+function formatEvent(ev: WatchEvent): string {
   const what =
     ev.threshold !== null
       ? `crossed ${+(ev.threshold * 100).toFixed(2)}% of its limit`

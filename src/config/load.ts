@@ -169,7 +169,7 @@ export function helpText(extra: readonly string[] = []): string {
 const BOOL_FLAGS: ReadonlySet<string> = new Set(OPTIONS.filter((o) => o.kind === 'bool').map((o) => o.flag));
 
 /** `--x` -> `--x=true`, `--no-x` -> `--x=false` for boolean options (up to a `--` terminator); the rest as given. */
-export function expandBooleanFlags(argv: readonly string[]): string[] {
+function expandBooleanFlags(argv: readonly string[]): string[] {
   const out: string[] = [];
   let rest = false;
   for (const a of argv) {

@@ -10,7 +10,7 @@ export interface WatchSelection {
 }
 
 /** Headroom as a fraction of the limit (1 - usage/limit); the smaller, the closer to the OOM killer. */
-export function headroomRatio(o: CgroupObservation): number {
+function headroomRatio(o: CgroupObservation): number {
   if (o.effectiveLimitBytes === undefined || o.effectiveLimitBytes <= 0) return Number.POSITIVE_INFINITY;
   return 1 - (o.usageBytes ?? 0) / o.effectiveLimitBytes;
 }

@@ -168,19 +168,29 @@ export function helpText(extra: readonly string[] = []): string {
 
 const BOOL_FLAGS: ReadonlySet<string> = new Set(OPTIONS.filter((o) => o.kind === 'bool').map((o) => o.flag));
 
-/** `--x` -> `--x=true`, `--no-x` -> `--x=false` for boolean options (up to a `--` terminator); the rest as given. */
+/**
+ * `--x` -> `--x=true`, `--no-x` -> `--x=false` for boolean options (up to a `--` terminator); the rest
+ * as given. `--x true` / `--x false` (the value as the next word, as memlens took it before booleans
+ * were typed) keeps working: no command is named true or false.
+ */
 function expandBooleanFlags(argv: readonly string[]): string[] {
   const out: string[] = [];
   let rest = false;
-  for (const a of argv) {
+  for (let i = 0; i < argv.length; i++) {
+    const a = argv[i]!;
     if (rest || !a.startsWith('--') || a.includes('=')) {
       if (a === '--') rest = true;
       out.push(a);
       continue;
     }
     const name = a.slice(2);
-    if (BOOL_FLAGS.has(name)) out.push(`--${name}=true`);
-    else if (name.startsWith('no-') && BOOL_FLAGS.has(name.slice(3))) out.push(`--${name.slice(3)}=false`);
+    if (BOOL_FLAGS.has(name)) {
+      const next = argv[i + 1];
+      if (next === 'true' || next === 'false') {
+        out.push(`--${name}=${next}`);
+        i++;
+      } else out.push(`--${name}=true`);
+    } else if (name.startsWith('no-') && BOOL_FLAGS.has(name.slice(3))) out.push(`--${name.slice(3)}=false`);
     else out.push(a);
   }
   return out;

@@ -113,6 +113,10 @@ test('boolean flags: --x alone is on, --no-x off, --x=true|false, env true|false
   assert.equal(run(['--snapshot.hold', '--no-watch.enabled']).watch.enabled, false);
   assert.equal(run(['--no-snapshot.hold']).snapshot.hold, false);
   assert.equal(run(['--snapshot.hold=true']).snapshot.hold, true);
+  // The value as the next word, as before booleans were typed.
+  assert.equal(run(['--snapshot.hold', 'true']).snapshot.hold, true);
+  const r2 = loadConfig(['--snapshot.hold', 'false', 'watch'], {});
+  assert.ok(r2.kind === 'run' && r2.command === 'watch' && !r2.config.snapshot.hold);
   assert.equal(run(['--snapshot.hold=false'], { MEMLENS_SNAPSHOT_HOLD: 'true' }).snapshot.hold, false);
   assert.equal(run([], { MEMLENS_SNAPSHOT_HOLD: 'true' }).snapshot.hold, true);
   assert.equal(run([], { MEMLENS_WATCH_ENABLED: 'false' }).watch.enabled, false);

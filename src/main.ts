@@ -4,7 +4,8 @@ import * as c from './model/catalog.js';
 import type { Config } from './config/load.js';
 import { HostFs } from './host/hostFs.js';
 import type { Logger } from './log.js';
-import { describe } from './errors.js';
+import { ConfigError, describe } from './errors.js';
+import { ensurePrivateDir } from './forensics/privateDir.js';
 import { discoverHierarchy } from './cgroupfs/hierarchy.js';
 import { buildCollectors, enabledCollectors, isEnabled } from './collectors/registry.js';
 import { CgroupCollector } from './collectors/cgroup.js';
@@ -20,6 +21,9 @@ import { eventsRouter } from './http/api.js';
 import { VERSION } from './version.js';
 import { SnapshotService } from './forensics/snapshots.js';
 import { snapshotsRouter } from './http/snapshots.js';
+import { WebSecurity } from './http/webAuth.js';
+import type { ExportStats, OtlpMetricsSink, Signal } from './sinks/otlp.js';
+import type { OtlpLogSink } from './sinks/otlpLogs.js';
 import { KubeletNames } from './kubernetes/kubelet.js';
 
 /** How long a stop waits for scrapes in flight before closing their connections. */
@@ -36,14 +40,43 @@ export interface Running {
   /** Early warning: the event bus (subscribe with watch.bus.on), the watcher and its metrics. */
   watch: WatchSetup;
   snapshots: SnapshotService;
+  /** OTLP push, when configured (--otlp.endpoint, OTEL_*). */
+  otlp: { metrics: OtlpMetricsSink | undefined; logs: OtlpLogSink | undefined };
   /** Recent samples of every collection (the page's data, the explanations' growth). */
   recent: RecentSamples;
   explainer: Explainer;
   close(): Promise<void>;
 }
 
+/** The OTLP sinks the configuration asks for; the log sink is fed kills (after their snapshot link) and crossings. */
+async function otlpSinks(cfg: Config, host: HostFs, log: Logger): Promise<{ stats: ExportStats | undefined; logs: OtlpLogSink | undefined; metrics: (runner: Runner) => OtlpMetricsSink | undefined }> {
+  const { metrics, logs } = cfg.otlp;
+  const signals: Signal[] = [...(metrics === undefined ? [] : ['metrics' as const]), ...(logs === undefined ? [] : ['logs' as const])];
+  if (signals.length === 0) return { stats: undefined, logs: undefined, metrics: () => undefined };
+  // Loaded only when pushing: the OpenTelemetry SDK and protobufjs cost about 7 MiB of resident memory.
+  const { ExportStats, OtlpMetricsSink, otlpResource } = await import('./sinks/otlp.js');
+  const { OtlpLogSink } = await import('./sinks/otlpLogs.js');
+  const otlpLog = log.child({ area: 'otlp' });
+  const stats = new ExportStats(otlpLog, signals);
+  const resource = otlpResource(cfg.otlp.resource, VERSION);
+  const bootId = host.tryRead(host.proc('sys/kernel/random/boot_id'))?.trim();
+  return {
+    stats,
+    logs: logs === undefined ? undefined : new OtlpLogSink({ config: logs, resource, version: VERSION, stats, log: otlpLog, stateDir: cfg.snapshot.dir, bootId }),
+    metrics: (runner) => metrics === undefined ? undefined : new OtlpMetricsSink({ source: runner, catalog: c.catalog, config: metrics, resource, version: VERSION, stats, log: otlpLog }),
+  };
+}
+
 export async function startExporter(cfg: Config, log: Logger): Promise<Running> {
   enabledCollectors(cfg); // unknown names in --collectors.* fail here, before anything starts
+  // An untrusted snapshot dir (another owner, group/other-writable, a symlink) stops memlens
+  // before anything starts (ConfigError: exit 2); one that cannot be created only fails snapshots.
+  try {
+    ensurePrivateDir(cfg.snapshot.dir);
+  } catch (err) {
+    if (err instanceof ConfigError) throw err;
+    // Not creatable (read-only filesystem, a path under /proc): SnapshotService.start() logs it and snapshots fail.
+  }
   const host = new HostFs(cfg.procRoot, cfg.sysRoot);
   const hierarchy = discoverHierarchy(host);
   if (hierarchy === undefined) log.warn('no cgroup memory controller found: the cgroup collector reports success 0');
@@ -75,12 +108,20 @@ export async function startExporter(cfg: Config, log: Logger): Promise<Running> 
   snapshots.start();
   snapshots.subscribe(watch.bus); // every upward crossing, debounced per cgroup by --snapshot.min-interval
   store.onKill((r) => snapshots.linkKill(r));
+  const otlp = await otlpSinks(cfg, host, log);
+  const otlpLogs = otlp.logs;
+  if (otlpLogs !== undefined) {
+    store.onKill((r) => otlpLogs.kill(r)); // after linkKill: the record carries its snapshot id
+    watch.bus.on((ev) => otlpLogs.crossing(ev));
+  }
   const collectors = buildCollectors({
     cfg, hierarchy, version: VERSION, oom: { store, monitor }, snapshots, watchStats: { samples: () => watch.samples() },
     ...(watch.onCgroups === undefined ? {} : { onCgroups: watch.onCgroups }),
     ...(kubelet === undefined ? {} : { kubelet }),
   });
-  const runner = new Runner(collectors, host, { timeoutMs: cfg.collectTimeoutMs, minIntervalMs: cfg.collectMinIntervalMs, seriesBudget: 200_000 }, log);
+  // The OTLP exporter's own counters come with every snapshot (the runner's extra samples).
+  const runner = new Runner(collectors, host, { timeoutMs: cfg.collectTimeoutMs, minIntervalMs: cfg.collectMinIntervalMs, seriesBudget: 200_000 }, log, () => otlp.stats?.samples() ?? []);
+  const otlpMetrics = otlp.metrics(runner);
   // The ring is fed by the collections memlens makes anyway; it never reads a file itself.
   const recent = new RecentSamples();
   runner.onCollected((snap) => recent.ingest(snap.samples, snap.atMs));
@@ -99,25 +140,32 @@ export async function startExporter(cfg: Config, log: Logger): Promise<Running> 
     settings: { thresholds: cfg.watch.thresholds, linkWindowMs: cfg.snapshot.linkWindowMs, snapshotMinIntervalMs: cfg.snapshot.minIntervalMs },
   });
   store.onKill((r) => explainer.onKill(r)); // after linkKill: the record carries its snapshotId
-  const sink = new PrometheusSink(c.catalog);
+  const sink = cfg.disableMetrics ? undefined : new PrometheusSink(c.catalog);
+  if (cfg.disableMetrics && otlpMetrics === undefined) log.warn('--web.disable-metrics without an OTLP metrics endpoint: metrics are neither served nor pushed');
+  const web = cfg.web.configFile === undefined || cfg.web.config === undefined ? undefined : new WebSecurity(cfg.web.configFile, cfg.web.config, log.child({ area: 'web' }));
   const routers = [
-    oomRouter(store, (id) => explainer.explain(id)), eventsRouter(watch.bus), snapshotsRouter(snapshots),
+    oomRouter(store, (id) => explainer.explain(id)), eventsRouter(watch.bus), snapshotsRouter(snapshots, { enabled: cfg.web.enableSnapshotApi }),
     pageRouter({ runner, recent, explainer, store, bus: watch.bus, snapshots }),
   ];
-  const app = createApp({ runner, sink, telemetryPath: cfg.telemetryPath, log, routers });
+  const app = createApp({ runner, sink, telemetryPath: cfg.telemetryPath, log, routers, ...(web === undefined ? {} : { guard: web.middleware() }) });
   let server: Server;
   try {
-    server = await listen(app, cfg.listen);
+    server = await listen(app, cfg.listen, { https: web?.httpsOptions(), maxConnections: cfg.web.maxConnections, onServer: (s) => web?.attach(s) });
   } catch (err) {
+    await otlpLogs?.close();
     await snapshots.close();
     await loop?.close();
     throw err;
   }
+  otlpMetrics?.start();
   // Event sources start only once the port is ours: nothing half-started on a bad start.
   if (oomEnabled) monitor.start();
   void watch.start(); // resolves after the first cgroup walk; failures are logged there
   const addr = server.address();
-  log.info({ address: typeof addr === 'object' && addr !== null ? `${addr.address}:${addr.port}` : addr, path: cfg.telemetryPath, version: VERSION }, 'memlens listening');
+  log.info(
+    { address: typeof addr === 'object' && addr !== null ? `${addr.address}:${addr.port}` : addr, path: cfg.telemetryPath, version: VERSION, tls: web?.tlsEnabled ?? false, basicAuth: (cfg.web.config?.users.size ?? 0) > 0, snapshotApi: cfg.web.enableSnapshotApi },
+    'memlens listening',
+  );
   return {
     server,
     runner,
@@ -125,11 +173,13 @@ export async function startExporter(cfg: Config, log: Logger): Promise<Running> 
     monitor,
     watch,
     snapshots,
+    otlp: { metrics: otlpMetrics, logs: otlpLogs },
     recent,
     explainer,
     close: async () => {
       monitor.close();
       watch.close();
+      await Promise.all([otlpMetrics?.close(), otlpLogs?.close()]);
       await snapshots.close();
       // Stop accepting, let a scrape in flight finish (idle keep-alive connections close now),
       // and cut whatever is still open after SHUTDOWN_GRACE_MS: the whole stop stays under 5 s.

@@ -23,7 +23,7 @@ export class SnapshotCollector implements Collector {
     const v = this.svc.metricValues();
     const samples: CollectResult['samples'] = [];
     for (const r of ['threshold', 'api', 'cli']) {
-      for (const res of ['ok', 'error']) samples.push({ desc: c.snapshotsTotal, labels: { reason: r, result: res }, value: 0 });
+      for (const res of ['ok', 'error', 'refused']) samples.push({ desc: c.snapshotsTotal, labels: { reason: r, result: res }, value: 0 });
     }
     for (const e of v.counts) {
       const s = samples.findIndex((x) => x.labels['reason'] === e.reason && x.labels['result'] === e.result);

@@ -1,6 +1,6 @@
 // Configuration from flags, MEMLENS_* environment variables and a YAML file, validated once at
 // startup. Any error is a ConfigError naming the flag/variable/key and why: main exits 2.
-import { readFileSync } from 'node:fs';
+import { readFileSync, statSync } from 'node:fs';
 import { parseArgs } from 'node:util';
 import { createRequire } from 'node:module';
 import { z } from 'zod';
@@ -9,6 +9,9 @@ import { OPTIONS, envName, type OptionFlag, type OptionSpec } from './options.js
 import { parseDurationMs, parseListenAddress, parseSizeBytes, type ListenAddress } from './units.js';
 import { parseThresholds } from './thresholds.js';
 import { checkStatItems } from './statItems.js';
+import { loadWebConfig, type WebConfig } from './webConfig.js';
+import { ownershipProblem } from './ownership.js';
+import { otlpConfig, type OtlpConfig } from './otlp.js';
 import { compileSnapshotRules, snapshotRuleSchema, type RawSnapshotRule, type SnapshotRule } from './snapshotRules.js';
 
 export interface GroupRule {
@@ -19,7 +22,18 @@ export interface GroupRule {
 
 export interface Config {
   listen: ListenAddress;
+  web: {
+    /** --web.config.file, validated at startup (TLS files read, hashes checked). */
+    configFile: string | undefined;
+    config: WebConfig | undefined;
+    enableSnapshotApi: boolean;
+    maxConnections: number;
+  };
   telemetryPath: string;
+  /** --web.disable-metrics: no /metrics route (push only). */
+  disableMetrics: boolean;
+  /** OTLP push: --otlp.endpoint and the OTEL_* environment. */
+  otlp: OtlpConfig;
   procRoot: string;
   sysRoot: string;
   kmsgPath: string;
@@ -57,6 +71,12 @@ export interface Config {
     hold: boolean;
     holdMaxMs: number;
     rules: SnapshotRule[];
+    // Optional so code building a Config by hand (tests) keeps working; loadConfig always sets them.
+    maxConcurrent?: number;
+    apiMaxProcesses?: number;
+    apiAllowRoot?: boolean;
+    maxHookOutputBytes?: number;
+    minFreeBytes?: number;
   };
   /** Pod names from the kubelet; undefined when --kubernetes.kubelet is unset. */
   kubernetes: { kubelet: URL; tokenFile: string; caFile: string | undefined; insecureSkipVerify: boolean; refreshMinIntervalMs: number } | undefined;
@@ -123,7 +143,7 @@ const ruleSchema = z
 function fileSchema(): z.ZodType {
   const sections = new Map<string, Record<string, z.ZodType>>();
   for (const o of OPTIONS) {
-    const [section, key] = o.flag.split('.') as [string, string];
+    const [section, key] = sectionKey(o.flag);
     const s = sections.get(section) ?? {};
     s[key] = z.union([z.string(), z.number(), z.boolean()]).optional();
     sections.set(section, s);
@@ -135,6 +155,12 @@ function fileSchema(): z.ZodType {
     shape[section] = z.object(keys).strict().optional();
   }
   return z.object(shape).strict().nullable();
+}
+
+/** `web.config.file` -> ['web', 'config.file']: the file's section and the key in it. */
+function sectionKey(flag: string): [string, string] {
+  const dot = flag.indexOf('.');
+  return [flag.slice(0, dot), flag.slice(dot + 1)];
 }
 
 function issueText(e: z.ZodError): string {
@@ -226,6 +252,7 @@ export function loadConfig(argv: readonly string[], env: NodeJS.ProcessEnv): Par
   if (configFile !== undefined) {
     let text: string;
     try {
+      if (statSync(configFile).size > 4 * 1024 * 1024) throw new Error('larger than 4 MiB');
       text = readFileSync(configFile, 'utf8');
     } catch (err) {
       throw new ConfigError(`--config ${configFile}: cannot read: ${describe(err)}`, { path: configFile });
@@ -241,11 +268,16 @@ export function loadConfig(argv: readonly string[], env: NodeJS.ProcessEnv): Par
     file = (r.data ?? {}) as Record<string, Record<string, unknown>>;
     rules = (file['process']?.['groups'] as z.infer<typeof ruleSchema>[] | undefined) ?? [];
     snapshotRules = (file['snapshot']?.['rules'] as RawSnapshotRule[] | undefined) ?? [];
+    // Rules make root signal processes and run commands: whoever can write the file can do that.
+    if (snapshotRules.length > 0) {
+      const problem = ownershipProblem(statSync(configFile), configFile);
+      if (problem !== undefined) throw new ConfigError(`${configFile}: snapshot.rules: refused: ${problem}`, { path: configFile });
+    }
   }
 
   const values = new Map<OptionFlag, unknown>();
   for (const o of OPTIONS) {
-    const [section, key] = o.flag.split('.') as [string, string];
+    const [section, key] = sectionKey(o.flag);
     const candidates: [string, unknown][] = [
       [`--${o.flag}`, flags[o.flag]],
       [envName(o.flag), env[envName(o.flag)]],
@@ -289,6 +321,11 @@ export function loadConfig(argv: readonly string[], env: NodeJS.ProcessEnv): Par
   const watchPollMs = v<number>('watch.poll-interval');
   if (watchPollMs < 10) throw new ConfigError(`--watch.poll-interval: at least 10ms (got ${watchPollMs}ms)`);
 
+  const webConfigFile = v<string | undefined>('web.config.file');
+  const maxConnections = v<number>('web.max-connections');
+  if (maxConnections < 1) throw new ConfigError('--web.max-connections: at least 1');
+  const maxConcurrent = v<number>('snapshot.max-concurrent');
+  if (maxConcurrent < 1) throw new ConfigError('--snapshot.max-concurrent: at least 1');
   const kubeletText = v<string | undefined>('kubernetes.kubelet');
   let kubernetes: Config['kubernetes'];
   if (kubeletText !== undefined) {
@@ -315,7 +352,15 @@ export function loadConfig(argv: readonly string[], env: NodeJS.ProcessEnv): Par
     positionals: parsed.positionals.slice(1),
     config: {
       listen,
+      web: {
+        configFile: webConfigFile,
+        config: webConfigFile === undefined ? undefined : loadWebConfig(webConfigFile),
+        enableSnapshotApi: v<boolean>('web.enable-snapshot-api'),
+        maxConnections,
+      },
       telemetryPath,
+      disableMetrics: v<boolean>('web.disable-metrics'),
+      otlp: otlpConfig(v<string | undefined>('otlp.endpoint'), env),
       procRoot: v<string>('path.procfs').replace(/\/+$/, '') || '/',
       sysRoot: v<string>('path.sysfs').replace(/\/+$/, '') || '/',
       kmsgPath: v<string>('path.kmsg'),
@@ -351,6 +396,11 @@ export function loadConfig(argv: readonly string[], env: NodeJS.ProcessEnv): Par
         hold: v<boolean>('snapshot.hold'),
         holdMaxMs: v<number>('snapshot.hold-max'),
         rules: compileSnapshotRules(snapshotRules, configFile ?? ''),
+        maxConcurrent,
+        apiMaxProcesses: v<number>('snapshot.api-max-processes'),
+        apiAllowRoot: v<boolean>('snapshot.api-allow-root'),
+        maxHookOutputBytes: v<number>('snapshot.max-hook-output'),
+        minFreeBytes: v<number>('snapshot.min-free'),
       },
       kubernetes,
       snapshotCgroup: flags['cgroup'] as string | undefined,

@@ -144,8 +144,8 @@ export const watchLatency = {
 
 // ---- snapshots (src/forensics): evidence taken before the OOM kill
 export const snapshotsTotal = m('memlens_snapshots_total', 'memlens.snapshots', '{snapshot}', 'counter',
-  'Snapshots attempted, by trigger (threshold crossing, API, CLI) and result (ok, error: full disk, read-only dir, cgroup gone; debounced: within --snapshot.min-interval).',
-  [{ name: 'reason', bound: 'threshold, api, cli' }, { name: 'result', bound: 'ok, error, debounced' }], 'memlens');
+  'Snapshots attempted, by trigger (threshold crossing, API, CLI) and result (ok, error: full disk, read-only dir, cgroup gone; debounced: within --snapshot.min-interval; refused: --snapshot.max-concurrent, --snapshot.min-free, or an API request for the root or a too-big cgroup).',
+  [{ name: 'reason', bound: 'threshold, api, cli' }, { name: 'result', bound: 'ok, error, debounced, refused' }], 'memlens');
 export const snapshotDuration = m('memlens_snapshot_duration_seconds', 'memlens.snapshot.duration', 's', 'gauge',
   'How long the last successful snapshot took, capture and write (rule commands included).', [], 'memlens');
 export const oomKillsWithSnapshot = m('memlens_oom_kills_with_snapshot_total', 'memlens.oom.kills_with_snapshot', '{kill}', 'counter',
@@ -168,6 +168,11 @@ export const samplesDropped = m('memlens_samples_dropped_total', 'memlens.sample
 export const buildInfo = m('memlens_build_info', 'memlens.build.info', '{info}', 'gauge',
   'Always 1; the version as a label.', [{ name: 'version', bound: 'one' }], 'memlens');
 
+// ---- OTLP push (src/sinks/otlp.ts)
+export const otlpExports = m('memlens_otlp_exports_total', 'memlens.otlp.exports', '{export}', 'counter',
+  'OTLP export requests by signal (metrics, logs) and result (success, failure: receiver down, 4xx, 5xx, timeout; after the SDK\'s retries).',
+  [{ name: 'signal', bound: 'metrics, logs' }, { name: 'result', bound: 'success, failure' }], 'memlens');
+
 export const catalog: readonly MetricDesc[] = [
   cgroupUsage, cgroupLimit, cgroupEffectiveLimit, cgroupWorkingSet, cgroupStat, cgroupPeak, cgroupSwap, cgroupEvents,
   cgroupOomKills, cgroupUnderOom, cgroupPressure, cgroupProcesses, cgroupIntervalPeak, cgroupKubernetesInfo,
@@ -181,4 +186,5 @@ export const catalog: readonly MetricDesc[] = [
   watchCrossings, watchLatency, watchLabelSetsDropped,
   snapshotsTotal, snapshotDuration, oomKillsWithSnapshot, snapshotStoreBytes, snapshotStoreSnapshots,
   collectorSuccess, collectorDuration, collectProblems, samplesDropped, buildInfo,
+  otlpExports,
 ];

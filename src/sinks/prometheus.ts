@@ -10,9 +10,14 @@
 // prom-client still renders its default process_/nodejs_ metrics, appended in the order its
 // Registry would have put them (after ours).
 import { Registry, collectDefaultMetrics, type RegistryContentType } from 'prom-client';
-import type { Labels, MetricDesc, Sample } from '../model/types.js';
+import type { Labels, MetricDesc, Sample, Snapshot } from '../model/types.js';
+import type { ExpositionSink } from './sink.js';
 
 export type Format = 'prometheus' | 'openmetrics';
+
+function asFormat(format: string): Format {
+  return format === 'openmetrics' ? 'openmetrics' : 'prometheus';
+}
 
 /** prom-client's escapeString (HELP text, and label values before quotes are escaped). */
 function escapeString(s: string): string {
@@ -119,7 +124,7 @@ class FormatSink {
   }
 }
 
-export class PrometheusSink {
+export class PrometheusSink implements ExpositionSink {
   private readonly sinks: Record<Format, FormatSink>;
 
   constructor(descs: readonly MetricDesc[]) {
@@ -131,11 +136,15 @@ export class PrometheusSink {
     return accept !== undefined && accept.includes('application/openmetrics-text') ? 'openmetrics' : 'prometheus';
   }
 
-  contentType(format: Format): string {
-    return this.sinks[format].contentType;
+  negotiate(accept: string | undefined): Format {
+    return PrometheusSink.negotiate(accept);
   }
 
-  render(format: Format, snapshot: object, samples: readonly Sample[]): Promise<string> {
-    return this.sinks[format].render(snapshot, samples);
+  contentType(format: string): string {
+    return this.sinks[asFormat(format)].contentType;
+  }
+
+  render(format: string, snapshot: Snapshot, samples: readonly Sample[] = snapshot.samples): Promise<string> {
+    return this.sinks[asFormat(format)].render(snapshot, samples);
   }
 }

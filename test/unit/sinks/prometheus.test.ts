@@ -49,7 +49,7 @@ function ours(format: Format, descs: readonly MetricDesc[], samples: readonly Sa
   return format === 'openmetrics' ? `${f.join('\n')}\n# EOF\n` : `${f.join('\n\n')}\n`;
 }
 
-async function snapshotOf(tree: 'v1' | 'v2'): Promise<Sample[]> {
+async function snapshotOf(tree: 'v1' | 'v2'): Promise<readonly Sample[]> {
   const root = treeRoot(tree);
   const parsed = loadConfig(['--path.procfs', `${root}/proc`, '--path.sysfs', `${root}/sys`, '--cgroup.stat-items', 'all'], {});
   if (parsed.kind !== 'run') throw new Error(parsed.kind);

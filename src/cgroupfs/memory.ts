@@ -16,6 +16,7 @@ import { parseFlatKeyed, parseSingleInt } from '../procfs/common.js';
 import { parsePressure, type Pressure } from '../procfs/pressure.js';
 import { parseLimit, UNLIMITED, type Limit } from './limit.js';
 import type { CgroupMode } from './discover.js';
+import { STAT_EVENT_ITEMS } from '../config/statItems.js';
 
 export interface CgroupMemory {
   usageBytes: number | undefined;
@@ -73,48 +74,7 @@ export const V2_STAT_BYTES: ReadonlySet<string> = new Set([
   'inactive_anon', 'active_anon', 'inactive_file', 'active_file', 'unevictable', 'slab_reclaimable', 'slab_unreclaimable', 'slab',
 ]);
 
-/**
- * memory.stat keys that are event counters (monotonic counts of pages or faults, not bytes), under
- * their v2 names. v1 prints pgpgin/pgpgout (pages charged/uncharged) that v2 does not have. An
- * unknown key is neither bytes nor events: it is left out until it is listed (a new byte item must
- * never be exported as a counter, nor the reverse).
- */
-export const STAT_EVENT_ITEMS: ReadonlySet<string> = new Set([
-  'pgfault', 'pgmajfault', 'pgpgin', 'pgpgout',
-  'workingset_refault', 'workingset_activate', 'workingset_restore', // before 5.9
-  'workingset_refault_anon', 'workingset_refault_file', 'workingset_activate_anon', 'workingset_activate_file',
-  'workingset_restore_anon', 'workingset_restore_file', 'workingset_nodereclaim',
-  'pgscan', 'pgsteal', 'pgscan_kswapd', 'pgscan_direct', 'pgscan_khugepaged', 'pgscan_proactive',
-  'pgsteal_kswapd', 'pgsteal_direct', 'pgsteal_khugepaged', 'pgsteal_proactive',
-  'pgrefill', 'pgactivate', 'pgdeactivate', 'pglazyfree', 'pglazyfreed',
-  'pswpin', 'pswpout', 'zswpin', 'zswpout', 'zswpwb', 'swpin_zero', 'swpout_zero',
-  'thp_fault_alloc', 'thp_collapse_alloc', 'thp_swpout', 'thp_swpout_fallback',
-  'pgdemote_kswapd', 'pgdemote_direct', 'pgdemote_khugepaged', 'pgdemote_proactive', 'pgpromote_success',
-  'numa_pages_migrated', 'numa_pte_updates', 'numa_hint_faults',
-]);
-
-/**
- * The event items exported by default: faults, the thrashing signal (refaults, activations,
- * restores), reclaim work (pgscan/pgsteal) and v1's charge counters. At most 10 series per cgroup
- * on any kernel (v2 6.x: 10; v1: 6). The one place the default lives; the selection is
- * selectStatItems below (--cgroup.stat-items, when given, replaces it).
- */
-export const DEFAULT_STAT_EVENT_ITEMS: ReadonlySet<string> = new Set([
-  'pgfault', 'pgmajfault', 'pgpgin', 'pgpgout',
-  'workingset_refault', 'workingset_activate', 'workingset_restore',
-  'workingset_refault_anon', 'workingset_refault_file', 'workingset_activate_anon', 'workingset_activate_file',
-  'workingset_restore_anon', 'workingset_restore_file',
-  'pgscan', 'pgsteal',
-]);
-
-/** The items of `items` that `selected` names, in the kernel's order; all of them when selected is undefined. */
-export function selectStatItems(items: ReadonlyMap<string, number>, selected: ReadonlySet<string> | undefined): [string, number][] {
-  const out: [string, number][] = [];
-  for (const e of items) if (selected === undefined || selected.has(e[0])) out.push(e);
-  return out;
-}
-
-export function emptyCgroupMemory(): CgroupMemory {
+function emptyCgroupMemory(): CgroupMemory {
   return {
     usageBytes: undefined, limit: undefined, hierarchicalLimit: undefined, stat: new Map(), inactiveFileBytes: undefined,
     peakBytes: undefined, swapBytes: undefined, events: new Map(), oomKills: undefined, oomKillsLocal: undefined, underOom: undefined,

@@ -2,25 +2,26 @@
 // limit is the tightest of its own and its ancestors' (and the host's RAM).
 import * as c from '../model/catalog.js';
 import type { HostFs } from '../host/hostFs.js';
-import type { CollectResult, Labels } from '../model/types.js';
+import type { CollectResult, Labels, MetricDesc } from '../model/types.js';
 import { MemlensError } from '../errors.js';
 import { kubeIds, type MemoryHierarchy } from '../cgroupfs/discover.js';
 import { tighter, UNLIMITED, type Limit } from '../cgroupfs/limit.js';
-import { DEFAULT_STAT_EVENT_ITEMS, readMemoryCgroup, selectStatItems } from '../cgroupfs/memory.js';
+import { readMemoryCgroup } from '../cgroupfs/memory.js';
+import { statItemSelector, type StatItemSelector } from '../config/statItems.js';
 import { kernelMemoryAccounted } from '../procfs/cmdline.js';
 import { IntervalPeaks } from '../cgroupfs/intervalPeak.js';
 import { parseMeminfo } from '../procfs/meminfo.js';
 import type { Collector } from './collector.js';
 import { SampleSink } from './samples.js';
 import { YieldPoint } from './yieldPoint.js';
-import type { CgroupObservation } from '../watch/thresholds.js';
+import type { CgroupObservation } from '../cgroupfs/observation.js';
 
 export interface CgroupFilter {
   include: RegExp | undefined;
   exclude: RegExp | undefined;
   maxDepth: number;
-  /** memory.stat event items to export (memlens_cgroup_memory_stat_events_total); DEFAULT_STAT_EVENT_ITEMS when undefined. */
-  statEventItems?: ReadonlySet<string> | undefined;
+  /** memory.stat items to export (--cgroup.stat-items), byte items and event counters alike; all when absent (the watcher's walk exports nothing). */
+  statItems?: readonly string[];
 }
 
 /** A limit's bytes, or undefined when it is absent, unlimited, or (for protections) 0, i.e. none. */
@@ -43,15 +44,18 @@ export function joinCgroup(root: string, rel: string): string {
   return root === '/' ? `/${rel}` : `${root}/${rel}`;
 }
 
+export const CGROUP_METRICS: readonly MetricDesc[] = [
+  c.cgroupUsage, c.cgroupLimit, c.cgroupEffectiveLimit, c.cgroupWorkingSet, c.cgroupStat, c.cgroupPeak, c.cgroupSwap,
+  c.cgroupEvents, c.cgroupOomKills, c.cgroupUnderOom, c.cgroupPressure, c.cgroupProcesses, c.cgroupIntervalPeak,
+  c.cgroupStatEvents, c.cgroupHigh, c.cgroupLow, c.cgroupMin, c.cgroupSoftLimit, c.cgroupSwapLimit,
+];
+
 export class CgroupCollector implements Collector {
   readonly name = 'cgroup';
-  readonly metrics = [
-    c.cgroupUsage, c.cgroupLimit, c.cgroupEffectiveLimit, c.cgroupWorkingSet, c.cgroupStat, c.cgroupPeak, c.cgroupSwap,
-    c.cgroupEvents, c.cgroupOomKills, c.cgroupUnderOom, c.cgroupPressure, c.cgroupProcesses, c.cgroupIntervalPeak,
-    c.cgroupStatEvents, c.cgroupHigh, c.cgroupLow, c.cgroupMin, c.cgroupSoftLimit, c.cgroupSwapLimit,
-  ];
+  readonly metrics = CGROUP_METRICS;
 
   private readonly intervalPeaks = new IntervalPeaks();
+  private readonly statSelected: StatItemSelector;
 
   constructor(
     private readonly hierarchy: MemoryHierarchy | undefined,
@@ -60,7 +64,9 @@ export class CgroupCollector implements Collector {
     private readonly onOomCounts?: (counts: Map<string, number>) => void,
     /** Receives, after each collection, every cgroup walked with its usage and effective limit (the watcher's list). */
     private readonly onCgroups?: (cgroups: CgroupObservation[]) => void,
-  ) {}
+  ) {
+    this.statSelected = statItemSelector(filter.statItems ?? ['all']);
+  }
 
   async collect(host: HostFs, signal: AbortSignal): Promise<CollectResult> {
     const h = this.hierarchy;
@@ -75,7 +81,6 @@ export class CgroupCollector implements Collector {
     const oomCounts = new Map<string, number>();
     const observed: CgroupObservation[] = [];
     const peakDirs = new Set<string>();
-    const statEventItems = this.filter.statEventItems ?? DEFAULT_STAT_EVENT_ITEMS;
     // v1 booted with cgroup.memory=nokmem keeps memory.kmem.usage_in_bytes at 0: not a number to export.
     const kmemAccounted = h.mode === 'v1' ? kernelMemoryAccounted(host.tryRead(host.proc('cmdline')) ?? '') : false;
 
@@ -102,8 +107,8 @@ export class CgroupCollector implements Collector {
         if (cg.usageBytes !== undefined && cg.inactiveFileBytes !== undefined) {
           out.add(c.cgroupWorkingSet, l, Math.max(0, cg.usageBytes - cg.inactiveFileBytes));
         }
-        for (const [item, v] of cg.stat) out.add(c.cgroupStat, { ...l, item }, v);
-        for (const [item, v] of selectStatItems(cg.statEvents, statEventItems)) out.add(c.cgroupStatEvents, { ...l, item }, v);
+        for (const [item, v] of cg.stat) if (this.statSelected(item)) out.add(c.cgroupStat, { ...l, item }, v);
+        for (const [item, v] of cg.statEvents) if (this.statSelected(item)) out.add(c.cgroupStatEvents, { ...l, item }, v);
         out.add(c.cgroupHigh, l, limitSample(cg.high));
         out.add(c.cgroupLow, l, limitSample(cg.low, true));
         out.add(c.cgroupMin, l, limitSample(cg.min, true));

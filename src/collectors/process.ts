@@ -7,7 +7,7 @@
 // one more small single-show read per process (measured in bench/RESULTS.md, "Page faults").
 import * as c from '../model/catalog.js';
 import type { HostFs } from '../host/hostFs.js';
-import type { CollectResult, Labels } from '../model/types.js';
+import type { CollectResult, Labels, MetricDesc } from '../model/types.js';
 import { describe, isGone } from '../errors.js';
 import { parseStatus, type ProcStatus } from '../procfs/status.js';
 import { parseSmapsRollup, type SmapsRollup } from '../procfs/smapsRollup.js';
@@ -71,16 +71,18 @@ const GROUP_FIELDS = [
   [c.groupPageTables, 'pageTablesBytes'],
 ] as const;
 
+export const PROCESS_METRICS: readonly MetricDesc[] = [
+  c.processResident, c.processResidentAnon, c.processResidentFile, c.processResidentShmem, c.processResidentPeak,
+  c.processVirtual, c.processSwap, c.processPageTables, c.processPss, c.processPssAnon, c.processPssFile,
+  c.processPssShmem, c.processUss, c.processSwapPss, c.processOomScore, c.processOomScoreAdj,
+  c.processSmapsReadSeconds, c.processSmapsSkipped,
+  c.processMinorFaults, c.processMajorFaults,
+  ...GROUP_FIELDS.map(([d]) => d), c.groupPss, c.groupUss, c.groupMinorFaults, c.groupMajorFaults, c.groupProcesses,
+];
+
 export class ProcessCollector implements Collector {
   readonly name = 'process';
-  readonly metrics = [
-    c.processResident, c.processResidentAnon, c.processResidentFile, c.processResidentShmem, c.processResidentPeak,
-    c.processVirtual, c.processSwap, c.processPageTables, c.processPss, c.processPssAnon, c.processPssFile,
-    c.processPssShmem, c.processUss, c.processSwapPss, c.processOomScore, c.processOomScoreAdj,
-    c.processSmapsReadSeconds, c.processSmapsSkipped,
-    c.processMinorFaults, c.processMajorFaults,
-    ...GROUP_FIELDS.map(([d]) => d), c.groupPss, c.groupUss, c.groupMinorFaults, c.groupMajorFaults, c.groupProcesses,
-  ];
+  readonly metrics = PROCESS_METRICS;
 
   private readonly rollups = new Map<number, CachedRollup>();
   /** Per pid, the fault counters last seen; per group, the faults accumulated from them (process-exporter's way). */

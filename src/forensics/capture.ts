@@ -123,14 +123,14 @@ export interface CaptureOptions {
 /** A cgroup path as /proc/PID/cgroup prints it -> its directory under the sysfs root. */
 export function cgroupDir(host: HostFs, h: MemoryHierarchy, path: string): string {
   if (!path.startsWith('/') || path.split('/').some((s) => s === '..' || s === '.')) {
-    throw new MemlensError('MEMLENS_ERR_CONFIG', `not a cgroup path: ${JSON.stringify(path)}`);
+    throw new MemlensError('MEMLENS_ERR_INVALID_INPUT', `not a cgroup path: ${JSON.stringify(path)}`);
   }
   const root = h.root === '/' ? '' : h.root;
   let rel: string;
   if (root === '') rel = path === '/' ? '' : path;
   else if (path === root) rel = '';
   else if (path.startsWith(`${root}/`)) rel = path.slice(root.length);
-  else throw new MemlensError('MEMLENS_ERR_CONFIG', `cgroup ${path} is outside this mount's root ${h.root}`);
+  else throw new MemlensError('MEMLENS_ERR_NOT_FOUND', `cgroup ${path} is outside this mount's root ${h.root}`);
   return `${host.hostPath(h.mountPoint)}${rel.replace(/\/+$/, '')}`;
 }
 
@@ -165,7 +165,7 @@ function readCgroup(host: HostFs, h: MemoryHierarchy, path: string, dir: string)
   const problems: Problem[] = [];
   const m = readMemoryCgroup(host, dir, h.mode, problems);
   const pidsText = host.tryRead(`${dir}/cgroup.procs`);
-  if (pidsText === undefined) throw new MemlensError('MEMLENS_ERR_IO', `cgroup ${path} not found (${dir})`, { path: dir });
+  if (pidsText === undefined) throw new MemlensError('MEMLENS_ERR_NOT_FOUND', `cgroup ${path} not found (${dir})`, { path: dir });
   const pids = pidsText.split('\n').filter((l) => /^\d+$/.test(l.trim())).map(Number);
   const eff = h.mode === 'v1' ? m.hierarchicalLimit : v2EffectiveLimit(host, h, path);
   return {

@@ -5,12 +5,11 @@ import type { HostFs } from '../host/hostFs.js';
 import type { Logger } from '../log.js';
 import type { Sample } from '../model/types.js';
 import type { MemoryHierarchy } from '../cgroupfs/discover.js';
-import { CgroupCollector } from '../collectors/cgroup.js';
 import type { KernelEventLoop } from '../kernel/eventLoop.js';
 import { WatchBus } from './bus.js';
 import { WatchStats } from './stats.js';
 import { CgroupWatcher } from './watcher.js';
-import type { CgroupObservation } from './thresholds.js';
+import type { CgroupObservation } from '../cgroupfs/observation.js';
 
 export interface WatchSetup {
   bus: WatchBus;
@@ -26,7 +25,10 @@ export interface WatchSetup {
   close(): void;
 }
 
-export function setupWatch(cfg: Config, hierarchy: MemoryHierarchy | undefined, host: HostFs, loop: KernelEventLoop | undefined, log: Logger): WatchSetup {
+/** A walk of the hierarchy that ends by handing every cgroup to `onCgroups` (main.ts passes the cgroup collector). */
+export type WalkerFactory = (onCgroups: (cgroups: CgroupObservation[]) => void) => { collect(host: HostFs, signal: AbortSignal): Promise<unknown> };
+
+export function setupWatch(cfg: Config, hierarchy: MemoryHierarchy | undefined, host: HostFs, loop: KernelEventLoop | undefined, log: Logger, makeWalker: WalkerFactory): WatchSetup {
   const bus = new WatchBus({ onListenerError: (err) => log.error({ err: String(err) }, 'watch: an event listener threw') });
   const stats = new WatchStats();
   if (!cfg.watch.enabled || hierarchy === undefined) {
@@ -47,7 +49,7 @@ export function setupWatch(cfg: Config, hierarchy: MemoryHierarchy | undefined, 
     exclude: cfg.cgroup.exclude,
   });
   const onCgroups = (cgroups: CgroupObservation[]): void => watcher.observe(cgroups);
-  const walker = new CgroupCollector(hierarchy, cfg.cgroup, undefined, onCgroups);
+  const walker = makeWalker(onCgroups);
   return {
     bus,
     stats,

@@ -4,10 +4,8 @@ import { mkdirSync, mkdtempSync, rmSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { HostFs } from '../../../src/host/hostFs.js';
 import type { Problem } from '../../../src/model/types.js';
-import {
-  countLines, DEFAULT_STAT_EVENT_ITEMS, parseV1Stat, parseV2Stat, readMemoryCgroup, selectStatItems, STAT_EVENT_ITEMS, swapLimitV1, V1_STAT_ITEMS,
-  V2_STAT_BYTES,
-} from '../../../src/cgroupfs/memory.js';
+import { countLines, parseV1Stat, parseV2Stat, readMemoryCgroup, swapLimitV1, V1_STAT_ITEMS, V2_STAT_BYTES } from '../../../src/cgroupfs/memory.js';
+import { DEFAULT_STAT_EVENT_ITEMS, DEFAULT_STAT_ITEMS, STAT_EVENT_ITEMS, statItemSelector } from '../../../src/config/statItems.js';
 import { UNLIMITED } from '../../../src/cgroupfs/limit.js';
 import { fixture, fixturesDir } from '../procfs/fixtures.js';
 
@@ -218,16 +216,19 @@ test('v2 memory.stat: every listed event counter as printed, byte items never am
   assert.equal(r.stat.has('hugetlb'), false);
 });
 
-test('the default event selection: bounded, within the known items, and selectStatItems keeps the kernel\'s order', () => {
-  for (const item of DEFAULT_STAT_EVENT_ITEMS) assert.ok(STAT_EVENT_ITEMS.has(item), item);
+test('the default event selection: bounded, within the known items, part of --cgroup.stat-items\'s default', () => {
+  for (const item of DEFAULT_STAT_EVENT_ITEMS) {
+    assert.ok(STAT_EVENT_ITEMS.has(item), item);
+    assert.ok(DEFAULT_STAT_ITEMS.includes(item), item);
+  }
   const v2 = parseV2Stat(...fixture('v2', `${V2}/oomdemo/memory.stat`)).events;
-  const picked = selectStatItems(v2, DEFAULT_STAT_EVENT_ITEMS);
-  assert.deepEqual(picked.map(([k]) => k), [
+  const picked = [...v2.keys()].filter(statItemSelector(DEFAULT_STAT_ITEMS));
+  assert.deepEqual(picked, [
     'workingset_refault_anon', 'workingset_refault_file', 'workingset_activate_anon', 'workingset_activate_file',
     'workingset_restore_anon', 'workingset_restore_file', 'pgscan', 'pgsteal', 'pgfault', 'pgmajfault',
   ]);
-  assert.equal(selectStatItems(v2, undefined).length, v2.size);
-  assert.deepEqual(selectStatItems(v2, new Set(['pgmajfault', 'nonexistent'])), [['pgmajfault', 0]]);
+  const v1 = parseV1Stat(...fixture('v1', `${V1}/oomdemo/memory.stat`)).events;
+  assert.equal([...v1.keys()].filter(statItemSelector(DEFAULT_STAT_ITEMS)).length, 6);
 });
 
 test('swapLimitV1: memsw - limit, unlimited when either is, absent without memsw files', () => {

@@ -6,11 +6,13 @@ import assert from 'node:assert/strict';
 import { cpSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
 import { CgroupCollector, type CgroupFilter } from '../../../src/collectors/cgroup.js';
 import { ProcessCollector, type ProcessOptions } from '../../../src/collectors/process.js';
-import { discoverHierarchy } from '../../../src/main.js';
+import { discoverHierarchy } from '../../../src/cgroupfs/hierarchy.js';
+import { DEFAULT_STAT_ITEMS } from '../../../src/config/statItems.js';
 import type { CollectResult } from '../../../src/model/types.js';
 import { hostOf, scratchTree, series, signal, treeRoot, value } from './trees.js';
 
-const ALL: CgroupFilter = { include: undefined, exclude: undefined, maxDepth: 16 };
+// As configured by default (--cgroup.stat-items's default list).
+const ALL: CgroupFilter = { include: undefined, exclude: undefined, maxDepth: 16, statItems: DEFAULT_STAT_ITEMS };
 const V1_CG = 'sys/fs/cgroup/memory';
 const V2_CG = 'sys/fs/cgroup';
 const V1_OOM = '/workloads/job-7f3a/oomdemo';
@@ -126,11 +128,18 @@ test('v2 tree with memory.high/low/min set: each exported as the file says; "max
   }
 });
 
-test('the selection of event items: only the selected ones, in one place (statEventItems)', async () => {
-  const r = await cgroups(treeRoot('v2'), { ...ALL, statEventItems: new Set(['pgmajfault', 'workingset_refault_file']) });
+test('--cgroup.stat-items selects event items as it selects byte items', async () => {
+  const r = await cgroups(treeRoot('v2'), { ...ALL, statItems: ['anon', 'pgmajfault', 'workingset_refault_file'] });
   assert.deepEqual(events(r, V2_OOM), { pgmajfault: 0, workingset_refault_file: 0 });
-  const none = await cgroups(treeRoot('v1'), { ...ALL, statEventItems: new Set() });
-  assert.deepEqual(series(none.samples, 'memlens_cgroup_memory_stat_events_total'), []);
+  assert.deepEqual(series(r.samples, 'memlens_cgroup_memory_stat_bytes', { cgroup: V2_OOM }).map((s) => s.labels['item']), ['anon']);
+  const bytesOnly = await cgroups(treeRoot('v1'), { ...ALL, statItems: ['anon', 'file'] });
+  assert.deepEqual(series(bytesOnly.samples, 'memlens_cgroup_memory_stat_events_total'), []);
+  // all: every event counter the kernel printed (v2 6.18: 45 of them), each as the file says.
+  const all = await cgroups(treeRoot('v2'), { ...ALL, statItems: ['all'] });
+  const file = kv(`${treeRoot('v2')}/${V2_CG}${V2_OOM}/memory.stat`);
+  const got = events(all, V2_OOM);
+  assert.ok(Object.keys(got).length > 40, `${Object.keys(got).length} event items`);
+  for (const [item, v] of Object.entries(got)) assert.equal(v, file.get(item), item);
 });
 
 test('v1 with cgroup.memory=nokmem on the command line: no kernel item (the file would say 0)', async () => {

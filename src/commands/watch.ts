@@ -5,17 +5,18 @@ import type { Config } from '../config/load.js';
 import type { Logger } from '../log.js';
 import { HostFs } from '../host/hostFs.js';
 import { describe } from '../errors.js';
-import { discoverHierarchy } from '../main.js';
+import { discoverHierarchy } from '../cgroupfs/hierarchy.js';
 import { KernelEventLoop } from '../kernel/eventLoop.js';
-import { setupWatch } from './setup.js';
-import type { WatchEvent } from './bus.js';
+import { setupWatch } from '../watch/setup.js';
+import { CgroupCollector } from '../collectors/cgroup.js';
+import type { WatchEvent } from '../watch/bus.js';
 
 function mib(bytes: number | null): string {
   return bytes === null ? '?' : `${(bytes / 2 ** 20).toFixed(1)} MiB`;
 }
 
 /** One line per event: time, cgroup, what happened, usage of limit, source, handling latency. */
-export function formatEvent(ev: WatchEvent): string {
+function formatEvent(ev: WatchEvent): string {
   const what =
     ev.threshold !== null
       ? `crossed ${+(ev.threshold * 100).toFixed(2)}% of its limit`
@@ -45,7 +46,7 @@ export async function watchCommand(cfg: Config, log: Logger, out: NodeJS.Writabl
   } catch (err) {
     log.warn({ err: describe(err) }, 'no kernel event loop (epoll through koffi): polling only');
   }
-  const watch = setupWatch({ ...cfg, watch: { ...cfg.watch, enabled: true } }, hierarchy, host, loop, log);
+  const watch = setupWatch({ ...cfg, watch: { ...cfg.watch, enabled: true } }, hierarchy, host, loop, log, (onCgroups) => new CgroupCollector(hierarchy, cfg.cgroup, undefined, onCgroups));
   watch.bus.on((ev) => out.write(`${formatEvent(ev)}\n`));
   // The watcher's timers do not hold the process; this does, until a signal.
   const keepAlive = setInterval(() => undefined, 1 << 30);

@@ -1,4 +1,4 @@
-// Wiring only: config -> host -> collectors -> runner -> sinks -> http.
+// Wiring only: config -> host -> kernel loop -> cgroup tree -> collectors -> runner -> sinks -> http.
 import type { Server } from 'node:http';
 import * as c from './model/catalog.js';
 import type { Config } from './config/load.js';
@@ -21,7 +21,8 @@ import { OomCollector } from './collectors/oom.js';
 import { KernelEventLoop } from './kernel/eventLoop.js';
 import { setupWatch, type WatchSetup } from './watch/setup.js';
 import { eventsRouter } from './http/api.js';
-import type { CgroupObservation } from './watch/thresholds.js';
+import { CgroupTree } from './cgroupfs/tree.js';
+import { raiseOpenFileLimit } from './kernel/rlimit.js';
 import { VERSION } from './version.js';
 import { SnapshotService } from './forensics/snapshots.js';
 import { snapshotsRouter } from './http/snapshots.js';
@@ -43,11 +44,13 @@ export function buildCollectors(
   cfg: Config,
   hierarchy: MemoryHierarchy | undefined,
   oom?: { store: OomStore; monitor: OomMonitor },
-  onCgroups?: (cgroups: CgroupObservation[]) => void,
+  /** The live cgroup tree; without one, a static tree of `hierarchy` rescanned before each collection. */
+  tree?: CgroupTree,
 ): Collector[] {
+  const cgTree = tree ?? (hierarchy === undefined ? undefined : new CgroupTree({ host: new HostFs(cfg.procRoot, cfg.sysRoot), hierarchy, maxDepth: cfg.cgroup.maxDepth }));
   const all: Collector[] = [
     new ProcessCollector({ ...cfg.process, cgroupMode: hierarchy?.mode ?? 'v2' }),
-    new CgroupCollector(hierarchy, cfg.cgroup, oom === undefined ? undefined : (m) => oom.monitor.observeCgroupCounts(m), onCgroups),
+    new CgroupCollector(cgTree, cfg.cgroup, oom === undefined ? undefined : (m) => oom.monitor.observeCgroupCounts(m)),
     new HostCollector(),
   ];
   if (oom !== undefined) all.push(new OomCollector(oom.store, oom.monitor));
@@ -62,11 +65,17 @@ export interface Running {
   /** Early warning: the event bus (subscribe with watch.bus.on), the watcher and its metrics. */
   watch: WatchSetup;
   snapshots: SnapshotService;
+  /** The live memory cgroup tree; undefined without a memory cgroup hierarchy. */
+  tree: CgroupTree | undefined;
   close(): Promise<void>;
 }
 
 export async function startExporter(cfg: Config, log: Logger): Promise<Running> {
   const host = new HostFs(cfg.procRoot, cfg.sysRoot);
+  // Watching 500 v1 cgroups holds about 3000 fds: soft RLIMIT_NOFILE up to the hard one (Node usually has already).
+  const nofile = raiseOpenFileLimit();
+  if (nofile.ok) log.debug({ before: nofile.before, after: nofile.after }, 'open file limit');
+  else log.warn({ err: nofile.error }, 'cannot raise the open file limit');
   const hierarchy = discoverHierarchy(host);
   if (hierarchy === undefined) log.warn('no cgroup memory controller found: the cgroup collector reports success 0');
   else log.info({ mode: hierarchy.mode, mountPoint: hierarchy.mountPoint, root: hierarchy.root }, 'cgroup memory hierarchy');
@@ -80,17 +89,22 @@ export async function startExporter(cfg: Config, log: Logger): Promise<Running> 
   const store = new OomStore();
   const monitor = new OomMonitor({ kmsgPath: cfg.kmsgPath, loop, store, log });
   const oomEnabled = !cfg.disabledCollectors.includes('oom');
-  const watch = setupWatch(cfg, hierarchy, host, loop, log);
+  // The one live model of the memory cgroup tree, kept current by inotify on the loop; collector, watcher and
+  // snapshots all read it.
+  const tree = hierarchy === undefined ? undefined : new CgroupTree({
+    host, hierarchy, loop, maxDepth: cfg.cgroup.maxDepth, log: log.child({ area: 'cgroup-tree' }), rescanIntervalMs: cfg.watch.refreshIntervalMs,
+  });
+  const watch = setupWatch(cfg, tree, loop, log);
   // Snapshots: taken on crossings, API and CLI; each OOM kill is linked to the newest one before it.
   // The hold (--snapshot.hold) applies from the top --watch.thresholds fraction only.
   const topThreshold = cfg.watch.thresholds.length > 0 ? Math.max(...cfg.watch.thresholds) : undefined;
   const snapshots = new SnapshotService({
-    host, hierarchy, config: cfg.snapshot, log: log.child({ area: 'snapshot' }), ...(topThreshold === undefined ? {} : { holdFromThreshold: topThreshold }),
+    host, hierarchy, tree, config: cfg.snapshot, log: log.child({ area: 'snapshot' }), ...(topThreshold === undefined ? {} : { holdFromThreshold: topThreshold }),
   });
   snapshots.start();
   snapshots.subscribe(watch.bus); // every upward crossing, debounced per cgroup by --snapshot.min-interval
   store.onKill((r) => snapshots.linkKill(r));
-  const collectors = [...buildCollectors(cfg, hierarchy, oomEnabled ? { store, monitor } : undefined, watch.onCgroups), snapshots.collector()];
+  const collectors = [...buildCollectors(cfg, hierarchy, oomEnabled ? { store, monitor } : undefined, tree), snapshots.collector()];
   const build = [{ desc: c.buildInfo, labels: { version: VERSION }, value: 1 }];
   const runner = new Runner(collectors, host, { timeoutMs: cfg.collectTimeoutMs, minIntervalMs: cfg.collectMinIntervalMs, seriesBudget: 200_000 }, log, () => [...build, ...watch.samples()]);
   const sink = new PrometheusSink(c.catalog);
@@ -105,7 +119,12 @@ export async function startExporter(cfg: Config, log: Logger): Promise<Running> 
   }
   // Event sources start only once the port is ours: nothing half-started on a bad start.
   if (oomEnabled) monitor.start();
-  void watch.start(); // resolves after the first cgroup walk; failures are logged there
+  try {
+    tree?.start();
+  } catch (err) {
+    log.error({ err: describe(err) }, 'cgroup tree: the hierarchy cannot be read; the cgroup collector will say so');
+  }
+  void watch.start(); // arms the watches of the tree's limited cgroups; failures are logged there
   const addr = server.address();
   log.info({ address: typeof addr === 'object' && addr !== null ? `${addr.address}:${addr.port}` : addr, path: cfg.telemetryPath, version: VERSION }, 'memlens listening');
   return {
@@ -115,9 +134,11 @@ export async function startExporter(cfg: Config, log: Logger): Promise<Running> 
     monitor,
     watch,
     snapshots,
+    tree,
     close: async () => {
       monitor.close();
       watch.close();
+      tree?.close();
       await snapshots.close();
       await new Promise<void>((resolve) => {
         server.close(() => resolve());

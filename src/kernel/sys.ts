@@ -76,7 +76,7 @@ function loadLibc(): ReturnType<typeof koffi.load> {
   throw new MemlensError('MEMLENS_ERR_UNSUPPORTED', `cannot load libc through koffi (${failures.join('; ')})`);
 }
 
-const libc = loadLibc();
+export const libc = loadLibc();
 
 const raw = {
   eventfd: libc.func('int eventfd(unsigned int initval, int flags)'),

@@ -12,6 +12,7 @@ import { join } from 'node:path';
 import { setTimeout as sleep } from 'node:timers/promises';
 import { HostFs } from '../../../src/host/hostFs.js';
 import type { MemoryHierarchy } from '../../../src/cgroupfs/discover.js';
+import { CgroupTree } from '../../../src/cgroupfs/tree.js';
 import { captureSnapshot } from '../../../src/forensics/capture.js';
 import { SnapshotService } from '../../../src/forensics/snapshots.js';
 import type { CommandResult } from '../../../src/forensics/hooks.js';
@@ -136,7 +137,7 @@ describe('capture', () => {
     const b = startSleeper();
     fakeCgroup([a.pid!, b.pid!]);
     let turns = 0;
-    const doc = await captureSnapshot(new HostFs('/proc', sysRoot), hierarchy, CG, 'test', {
+    const doc = await captureSnapshot(new HostFs('/proc', sysRoot), new CgroupTree({ host: new HostFs('/proc', sysRoot), hierarchy, maxDepth: 0 }), CG, 'test', {
       id: 'snap-1-abcdef',
       cmdline: false,
       rules: [],
@@ -173,7 +174,7 @@ describe('capture', () => {
     fakeCgroup([a.pid!]);
     const marker = join(tmp, 'grandchild.pid');
     const t0 = performance.now();
-    const doc = await captureSnapshot(new HostFs('/proc', sysRoot), hierarchy, CG, 'test', {
+    const doc = await captureSnapshot(new HostFs('/proc', sysRoot), new CgroupTree({ host: new HostFs('/proc', sysRoot), hierarchy, maxDepth: 0 }), CG, 'test', {
       id: 'snap-2-abcdef', cmdline: false,
       rules: [rule('hang', ['sh', '-c', `echo pid {pid}; sleep 600 & echo $! > ${marker}; wait`], 300, 1 << 20)],
     });

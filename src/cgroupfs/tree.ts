@@ -80,6 +80,8 @@ export interface CgroupTreeOptions {
 
 const DIR_MASK = IN_CREATE | IN_DELETE | IN_MODIFY | IN_ONLYDIR;
 const MAX_DEPTH_HARD = 64;
+/** A limit that could not be read for want of fds is read again after this. */
+const RETRY_MS = 50;
 
 function childPath(parent: string, name: string): string {
   return parent === '/' ? `/${name}` : `${parent}/${name}`;
@@ -99,6 +101,8 @@ export class CgroupTree {
   private readonly watchFailures = new Map<string, number>();
   private readonly saidOnce = new Set<string>();
   private timer: NodeJS.Timeout | undefined;
+  private retryTimer: NodeJS.Timeout | undefined;
+  private readonly retry = new Set<CgroupNode>();
   private overflowPending = false;
   /** False without a loop, or after inotify_add_watch failed (watches exhausted): then rescans keep it current. */
   private liveNow: boolean;
@@ -245,6 +249,7 @@ export class CgroupTree {
     if (this.closed) return;
     this.closed = true;
     clearTimeout(this.timer);
+    clearTimeout(this.retryTimer);
     this.timer = undefined;
     for (const n of this.byPath.values()) n.watch?.close();
   }
@@ -284,6 +289,21 @@ export class CgroupTree {
     }
   }
 
+  /** The limit in `file`; UNLIMITED when absent; undefined when it could not be read now (out of fds: retried). */
+  private readLimitOrRetry(file: string): Limit | undefined {
+    let text: string | undefined;
+    try {
+      text = this.opts.host.tryRead(file);
+    } catch (err) {
+      const code = errnoCode(err);
+      this.once(`read-${code ?? 'error'}`, () => this.opts.log?.warn({ file, err: describe(err) }, 'cgroup tree: cannot read a limit'));
+      if (code === 'EMFILE' || code === 'ENFILE') return undefined;
+      return UNLIMITED;
+    }
+    if (text === undefined) return UNLIMITED;
+    return parseLimit(text, file).value ?? UNLIMITED;
+  }
+
   private readLimit(file: string): Limit {
     let text: string | undefined;
     try {
@@ -310,9 +330,24 @@ export class CgroupTree {
   }
 
   private readLimits(node: CgroupNode): void {
-    node.ownLimit = this.readLimit(`${node.dir}/${this.ownFile}`);
+    const own = this.readLimitOrRetry(`${node.dir}/${this.ownFile}`);
+    if (own === undefined) this.retryLater(node);
+    else node.ownLimit = own;
     if (this.mode === 'v2') node.highLimit = this.readLimit(`${node.dir}/memory.high`);
     node.effectiveLimit = node.parent === undefined ? node.ownLimit : tighter(node.parent.effectiveLimit, node.ownLimit);
+  }
+
+  /** Out of fds for a limit read: read it again shortly (the cgroup would otherwise look unlimited until a rescan). */
+  private retryLater(node: CgroupNode): void {
+    this.retry.add(node);
+    if (this.retryTimer !== undefined || this.closed) return;
+    this.retryTimer = setTimeout(() => {
+      this.retryTimer = undefined;
+      const nodes = [...this.retry];
+      this.retry.clear();
+      for (const n of nodes) if (n.present) this.limitWritten(n);
+    }, RETRY_MS);
+    this.retryTimer.unref();
   }
 
   private watchDir(node: CgroupNode): void {

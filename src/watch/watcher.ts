@@ -326,8 +326,14 @@ export class CgroupWatcher {
     try {
       usage = this.readUsageByPath(dir, usageFile);
     } catch (err) {
-      this.once(`start-${errnoCode(err) ?? 'error'}`, () => this.opts.log.warn({ cgroup: path, err: describe(err) }, 'watch: cannot read usage'));
-      return;
+      const code = errnoCode(err);
+      if (code === undefined || !OUT_OF_FDS.has(code)) {
+        this.once(`start-${code ?? 'error'}`, () => this.opts.log.warn({ cgroup: path, err: describe(err) }, 'watch: cannot read usage'));
+        return;
+      }
+      // Out of fds even for one read: arm anyway (it falls back to polling by path), from a zero reading.
+      usage = 0;
+      fresh = true;
     }
     if (usage === undefined) return; // gone between the collection and now
     const w: Watched = {
@@ -379,6 +385,9 @@ export class CgroupWatcher {
           this.once(`v1-register-${code}`, () =>
             this.opts.log.warn({ cgroup: w.path, errno: code }, 'watch: out of file descriptors: polling the cgroups that cannot be armed (counted in memlens_watch_poll_fallbacks_total)'),
           );
+          // Polled by path: holding a fd for it would take the last ones from every other reader.
+          w.pollByPath = true;
+          return;
         } else if (code !== undefined && NO_WRITE_ACCESS.has(code)) {
           this.v1EventControl = false;
           this.opts.log.warn(

@@ -89,6 +89,7 @@ async function measure(root, watch) {
   }
 }
 
+if (process.argv.includes('--build-only')) { buildTree(arg('build-only'), FRACTIONS[0]); process.exit(0); }
 const rows = [];
 for (const fraction of FRACTIONS) {
   for (let r = 0; r < RUNS; r++) {

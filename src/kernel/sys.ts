@@ -123,7 +123,7 @@ export interface ErrnoException extends Error {
   path?: string;
 }
 
-function errnoException(errno: number, syscall: string, path?: string): ErrnoException {
+export function errnoException(errno: number, syscall: string, path?: string): ErrnoException {
   const code = errnoName(errno);
   const where = path === undefined ? '' : ` '${path}'`;
   const e = new Error(`${code}: ${errnoMessage(errno)}, ${syscall}${where}`) as ErrnoException;

@@ -82,6 +82,8 @@ const DIR_MASK = IN_CREATE | IN_DELETE | IN_MODIFY | IN_ONLYDIR;
 const MAX_DEPTH_HARD = 64;
 /** A limit that could not be read for want of fds is read again after this. */
 const RETRY_MS = 50;
+/** A yielding rescan gives the event loop a turn this often. */
+const YIELD_EVERY_MS = 2;
 
 function childPath(parent: string, name: string): string {
   return parent === '/' ? `/${name}` : `${parent}/${name}`;
@@ -107,6 +109,7 @@ export class CgroupTree {
   /** False without a loop, or after inotify_add_watch failed (watches exhausted): then rescans keep it current. */
   private liveNow: boolean;
   private closed = false;
+  private rescanning = false;
   private readonly ownFile: string;
 
   constructor(private readonly opts: CgroupTreeOptions) {
@@ -129,7 +132,7 @@ export class CgroupTree {
   /** The first scan (counted as `start`) and the timers. Throws when the hierarchy's root cannot be read. */
   start(): void {
     this.opts.host.list(this.base);
-    this.rescan('start');
+    if (this.root === undefined) this.rescan('start'); // else a collection came first and scanned it
     this.schedule();
   }
 
@@ -233,7 +236,40 @@ export class CgroupTree {
    * Emits the changes, then `rescanned`. Counted by reason.
    */
   rescan(reason: RescanReason): void {
-    if (this.closed) return;
+    if (!this.beginRescan(reason)) return;
+    const stack = [this.root!];
+    while (stack.length > 0) stack.push(...this.syncNode(stack.pop()!));
+    this.emit({ kind: 'rescanned', reason });
+  }
+
+  /**
+   * The same rescan, giving the event loop a turn every 2 ms: the timer's and the overflow's, which run while kernel
+   * events are handled (a thousand cgroups take a few hundred ms on a busy host). inotify events handled in between
+   * are consistent with it: adding or removing a cgroup twice is a no-op.
+   */
+  async rescanYielding(reason: RescanReason): Promise<void> {
+    if (this.rescanning || !this.beginRescan(reason)) return;
+    this.rescanning = true;
+    try {
+      const stack = [this.root!];
+      let slice = performance.now();
+      while (stack.length > 0 && !this.closed) {
+        const node = stack.pop()!;
+        if (!node.present) continue;
+        stack.push(...this.syncNode(node));
+        if (performance.now() - slice > YIELD_EVERY_MS) {
+          await new Promise<void>((resolve) => setImmediate(resolve));
+          slice = performance.now();
+        }
+      }
+      if (!this.closed) this.emit({ kind: 'rescanned', reason });
+    } finally {
+      this.rescanning = false;
+    }
+  }
+
+  private beginRescan(reason: RescanReason): boolean {
+    if (this.closed) return false;
     this.rescans.set(reason, (this.rescans.get(reason) ?? 0) + 1);
     // A rescan while degraded retries the watches: room may have been freed.
     if (this.opts.loop !== undefined && !this.opts.loop.closed) this.liveNow = true;
@@ -241,8 +277,7 @@ export class CgroupTree {
       this.root = this.makeNode(undefined, this.opts.hierarchy.root, this.base, 0);
       this.emit({ kind: 'added', node: this.root });
     }
-    this.syncSubtree(this.root);
-    this.emit({ kind: 'rescanned', reason });
+    return true;
   }
 
   close(): void {
@@ -263,12 +298,9 @@ export class CgroupTree {
     if (every <= 0) return;
     this.timer = setTimeout(() => {
       this.timer = undefined;
-      try {
-        this.rescan(this.live ? 'timer' : 'unwatched');
-      } catch (err) {
-        this.opts.log?.error({ err: describe(err) }, 'cgroup tree: rescan failed');
-      }
-      this.schedule();
+      this.rescanYielding(this.live ? 'timer' : 'unwatched')
+        .catch((err: unknown) => this.opts.log?.error({ err: describe(err) }, 'cgroup tree: rescan failed'))
+        .finally(() => this.schedule());
     }, every);
     this.timer.unref();
   }
@@ -372,28 +404,33 @@ export class CgroupTree {
     }
   }
 
-  /** Lists node's directory and reconciles its children (recursively), re-reading every limit on the way. */
-  private syncSubtree(node: CgroupNode): void {
+  /**
+   * Re-reads node's limits, lists its directory and reconciles its children: new ones added (with their subtrees),
+   * vanished ones removed. Returns the children that were already known, for the caller to visit.
+   */
+  private syncNode(node: CgroupNode): CgroupNode[] {
     this.watchDir(node);
     const before = node.effectiveLimit;
     const beforeOwn = node.ownLimit;
     this.readLimits(node);
     if (!sameLimit(before, node.effectiveLimit) || !sameLimit(beforeOwn, node.ownLimit)) this.emit({ kind: 'limit', node, before });
-    if (node.depth >= Math.min(this.opts.maxDepth, MAX_DEPTH_HARD)) return;
+    if (node.depth >= Math.min(this.opts.maxDepth, MAX_DEPTH_HARD)) return [];
     let names: string[];
     try {
       names = this.opts.host.subdirs(node.dir);
     } catch (err) {
       this.once(`list-${errnoCode(err) ?? 'error'}`, () => this.opts.log?.warn({ cgroup: node.path, err: describe(err) }, 'cgroup tree: cannot list a cgroup'));
-      return;
+      return [];
     }
     const seen = new Set(names);
     for (const [name, child] of [...node.children]) if (!seen.has(name)) this.remove(child);
-    for (const name of names.sort()) {
+    const known: CgroupNode[] = [];
+    for (const name of names.sort().reverse()) {
       const existing = node.children.get(name);
-      if (existing !== undefined) this.syncSubtree(existing);
+      if (existing !== undefined) known.push(existing);
       else this.addChild(node, name);
     }
+    return known;
   }
 
   private addChild(parent: CgroupNode, name: string): CgroupNode | undefined {
@@ -454,7 +491,7 @@ export class CgroupTree {
         setImmediate(() => {
           this.overflowPending = false;
           this.once('overflow', () => this.opts.log?.warn('cgroup tree: inotify queue overflowed: rescanning (counted in memlens_cgroup_tree_rescans_total{reason="overflow"})'));
-          this.rescan('overflow');
+          void this.rescanYielding('overflow').catch((err: unknown) => this.opts.log?.error({ err: describe(err) }, 'cgroup tree: rescan failed'));
         });
       }
       return;

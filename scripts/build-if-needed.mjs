@@ -1,4 +1,5 @@
-// `npm start` runs this first: compile when build/ is missing or older than any source file.
+// `npm start` runs this first: compile when build/ is missing or older than any source file, and
+// bundle the page when build/web is missing or older than web/.
 import { readdirSync, statSync, existsSync } from 'node:fs';
 import { join } from 'node:path';
 import { execFileSync } from 'node:child_process';
@@ -14,4 +15,8 @@ function newest(dir) {
 const out = 'build/src/cli.js';
 if (!existsSync(out) || statSync(out).mtimeMs < Math.max(newest('src'), statSync('tsconfig.json').mtimeMs)) {
   execFileSync(process.execPath, ['node_modules/typescript/bin/tsc', '-p', 'tsconfig.json'], { stdio: 'inherit' });
+}
+const page = 'build/web/app.js';
+if (!existsSync(page) || statSync(page).mtimeMs < newest('web')) {
+  execFileSync(process.execPath, ['scripts/build-web.mjs'], { stdio: 'inherit' });
 }

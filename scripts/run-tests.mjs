@@ -11,6 +11,8 @@ const files = readdirSync(root, { recursive: true })
   .filter((f) => f.endsWith('.test.js'))
   // test/v2/ runs inside the cgroup v2 VM (test/vm/vm.test.ts boots it), not on the host.
   .filter((f) => process.env.MEMLENS_IN_VM === '1' || !f.startsWith('v2/'))
+  // test/image/ builds and runs the container image (minutes): .ci/run runs it with MEMLENS_IMAGE_TEST=1.
+  .filter((f) => process.env.MEMLENS_IMAGE_TEST === '1' || !f.startsWith('image/'))
   .filter((f) => process.argv.length <= 2 || process.argv.slice(2).some((a) => f.includes(a)))
   .sort()
   .map((f) => join(root, f));

@@ -7,6 +7,7 @@ import { startExporter } from './main.js';
 import { VERSION } from './version.js';
 import { watchCommand } from './watch/command.js';
 import { snapshotCommand } from './forensics/command.js';
+import { explainCommand } from './commands/explain.js';
 
 export async function main(argv: readonly string[]): Promise<number> {
   let parsed;
@@ -30,6 +31,7 @@ export async function main(argv: readonly string[]): Promise<number> {
   const { command, config } = parsed;
   if (command === 'watch') return watchCommand(config, createLogger(config.logLevel));
   if (command === 'snapshot') return snapshotCommand(config, config.snapshotCgroup ?? parsed.positionals[0], createLogger(config.logLevel));
+  if (command === 'explain') return explainCommand(config, parsed.positionals[0]);
   if (command !== 'serve') {
     process.stderr.write(`memlens: unknown command ${JSON.stringify(command)} (try --help)\n`);
     return 2;

@@ -26,6 +26,14 @@ import { raiseOpenFileLimit } from './kernel/rlimit.js';
 import { VERSION } from './version.js';
 import { SnapshotService } from './forensics/snapshots.js';
 import { snapshotsRouter } from './http/snapshots.js';
+import { KubeletNames } from './kubernetes/kubelet.js';
+import { KubernetesCollector } from './collectors/kubernetes.js';
+
+/** How long a stop waits for scrapes in flight before closing their connections. */
+export const SHUTDOWN_GRACE_MS = 3000;
+import { RecentSamples } from './forensics/recent.js';
+import { Explainer } from './forensics/explain.js';
+import { pageRouter } from './http/page.js';
 
 /** The memory cgroup hierarchy as this host mounts it (v1, v2, or none). Throws when procfs is unreadable. */
 export function discoverHierarchy(host: HostFs): MemoryHierarchy | undefined {
@@ -46,6 +54,7 @@ export function buildCollectors(
   oom?: { store: OomStore; monitor: OomMonitor },
   /** The live cgroup tree; without one, a static tree of `hierarchy` rescanned before each collection. */
   tree?: CgroupTree,
+  kubelet?: KubeletNames,
 ): Collector[] {
   const cgTree = tree ?? (hierarchy === undefined ? undefined : new CgroupTree({ host: new HostFs(cfg.procRoot, cfg.sysRoot), hierarchy, maxDepth: cfg.cgroup.maxDepth }));
   const all: Collector[] = [
@@ -54,6 +63,7 @@ export function buildCollectors(
     new HostCollector(),
   ];
   if (oom !== undefined) all.push(new OomCollector(oom.store, oom.monitor));
+  if (kubelet !== undefined) all.push(new KubernetesCollector(cgTree, cfg.cgroup, kubelet));
   return all.filter((col) => !cfg.disabledCollectors.includes(col.name));
 }
 
@@ -67,6 +77,9 @@ export interface Running {
   snapshots: SnapshotService;
   /** The live memory cgroup tree; undefined without a memory cgroup hierarchy. */
   tree: CgroupTree | undefined;
+  /** Recent samples of every collection (the page's data, the explanations' growth). */
+  recent: RecentSamples;
+  explainer: Explainer;
   close(): Promise<void>;
 }
 
@@ -86,7 +99,13 @@ export async function startExporter(cfg: Config, log: Logger): Promise<Running> 
   } catch (err) {
     log.warn({ err: describe(err) }, 'no kernel event loop (epoll through koffi): event sources are off');
   }
+  // Pod names from the kubelet (--kubernetes.kubelet): the info metric, kill records, snapshots.
+  const kubelet = cfg.kubernetes === undefined ? undefined : new KubeletNames({
+    url: cfg.kubernetes.kubelet, tokenFile: cfg.kubernetes.tokenFile, caFile: cfg.kubernetes.caFile,
+    insecureSkipVerify: cfg.kubernetes.insecureSkipVerify, refreshMinIntervalMs: cfg.kubernetes.refreshMinIntervalMs, timeoutMs: 5000,
+  }, (p) => host.tryRead(p), log.child({ area: 'kubernetes' }));
   const store = new OomStore();
+  if (kubelet !== undefined) store.nameWith((cg) => kubelet.ref(cg));
   const monitor = new OomMonitor({ kmsgPath: cfg.kmsgPath, loop, store, log });
   const oomEnabled = !cfg.disabledCollectors.includes('oom');
   // The one live model of the memory cgroup tree, kept current by inotify on the loop; collector, watcher and
@@ -100,15 +119,38 @@ export async function startExporter(cfg: Config, log: Logger): Promise<Running> 
   const topThreshold = cfg.watch.thresholds.length > 0 ? Math.max(...cfg.watch.thresholds) : undefined;
   const snapshots = new SnapshotService({
     host, hierarchy, tree, config: cfg.snapshot, log: log.child({ area: 'snapshot' }), ...(topThreshold === undefined ? {} : { holdFromThreshold: topThreshold }),
+    ...(kubelet === undefined ? {} : { kubeNames: (cg: string) => kubelet.ref(cg) }),
   });
   snapshots.start();
   snapshots.subscribe(watch.bus); // every upward crossing, debounced per cgroup by --snapshot.min-interval
   store.onKill((r) => snapshots.linkKill(r));
-  const collectors = [...buildCollectors(cfg, hierarchy, oomEnabled ? { store, monitor } : undefined, tree), snapshots.collector()];
+  const collectors = [...buildCollectors(cfg, hierarchy, oomEnabled ? { store, monitor } : undefined, tree, kubelet), snapshots.collector()];
   const build = [{ desc: c.buildInfo, labels: { version: VERSION }, value: 1 }];
   const runner = new Runner(collectors, host, { timeoutMs: cfg.collectTimeoutMs, minIntervalMs: cfg.collectMinIntervalMs, seriesBudget: 200_000 }, log, () => [...build, ...watch.samples()]);
+  // The ring is fed by the collections memlens makes anyway; it never reads a file itself.
+  const recent = new RecentSamples();
+  runner.onCollected((snap) => recent.ingest(snap.samples, snap.atMs));
+  const explainer = new Explainer({
+    recent,
+    events: (q) => watch.bus.recent(q),
+    watched: () => watch.watcher?.list() ?? [],
+    watchEnabled: watch.watcher !== undefined,
+    snapshotFailures: (sinceMs) => snapshots.failures(sinceMs),
+    getSnapshot: (id) => snapshots.get(id),
+    snapshotVersion: (id) => {
+      const m = snapshots.store.meta(id);
+      return m === undefined ? undefined : `${m.bytes}/${m.oomKills.length}`;
+    },
+    getKill: (id) => store.get(id),
+    settings: { thresholds: cfg.watch.thresholds, linkWindowMs: cfg.snapshot.linkWindowMs, snapshotMinIntervalMs: cfg.snapshot.minIntervalMs },
+  });
+  store.onKill((r) => explainer.onKill(r)); // after linkKill: the record carries its snapshotId
   const sink = new PrometheusSink(c.catalog);
-  const app = createApp({ runner, sink, telemetryPath: cfg.telemetryPath, log, routers: [oomRouter(store), eventsRouter(watch.bus), snapshotsRouter(snapshots)] });
+  const routers = [
+    oomRouter(store, (id) => explainer.explain(id)), eventsRouter(watch.bus), snapshotsRouter(snapshots),
+    pageRouter({ runner, recent, explainer, store, bus: watch.bus, snapshots }),
+  ];
+  const app = createApp({ runner, sink, telemetryPath: cfg.telemetryPath, log, routers });
   let server: Server;
   try {
     server = await listen(app, cfg.listen);
@@ -135,15 +177,24 @@ export async function startExporter(cfg: Config, log: Logger): Promise<Running> 
     watch,
     snapshots,
     tree,
+    recent,
+    explainer,
     close: async () => {
       monitor.close();
       watch.close();
       tree?.close();
       await snapshots.close();
+      // Stop accepting, let a scrape in flight finish (idle keep-alive connections close now),
+      // and cut whatever is still open after SHUTDOWN_GRACE_MS: the whole stop stays under 5 s.
       await new Promise<void>((resolve) => {
-        server.close(() => resolve());
-        server.closeAllConnections();
+        const force = setTimeout(() => server.closeAllConnections(), SHUTDOWN_GRACE_MS);
+        server.close(() => {
+          clearTimeout(force);
+          resolve();
+        });
+        server.closeIdleConnections();
       });
+      kubelet?.close();
       await loop?.close();
     },
   };

@@ -31,14 +31,5 @@ export function findMemoryHierarchy(
   return undefined;
 }
 
-/** Kubernetes and container runtime identifiers carried by a cgroup path, if any. */
-export function kubeIds(path: string): { podUid?: string; containerId?: string } {
-  const out: { podUid?: string; containerId?: string } = {};
-  // systemd driver: kubepods-burstable-pod1234_5678.slice ; cgroupfs driver: /kubepods/burstable/pod1234-5678/
-  const pod = /pod([0-9a-f]{8}[-_][0-9a-f]{4}[-_][0-9a-f]{4}[-_][0-9a-f]{4}[-_][0-9a-f]{12})/.exec(path);
-  if (pod?.[1] !== undefined) out.podUid = pod[1].replace(/_/g, '-');
-  // cri-containerd-<64 hex>.scope, crio-<id>.scope, docker-<id>.scope, or a bare 64-hex directory.
-  const ctr = /(?:^|\/|-)([0-9a-f]{64})(?:\.scope)?$/.exec(path);
-  if (ctr?.[1] !== undefined) out.containerId = ctr[1];
-  return out;
-}
+// kubeIds moved to kubePath.ts (the path shapes of each runtime and driver, documented there).
+export { kubeIds } from './kubePath.js';

@@ -35,6 +35,7 @@ export class Runner {
   private readonly problems = new Map<string, number>(); // `${collector}\0${reason}` -> count
   private readonly dropped = new Map<string, number>();
   private readonly failing = new Set<string>();
+  private readonly listeners: ((snap: Snapshot) => void)[] = [];
 
   constructor(
     private readonly collectors: readonly Collector[],
@@ -53,6 +54,20 @@ export class Runner {
       });
     }
     return this.inFlight;
+  }
+
+  /** Called with every finished collection (the recent-samples ring listens: it never reads files itself). */
+  onCollected(fn: (snap: Snapshot) => void): void {
+    this.listeners.push(fn);
+  }
+
+  /**
+   * The last collection if it is younger than maxAgeMs, else a new one (shared with any in
+   * flight): readers that must not cost a collection each (the page's API) use this.
+   */
+  recent(maxAgeMs: number): Promise<Snapshot> {
+    if (this.last !== undefined && Date.now() - this.last.atMs < maxAgeMs) return Promise.resolve(this.last);
+    return this.collect();
   }
 
   private async run(): Promise<Snapshot> {
@@ -80,6 +95,13 @@ export class Runner {
     samples.push(...this.extra());
     const snap = { atMs, samples, collectors: states };
     this.last = snap;
+    for (const fn of this.listeners) {
+      try {
+        fn(snap);
+      } catch (err) {
+        this.log.error({ err: describe(err) }, 'a collection listener failed');
+      }
+    }
     return snap;
   }
 

@@ -55,8 +55,12 @@ export interface Config {
     holdMaxMs: number;
     rules: SnapshotRule[];
   };
+  /** Pod names from the kubelet; undefined when --kubernetes.kubelet is unset. */
+  kubernetes: { kubelet: URL; tokenFile: string; caFile: string | undefined; insecureSkipVerify: boolean; refreshMinIntervalMs: number } | undefined;
   /** `memlens snapshot --cgroup PATH`: the cgroup to capture. */
   snapshotCgroup: string | undefined;
+  /** `memlens explain [KILL-ID|--last] [--url URL] [--json]`: which kill, which memlens, raw JSON or text. */
+  explain: { last: boolean; url: string | undefined; json: boolean };
   /** Where each value came from, for the startup log line. */
   configFile: string | undefined;
 }
@@ -131,17 +135,20 @@ function issueText(e: z.ZodError): string {
 }
 
 export function helpText(): string {
-  const lines = ['Usage: memlens [command] [flags]', '', 'Commands:', '  serve (default)   run the exporter', '  watch             print early-warning events (threshold crossings, OOM) live, without HTTP', '  snapshot          capture one cgroup into --snapshot.dir and print its id and path (--cgroup PATH)', '', 'Flags (each also MEMLENS_<FLAG> in the environment, or a key in --config FILE):'];
+  const lines = ['Usage: memlens [command] [flags]', '', 'Commands:', '  serve (default)   run the exporter', '  watch             print early-warning events (threshold crossings, OOM) live, without HTTP', '  snapshot          capture one cgroup into --snapshot.dir and print its id and path (--cgroup PATH)', '  explain           why an OOM kill happened, asked of the running memlens: KILL-ID or --last (--url, else --web.listen-address)', '', 'Flags (each also MEMLENS_<FLAG> in the environment, or a key in --config FILE):'];
   const all: { flag: string; help: string; default: string | undefined }[] = [
     ...OPTIONS,
     { flag: 'config', help: 'YAML config file (process group rules live here).', default: undefined },
-    { flag: 'cgroup', help: 'With the snapshot command: the cgroup to capture, as /proc/PID/cgroup prints it.', default: undefined },
+    { flag: 'cgroup', help: 'With the snapshot command: the cgroup to capture, as /proc/PID/cgroup prints it. With explain --last: the newest kill in this cgroup or below.', default: undefined },
+    { flag: 'last', help: 'With the explain command: the newest OOM kill.', default: undefined },
+    { flag: 'url', help: 'With the explain command: the running memlens (http://host:port); default from --web.listen-address.', default: undefined },
+    { flag: 'json', help: 'With the explain command: print the explanation as JSON.', default: undefined },
     { flag: 'help', help: 'Show this help.', default: undefined },
     { flag: 'version', help: 'Show the version.', default: undefined },
   ];
   for (const o of all) {
     const dflt = o.default === undefined || o.default === '' ? '' : ` (default ${JSON.stringify(o.default)})`;
-    const env = o.flag === 'help' || o.flag === 'version' || o.flag === 'cgroup' ? '' : `  [${envName(o.flag)}]`;
+    const env = o.flag === 'help' || o.flag === 'version' || o.flag === 'cgroup' || o.flag === 'last' || o.flag === 'url' || o.flag === 'json' ? '' : `  [${envName(o.flag)}]`;
     lines.push(`  --${o.flag.padEnd(26)} ${o.help}${dflt}${env}`);
   }
   return lines.join('\n');
@@ -153,6 +160,9 @@ export function loadConfig(argv: readonly string[], env: NodeJS.ProcessEnv): Par
   const argOptions: Record<string, { type: 'string' | 'boolean'; short?: string }> = {
     config: { type: 'string' },
     cgroup: { type: 'string' },
+    last: { type: 'boolean' },
+    url: { type: 'string' },
+    json: { type: 'boolean' },
     help: { type: 'boolean', short: 'h' },
     version: { type: 'boolean' },
   };
@@ -230,13 +240,33 @@ export function loadConfig(argv: readonly string[], env: NodeJS.ProcessEnv): Par
   const telemetryPath = v<string>('web.telemetry-path');
   if (!telemetryPath.startsWith('/')) throw new ConfigError(`--web.telemetry-path: must start with /: ${JSON.stringify(telemetryPath)}`);
   const disabled = v<string[]>('collectors.disabled');
-  const known = ['process', 'cgroup', 'host', 'oom'];
+  const known = ['process', 'cgroup', 'host', 'oom', 'kubernetes'];
   const unknown = disabled.find((d) => !known.includes(d));
   if (unknown !== undefined) throw new ConfigError(`--collectors.disabled: unknown collector ${JSON.stringify(unknown)} (known: ${known.join(', ')})`);
   const watchThresholds = parseThresholds(v<string[]>('watch.thresholds'));
   if (typeof watchThresholds === 'string') throw new ConfigError(`--watch.thresholds: ${watchThresholds}`);
   const watchPollMs = v<number>('watch.poll-interval');
   if (watchPollMs < 10) throw new ConfigError(`--watch.poll-interval: at least 10ms (got ${watchPollMs}ms)`);
+
+  const kubeletText = v<string | undefined>('kubernetes.kubelet');
+  let kubernetes: Config['kubernetes'];
+  if (kubeletText !== undefined) {
+    let url: URL;
+    try {
+      url = new URL(kubeletText);
+    } catch {
+      throw new ConfigError(`--kubernetes.kubelet: not a URL: ${JSON.stringify(kubeletText)}`);
+    }
+    if (url.protocol !== 'https:' && url.protocol !== 'http:') throw new ConfigError(`--kubernetes.kubelet: http:// or https:// only, got ${JSON.stringify(url.protocol)}`);
+    if (url.username !== '' || url.password !== '' || url.search !== '' || url.hash !== '') throw new ConfigError('--kubernetes.kubelet: a base URL without credentials, query or fragment (the token comes from --kubernetes.token-file)');
+    kubernetes = {
+      kubelet: url,
+      tokenFile: v<string>('kubernetes.token-file'),
+      caFile: v<string | undefined>('kubernetes.ca-file'),
+      insecureSkipVerify: v<string>('kubernetes.insecure-skip-tls-verify') === 'true',
+      refreshMinIntervalMs: v<number>('kubernetes.refresh-min-interval'),
+    };
+  }
 
   return {
     kind: 'run',
@@ -280,7 +310,9 @@ export function loadConfig(argv: readonly string[], env: NodeJS.ProcessEnv): Par
         holdMaxMs: v<number>('snapshot.hold-max'),
         rules: compileSnapshotRules(snapshotRules, configFile ?? ''),
       },
+      kubernetes,
       snapshotCgroup: flags['cgroup'] as string | undefined,
+      explain: { last: flags['last'] === true, url: flags['url'] as string | undefined, json: flags['json'] === true },
       configFile,
     },
   };

@@ -28,7 +28,7 @@ export const OPTIONS = [
   { flag: 'cgroup.max-depth', kind: 'int', default: '16', help: 'Do not descend deeper than this below the hierarchy root.' },
   { flag: 'collect.timeout', kind: 'duration', default: '10s', help: 'A collector slower than this is abandoned for this scrape (success 0).' },
   { flag: 'collect.min-interval', kind: 'duration', default: '1s', help: 'Scrapes (and OTLP exports) closer together than this share one collection.' },
-  { flag: 'collectors.disabled', kind: 'list', default: '', help: 'Comma-separated collectors to turn off (process, cgroup, host, oom).' },
+  { flag: 'collectors.disabled', kind: 'list', default: '', help: 'Comma-separated collectors to turn off (process, cgroup, host, oom, kubernetes).' },
   { flag: 'log.level', kind: 'enum', default: 'info', choices: ['debug', 'info', 'warn', 'error'], help: 'Log level.' },
   { flag: 'watch.enabled', kind: 'enum', default: 'true', choices: ['true', 'false'], help: 'Early warning: watch cgroups with a memory limit and report upward threshold crossings (log, /api/v1/events, metrics).' },
   { flag: 'watch.thresholds', kind: 'list', default: '0.9,0.95', help: 'Comma-separated fractions of each cgroup\'s effective limit whose upward crossing is an event.' },
@@ -44,6 +44,11 @@ export const OPTIONS = [
   { flag: 'snapshot.link-window', kind: 'duration', default: '10m', help: 'An OOM kill is linked to the newest snapshot of its cgroup (or an ancestor) taken at most this long before it.' },
   { flag: 'snapshot.hold', kind: 'enum', default: 'false', choices: ['false', 'true'], help: 'cgroup v1 only: on the top threshold, set oom_kill_disable=1 while the snapshot is taken (the kernel waits instead of killing). Risky: see README.' },
   { flag: 'snapshot.hold-max', kind: 'duration', default: '2s', help: 'The longest the OOM killer is held off by --snapshot.hold.' },
+  { flag: 'kubernetes.kubelet', kind: 'string', default: undefined, help: 'Base URL of this node\'s kubelet (https://NODE_IP:10250): pod and container names for memlens_cgroup_kubernetes_info. Off when unset.' },
+  { flag: 'kubernetes.token-file', kind: 'string', default: '/var/run/secrets/kubernetes.io/serviceaccount/token', help: 'Bearer token sent to the kubelet, re-read before each request (none when the file is absent).' },
+  { flag: 'kubernetes.ca-file', kind: 'string', default: undefined, help: 'CA bundle that signed the kubelet\'s serving certificate (default: the system CAs).' },
+  { flag: 'kubernetes.insecure-skip-tls-verify', kind: 'enum', default: 'false', choices: ['false', 'true'], help: 'Do not verify the kubelet\'s certificate (kubelets with self-signed serving certificates).' },
+  { flag: 'kubernetes.refresh-min-interval', kind: 'duration', default: '10s', help: 'Ask the kubelet again (when a cgroup shows an unknown pod or container) at most this often.' },
 ] as const satisfies readonly OptionSpec[];
 
 export type OptionFlag = (typeof OPTIONS)[number]['flag'];

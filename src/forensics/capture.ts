@@ -7,6 +7,7 @@
 // keeps what was read. Reads are synchronous whole-file reads (HostFs); the event loop gets a
 // turn between processes so kernel events (the OOM report itself) do not wait behind a capture.
 import { setImmediate as turn } from 'node:timers/promises';
+import type { KubeRef } from '../kubernetes/kubelet.js';
 import type { HostFs } from '../host/hostFs.js';
 import type { CgroupTree } from '../cgroupfs/tree.js';
 import { readMemoryCgroup } from '../cgroupfs/memory.js';
@@ -99,6 +100,8 @@ export interface SnapshotDoc {
   hold: HoldRecord | undefined;
   /** Ids of the OOM kill records this snapshot is the evidence for. */
   oomKills: string[];
+  /** The cgroup's pod and container (ids from its path, names from the kubelet's cache), when on Kubernetes. */
+  kubernetes?: KubeRef;
 }
 
 export interface CaptureOptions {
@@ -111,6 +114,8 @@ export interface CaptureOptions {
   /** Called once the /proc reads are done, before the commands finish (the store writes a first copy). */
   onCaptured?: (doc: SnapshotDoc) => void;
   hold?: HoldRecord;
+  /** Written into the document as is (the cgroup's pod and container). */
+  kubernetes?: KubeRef;
 }
 
 function limitValue(l: Limit | undefined): LimitValue | undefined {
@@ -338,6 +343,7 @@ export async function captureSnapshot(
     hold: opts.hold,
     oomKills: [],
   };
+  if (opts.kubernetes !== undefined) doc.kubernetes = opts.kubernetes;
   if (commands.length > 0) {
     opts.onCaptured?.(doc);
     await Promise.all(commands);

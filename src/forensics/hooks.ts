@@ -66,6 +66,14 @@ export function sendSignal(rule: string, pid: number, signal: NodeJS.Signals, sk
   }
 }
 
+/** Stops of the commands running now (each kills its process group). */
+const running = new Set<() => void>();
+
+/** memlens is stopping: kill every rule command still running (their results say so). */
+export function stopRunningCommands(): void {
+  for (const stop of [...running]) stop();
+}
+
 export function runCommand(rule: string, argv: readonly string[], timeoutMs: number, maxOutputBytes: number): Promise<CommandResult> {
   const startedMs = Date.now();
   const t0 = performance.now();
@@ -93,6 +101,11 @@ export function runCommand(rule: string, argv: readonly string[], timeoutMs: num
       timedOut = true;
       killGroup();
     }, timeoutMs);
+    const stop = (): void => {
+      error ??= 'killed: memlens was stopping';
+      killGroup();
+    };
+    running.add(stop);
     const onData = (d: Buffer): void => {
       if (truncated) return;
       const room = maxOutputBytes - kept;
@@ -122,6 +135,7 @@ export function runCommand(rule: string, argv: readonly string[], timeoutMs: num
       if (done) return;
       done = true;
       clearTimeout(timer);
+      running.delete(stop);
       killGroup(); // what the command left behind in its group
       const output = Buffer.concat(chunks).toString('utf8');
       resolve({

@@ -3,6 +3,8 @@
 // between an OOM kill and the newest snapshot of its cgroup (or an ancestor) taken before it.
 // A snapshot that fails (full disk, read-only dir, the cgroup gone) is counted and logged once
 // per failure; nothing else stops.
+import type { KubeRef } from '../kubernetes/kubelet.js';
+import { stopRunningCommands } from './hooks.js';
 import type { HostFs } from '../host/hostFs.js';
 import type { MemoryHierarchy } from '../cgroupfs/discover.js';
 import { CgroupTree } from '../cgroupfs/tree.js';
@@ -48,6 +50,8 @@ export interface SnapshotServiceOptions {
   log: Logger;
   /** Crossings of this fraction or above get the hold (with --snapshot.hold): the watcher's top threshold. */
   holdFromThreshold?: number;
+  /** The pod and container of a cgroup (the kubelet cache, with --kubernetes.kubelet). */
+  kubeNames?: (cgroup: string) => KubeRef | undefined;
 }
 
 /** A capture in flight: shared by triggers of the same cgroup; a hold can join it while it reads. */
@@ -83,6 +87,8 @@ export class SnapshotService {
   private readonly inFlight = new Map<string, Flight>();
   private readonly pending = new Map<string, Pending>();
   private readonly counts = new Map<string, { reason: string; result: string; n: number }>();
+  /** Recent failed captures and writes (bounded), for the OOM explanations' "why no snapshot". */
+  private readonly failed: { cgroup: string; timeMs: number; error: string }[] = [];
   private lastDurationSeconds: number | undefined;
   private killsWithSnapshot = 0;
   private unsubscribe: (() => void) | undefined;
@@ -220,6 +226,8 @@ export class SnapshotService {
         },
       };
       if (flight.hold !== undefined) opts.hold = flight.hold.record;
+      const kube = this.opts.kubeNames?.(cgroup);
+      if (kube !== undefined) opts.kubernetes = kube;
       flight.opts = opts;
       try {
         const d = await captureSnapshot(this.opts.host, this.tree(h), cgroup, `${kind}: ${detail}`, opts);
@@ -240,6 +248,7 @@ export class SnapshotService {
         this.count(kind, 'error');
         const gone = errnoCode(err) === 'ENOENT' || /not found/.test(describe(err));
         log.warn({ cgroup, reason: kind, err: describe(err) }, 'snapshot not taken');
+        this.fail(cgroup, describe(err));
         return { ok: false, status: gone ? 'not-found' : 'error', error: describe(err) };
       }
       doc.oomKills = [...pend.kills];
@@ -249,6 +258,7 @@ export class SnapshotService {
       } catch (err) {
         this.count(kind, 'error');
         log.error({ cgroup, reason: kind, dir: this.store.dir, err: describe(err), first: firstWrite?.message }, 'snapshot could not be written');
+        this.fail(cgroup, `cannot write to ${this.store.dir}: ${describe(err)}`);
         return { ok: false, status: 'error', error: `cannot write to ${this.store.dir}: ${describe(err)}` };
       }
       this.lastDurationSeconds = (performance.now() - t0) / 1000;
@@ -299,6 +309,16 @@ export class SnapshotService {
     return this.store.list(q);
   }
 
+  /** Failed snapshots (capture or write) at or after `sinceMs`, oldest first. */
+  failures(sinceMs: number): { cgroup: string; timeMs: number; error: string }[] {
+    return this.failed.filter((f) => f.timeMs >= sinceMs);
+  }
+
+  private fail(cgroup: string, error: string): void {
+    this.failed.push({ cgroup, timeMs: Date.now(), error });
+    if (this.failed.length > 100) this.failed.shift();
+  }
+
   private count(reason: string, result: string): void {
     const k = `${reason}\0${result}`;
     const e = this.counts.get(k);
@@ -318,6 +338,10 @@ export class SnapshotService {
   async close(): Promise<void> {
     this.closed = true;
     this.unsubscribe?.();
+    // Stopping must not wait on a rule command (a dump can run for its whole timeout) nor leave
+    // the OOM killer held: restore first, kill the commands, then let the captures write.
+    this.hold.releaseAll('close');
+    stopRunningCommands();
     await Promise.allSettled([...this.inFlight.values()]);
     this.hold.releaseAll('close');
   }

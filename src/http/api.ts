@@ -54,12 +54,16 @@ export function eventsRouter(bus: WatchBus): Router {
   return r;
 }
 
-export function oomRouter(store: OomStore): Router {
+/** `explain`: the kills list with `?explain=true` carries each kill's explanation (the page's kills view: one request). */
+export function oomRouter(store: OomStore, explain?: (id: string) => unknown): Router {
   const r = Router();
   r.get('/api/v1/oom-kills', (req: Request, res: Response) => {
     send(res, () => {
+      const withExplanation = req.query['explain'];
+      if (withExplanation !== undefined && withExplanation !== 'true' && withExplanation !== 'false') throw new BadRequest('explain: expected true or false');
       const kills = store.list({ cgroup: parseCgroupParam(req.query['cgroup']), sinceMs: parseSince(req.query['since']), limit: parseLimit(req.query['limit'], 1000) });
-      return { kills };
+      if (withExplanation !== 'true' || explain === undefined) return { kills };
+      return { kills: kills.slice(0, 100).map((k) => ({ ...k, explanation: explain(k.id) })) };
     });
   });
   r.get('/api/v1/oom-kills/:id', (req: Request, res: Response) => {

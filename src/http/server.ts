@@ -1,4 +1,5 @@
-// HTTP: /metrics (Prometheus text or OpenMetrics, by Accept header), /healthz, and a landing page.
+// HTTP: /metrics (Prometheus text or OpenMetrics, by Accept header), /healthz, and the routers
+// main.ts hands in (the JSON API, the page at / in page.ts).
 // A failing collector never breaks the scrape (the runner turns it into success 0); a 500 is
 // only for exposition itself failing.
 import express, { type Express, type NextFunction, type Request, type Response, type Router } from 'express';
@@ -36,14 +37,6 @@ export function createApp(deps: AppDeps): Express {
 
   app.get('/healthz', (_req, res) => {
     res.type('text/plain').send('ok\n');
-  });
-
-  app.get('/', (_req, res) => {
-    res.type('html').send(
-      `<!doctype html><html><head><title>memlens</title></head><body><h1>memlens</h1>` +
-        `<p>Linux memory exporter.</p><ul><li><a href="${deps.telemetryPath}">${deps.telemetryPath}</a></li>` +
-        `<li><a href="/api/v1/oom-kills">/api/v1/oom-kills</a></li><li><a href="/healthz">/healthz</a></li></ul></body></html>\n`,
-    );
   });
 
   for (const r of deps.routers ?? []) app.use(r);

@@ -48,6 +48,17 @@ export const cgroupProcesses = m('memlens_cgroup_processes', 'memlens.cgroup.pro
 export const cgroupIntervalPeak = m('memlens_cgroup_memory_interval_peak_bytes', 'memlens.cgroup.memory.interval_peak', 'By', 'gauge',
   'Highest usage since the previous collection.', CG, 'v2 memory.peak through a held fd reset after each read (kernels with per-fd reset)');
 
+// Kubernetes names, from the kubelet (--kubernetes.kubelet): one series per cgroup whose path carries
+// a pod uid the kubelet knows, to join on (`* on (cgroup) group_left(namespace, pod, container)`),
+// so the per-cgroup series themselves stay small.
+export const cgroupKubernetesInfo = m('memlens_cgroup_kubernetes_info', 'memlens.cgroup.kubernetes.info', '{info}', 'gauge',
+  'Always 1: the namespace, pod and container names of a cgroup whose path carries a pod uid the kubelet knows.',
+  [CGROUP, POD_UID, CONTAINER_ID,
+    { name: 'namespace', bound: 'one per pod uid' },
+    { name: 'pod', bound: 'one per pod uid' },
+    { name: 'container', bound: 'one per container id' }],
+  'cgroup path (pod uid, container id) + kubelet GET /pods');
+
 // ---- per process (selected processes only)
 function p(what: string, otelWhat: string, help: string, source: string): MetricDesc {
   return m(`memlens_process_${what}_bytes`, `memlens.process.${otelWhat}`, 'By', 'gauge', help, PROC, source);
@@ -173,7 +184,7 @@ export const buildInfo = m('memlens_build_info', 'memlens.build.info', '{info}',
 
 export const catalog: readonly MetricDesc[] = [
   cgroupUsage, cgroupLimit, cgroupEffectiveLimit, cgroupWorkingSet, cgroupStat, cgroupPeak, cgroupSwap, cgroupEvents,
-  cgroupOomKills, cgroupUnderOom, cgroupPressure, cgroupProcesses, cgroupIntervalPeak,
+  cgroupOomKills, cgroupUnderOom, cgroupPressure, cgroupProcesses, cgroupIntervalPeak, cgroupKubernetesInfo,
   processResident, processResidentAnon, processResidentFile, processResidentShmem, processResidentPeak, processVirtual,
   processSwap, processPageTables, processPss, processPssAnon, processPssFile, processPssShmem, processUss, processSwapPss,
   processOomScore, processOomScoreAdj, processSmapsReadSeconds, processSmapsSkipped,

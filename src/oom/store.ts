@@ -2,6 +2,7 @@
 // /api/v1/oom-kills) and counters per {cgroup, oom_cgroup, comm, constraint} that outlive the
 // cgroup (a pod's cgroup vanishes with it; its kill count must not).
 import type { OomKill } from '../kmsg/oomReport.js';
+import type { KubeRef } from '../kubernetes/kubelet.js';
 
 export interface OomKillRecord {
   id: string;
@@ -26,6 +27,8 @@ export interface OomKillRecord {
   kernelSeq: number | undefined;
   /** The snapshot taken before this kill, when one exists. */
   snapshotId: string | undefined;
+  /** The victim's pod and container (ids from its cgroup path, names from the kubelet's cache), when on Kubernetes. */
+  kubernetes?: KubeRef;
 }
 
 export interface CounterKey {
@@ -60,6 +63,13 @@ export class OomStore {
     private readonly maxSeries = 5000,
   ) {}
 
+  /** Names each kill's cgroup (main wires the kubelet cache here when --kubernetes.kubelet is set). */
+  nameWith(fn: (cgroup: string | undefined) => KubeRef | undefined): void {
+    this.namer = fn;
+  }
+
+  private namer: ((cgroup: string | undefined) => KubeRef | undefined) | undefined;
+
   onKill(fn: (r: OomKillRecord) => void): void {
     this.listeners.push(fn);
   }
@@ -88,6 +98,8 @@ export class OomStore {
       kernelSeq: k.seq,
       snapshotId: undefined,
     };
+    const kube = this.namer?.(k.cgroup);
+    if (kube !== undefined) rec.kubernetes = kube;
     this.count({ cgroup: k.cgroup ?? '', oom_cgroup: k.oomCgroup ?? '', comm: k.victim.comm, constraint: constraintLabel(k.constraint) }, 1, timeMs);
     this.push(rec);
     return rec;

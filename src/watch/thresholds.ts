@@ -1,7 +1,7 @@
 // Pure parts of the watcher: which cgroups are watched, and which readings are upward crossings.
 // No IO, no timers: the watcher feeds them readings.
 
-/** One cgroup as the last collection saw it (handed over by the cgroup collector's onCgroups hook). */
+/** One cgroup of the live tree with its usage read now (the watcher's reconcile hands these to observe()). */
 export interface CgroupObservation {
   /** As /proc/PID/cgroup prints it. */
   path: string;

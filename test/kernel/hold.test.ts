@@ -329,4 +329,47 @@ describe('kernel: the OOM-killer hold (--snapshot.hold, v1)', { skip }, () => {
     second.child.kill('SIGTERM');
     await new Promise<void>((resolve) => (alive(second.child) ? second.child.once('exit', () => resolve()) : resolve()));
   });
+  test('SIGTERM mid-hold: memlens restores oom_kill_disable, clears the record and exits 0 within 5 s', async (t: TestContext) => {
+    const cg = newCgroup();
+    const snapDir = join(tmp, 'snapshots-3');
+    const yaml = join(tmp, 'hold-term.yaml');
+    // The capture lasts as long as its rule command runs: the hold is still on when SIGTERM lands.
+    writeFileSync(yaml, ['snapshot:', '  rules:', '    - name: slow-dump', `      cgroup: '^${esc(cg.path)}$'`, '      command: sleep 30', '      timeout: 40s', ''].join('\n'));
+    const port = await freePort();
+    const child = spawn(process.execPath, [
+      join(repo, 'bin/memlens.js'), '--config', yaml, '--web.listen-address', `127.0.0.1:${port}`, '--snapshot.dir', snapDir, '--log.level', 'info',
+      '--collectors.disabled', 'process', '--cgroup.include', `^${esc(cg.path)}$`, '--watch.thresholds', '0.9,0.95', '--snapshot.min-interval', '1s',
+      '--snapshot.hold', 'true', '--snapshot.hold-max', '10s',
+    ], { stdio: ['ignore', 'pipe', 'pipe'] });
+    children.push(child);
+    let out = '';
+    child.stdout?.on('data', (d: Buffer) => (out += d.toString()));
+    child.stderr?.on('data', (d: Buffer) => (out += d.toString()));
+    const exited = new Promise<{ code: number | null; atMs: number }>((resolve) => child.once('exit', (code) => resolve({ code, atMs: Date.now() })));
+    await waitFor('memlens listening', async () => {
+      if (!alive(child)) throw new Error(`memlens exited: ${out}`);
+      try {
+        return (await fetch(`http://127.0.0.1:${port}/api/v1/snapshots`)).ok ? true : undefined;
+      } catch {
+        return undefined;
+      }
+    }, 20_000);
+    await sleep(3000); // its watcher's first cgroup walk registers the threshold eventfds
+    const alloc = await startAlloc(cg, 200, 250); // up to 250 MiB (97.7 %), then parked: no OOM
+    alloc.stdin?.write('g');
+    const record = join(snapDir, HOLD_STATE_FILE);
+    await waitFor('the hold (oom_kill_disable 1 and its record)', () => (oomKillDisable(cg) === 1 && existsSync(record) ? true : undefined), 20_000).catch((err: unknown) => {
+      throw new Error(`${String(err)}; memlens said: ${out}`);
+    });
+    strays.push(...childrenOf(child.pid!));
+    const sentMs = Date.now();
+    child.kill('SIGTERM');
+    const { code, atMs } = await exited;
+    t.diagnostic(`SIGTERM mid-hold to exit: ${atMs - sentMs} ms`);
+    assert.equal(code, 0, `exit code; memlens said: ${out}`);
+    assert.ok(atMs - sentMs < 5000, `stopped ${atMs - sentMs} ms after SIGTERM`);
+    assert.equal(oomKillDisable(cg), 0, 'oom_kill_disable restored on the way out');
+    assert.equal(existsSync(record), false, `${HOLD_STATE_FILE} removed`);
+    for (const p of strays) killPid(p);
+  });
 });

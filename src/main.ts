@@ -4,7 +4,8 @@ import * as c from './model/catalog.js';
 import type { Config } from './config/load.js';
 import { HostFs } from './host/hostFs.js';
 import type { Logger } from './log.js';
-import { MemlensError, describe } from './errors.js';
+import { ConfigError, MemlensError, describe } from './errors.js';
+import { ensurePrivateDir } from './forensics/privateDir.js';
 import { parseMountinfo } from './procfs/mountinfo.js';
 import { findMemoryHierarchy, type MemoryHierarchy } from './cgroupfs/discover.js';
 import type { Collector } from './collectors/collector.js';
@@ -26,6 +27,7 @@ import { raiseOpenFileLimit } from './kernel/rlimit.js';
 import { VERSION } from './version.js';
 import { SnapshotService } from './forensics/snapshots.js';
 import { snapshotsRouter } from './http/snapshots.js';
+import { WebSecurity } from './http/webAuth.js';
 import { KubeletNames } from './kubernetes/kubelet.js';
 import { KubernetesCollector } from './collectors/kubernetes.js';
 
@@ -84,6 +86,14 @@ export interface Running {
 }
 
 export async function startExporter(cfg: Config, log: Logger): Promise<Running> {
+  // An untrusted snapshot dir (another owner, group/other-writable, a symlink) stops memlens
+  // before anything starts (ConfigError: exit 2); one that cannot be created only fails snapshots.
+  try {
+    ensurePrivateDir(cfg.snapshot.dir);
+  } catch (err) {
+    if (err instanceof ConfigError) throw err;
+    // Not creatable (read-only filesystem, a path under /proc): SnapshotService.start() logs it and snapshots fail.
+  }
   const host = new HostFs(cfg.procRoot, cfg.sysRoot);
   // Watching 500 v1 cgroups holds about 3000 fds: soft RLIMIT_NOFILE up to the hard one (Node usually has already).
   const nofile = raiseOpenFileLimit();
@@ -146,14 +156,15 @@ export async function startExporter(cfg: Config, log: Logger): Promise<Running> 
   });
   store.onKill((r) => explainer.onKill(r)); // after linkKill: the record carries its snapshotId
   const sink = new PrometheusSink(c.catalog);
+  const web = cfg.web.configFile === undefined || cfg.web.config === undefined ? undefined : new WebSecurity(cfg.web.configFile, cfg.web.config, log.child({ area: 'web' }));
   const routers = [
-    oomRouter(store, (id) => explainer.explain(id)), eventsRouter(watch.bus), snapshotsRouter(snapshots),
+    oomRouter(store, (id) => explainer.explain(id)), eventsRouter(watch.bus), snapshotsRouter(snapshots, { enabled: cfg.web.enableSnapshotApi }),
     pageRouter({ runner, recent, explainer, store, bus: watch.bus, snapshots }),
   ];
-  const app = createApp({ runner, sink, telemetryPath: cfg.telemetryPath, log, routers });
+  const app = createApp({ runner, sink, telemetryPath: cfg.telemetryPath, log, routers, ...(web === undefined ? {} : { guard: web.middleware() }) });
   let server: Server;
   try {
-    server = await listen(app, cfg.listen);
+    server = await listen(app, cfg.listen, { https: web?.httpsOptions(), maxConnections: cfg.web.maxConnections, onServer: (s) => web?.attach(s) });
   } catch (err) {
     await snapshots.close();
     await loop?.close();
@@ -168,7 +179,10 @@ export async function startExporter(cfg: Config, log: Logger): Promise<Running> 
   }
   void watch.start(); // arms the watches of the tree's limited cgroups; failures are logged there
   const addr = server.address();
-  log.info({ address: typeof addr === 'object' && addr !== null ? `${addr.address}:${addr.port}` : addr, path: cfg.telemetryPath, version: VERSION }, 'memlens listening');
+  log.info(
+    { address: typeof addr === 'object' && addr !== null ? `${addr.address}:${addr.port}` : addr, path: cfg.telemetryPath, version: VERSION, tls: web?.tlsEnabled ?? false, basicAuth: (cfg.web.config?.users.size ?? 0) > 0, snapshotApi: cfg.web.enableSnapshotApi },
+    'memlens listening',
+  );
   return {
     server,
     runner,

@@ -1,6 +1,6 @@
 // Configuration from flags, MEMLENS_* environment variables and a YAML file, validated once at
 // startup. Any error is a ConfigError naming the flag/variable/key and why: main exits 2.
-import { readFileSync } from 'node:fs';
+import { readFileSync, statSync } from 'node:fs';
 import { parseArgs } from 'node:util';
 import { createRequire } from 'node:module';
 import { z } from 'zod';
@@ -8,6 +8,8 @@ import { ConfigError, describe } from '../errors.js';
 import { OPTIONS, envName, type OptionFlag, type OptionSpec } from './options.js';
 import { parseDurationMs, parseListenAddress, parseSizeBytes, type ListenAddress } from './units.js';
 import { parseThresholds } from '../watch/thresholds.js';
+import { loadWebConfig, type WebConfig } from './webConfig.js';
+import { ownershipProblem } from './ownership.js';
 import { compileSnapshotRules, snapshotRuleSchema, type RawSnapshotRule, type SnapshotRule } from './snapshotRules.js';
 
 export interface GroupRule {
@@ -18,6 +20,13 @@ export interface GroupRule {
 
 export interface Config {
   listen: ListenAddress;
+  web: {
+    /** --web.config.file, validated at startup (TLS files read, hashes checked). */
+    configFile: string | undefined;
+    config: WebConfig | undefined;
+    enableSnapshotApi: boolean;
+    maxConnections: number;
+  };
   telemetryPath: string;
   procRoot: string;
   sysRoot: string;
@@ -54,6 +63,12 @@ export interface Config {
     hold: boolean;
     holdMaxMs: number;
     rules: SnapshotRule[];
+    // Optional so code building a Config by hand (tests) keeps working; loadConfig always sets them.
+    maxConcurrent?: number;
+    apiMaxProcesses?: number;
+    apiAllowRoot?: boolean;
+    maxHookOutputBytes?: number;
+    minFreeBytes?: number;
   };
   /** Pod names from the kubelet; undefined when --kubernetes.kubelet is unset. */
   kubernetes: { kubelet: URL; tokenFile: string; caFile: string | undefined; insecureSkipVerify: boolean; refreshMinIntervalMs: number } | undefined;
@@ -113,7 +128,7 @@ const ruleSchema = z
 function fileSchema(): z.ZodType {
   const sections = new Map<string, Record<string, z.ZodType>>();
   for (const o of OPTIONS) {
-    const [section, key] = o.flag.split('.') as [string, string];
+    const [section, key] = sectionKey(o.flag);
     const s = sections.get(section) ?? {};
     s[key] = z.union([z.string(), z.number()]).optional();
     sections.set(section, s);
@@ -125,6 +140,12 @@ function fileSchema(): z.ZodType {
     shape[section] = z.object(keys).strict().optional();
   }
   return z.object(shape).strict().nullable();
+}
+
+/** `web.config.file` -> ['web', 'config.file']: the file's section and the key in it. */
+function sectionKey(flag: string): [string, string] {
+  const dot = flag.indexOf('.');
+  return [flag.slice(0, dot), flag.slice(dot + 1)];
 }
 
 function issueText(e: z.ZodError): string {
@@ -184,6 +205,7 @@ export function loadConfig(argv: readonly string[], env: NodeJS.ProcessEnv): Par
   if (configFile !== undefined) {
     let text: string;
     try {
+      if (statSync(configFile).size > 4 * 1024 * 1024) throw new Error('larger than 4 MiB');
       text = readFileSync(configFile, 'utf8');
     } catch (err) {
       throw new ConfigError(`--config ${configFile}: cannot read: ${describe(err)}`, { path: configFile });
@@ -199,11 +221,16 @@ export function loadConfig(argv: readonly string[], env: NodeJS.ProcessEnv): Par
     file = (r.data ?? {}) as Record<string, Record<string, unknown>>;
     rules = (file['process']?.['groups'] as z.infer<typeof ruleSchema>[] | undefined) ?? [];
     snapshotRules = (file['snapshot']?.['rules'] as RawSnapshotRule[] | undefined) ?? [];
+    // Rules make root signal processes and run commands: whoever can write the file can do that.
+    if (snapshotRules.length > 0) {
+      const problem = ownershipProblem(statSync(configFile), configFile);
+      if (problem !== undefined) throw new ConfigError(`${configFile}: snapshot.rules: refused: ${problem}`, { path: configFile });
+    }
   }
 
   const values = new Map<OptionFlag, unknown>();
   for (const o of OPTIONS) {
-    const [section, key] = o.flag.split('.') as [string, string];
+    const [section, key] = sectionKey(o.flag);
     const candidates: [string, unknown][] = [
       [`--${o.flag}`, flags[o.flag]],
       [envName(o.flag), env[envName(o.flag)]],
@@ -248,6 +275,11 @@ export function loadConfig(argv: readonly string[], env: NodeJS.ProcessEnv): Par
   const watchPollMs = v<number>('watch.poll-interval');
   if (watchPollMs < 10) throw new ConfigError(`--watch.poll-interval: at least 10ms (got ${watchPollMs}ms)`);
 
+  const webConfigFile = v<string | undefined>('web.config.file');
+  const maxConnections = v<number>('web.max-connections');
+  if (maxConnections < 1) throw new ConfigError('--web.max-connections: at least 1');
+  const maxConcurrent = v<number>('snapshot.max-concurrent');
+  if (maxConcurrent < 1) throw new ConfigError('--snapshot.max-concurrent: at least 1');
   const kubeletText = v<string | undefined>('kubernetes.kubelet');
   let kubernetes: Config['kubernetes'];
   if (kubeletText !== undefined) {
@@ -274,6 +306,12 @@ export function loadConfig(argv: readonly string[], env: NodeJS.ProcessEnv): Par
     positionals: parsed.positionals.slice(1),
     config: {
       listen,
+      web: {
+        configFile: webConfigFile,
+        config: webConfigFile === undefined ? undefined : loadWebConfig(webConfigFile),
+        enableSnapshotApi: v<string>('web.enable-snapshot-api') === 'true',
+        maxConnections,
+      },
       telemetryPath,
       procRoot: v<string>('path.procfs').replace(/\/+$/, '') || '/',
       sysRoot: v<string>('path.sysfs').replace(/\/+$/, '') || '/',
@@ -309,6 +347,11 @@ export function loadConfig(argv: readonly string[], env: NodeJS.ProcessEnv): Par
         hold: v<string>('snapshot.hold') === 'true',
         holdMaxMs: v<number>('snapshot.hold-max'),
         rules: compileSnapshotRules(snapshotRules, configFile ?? ''),
+        maxConcurrent,
+        apiMaxProcesses: v<number>('snapshot.api-max-processes'),
+        apiAllowRoot: v<string>('snapshot.api-allow-root') === 'true',
+        maxHookOutputBytes: v<number>('snapshot.max-hook-output'),
+        minFreeBytes: v<number>('snapshot.min-free'),
       },
       kubernetes,
       snapshotCgroup: flags['cgroup'] as string | undefined,

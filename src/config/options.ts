@@ -14,6 +14,9 @@ export interface OptionSpec {
 
 export const OPTIONS = [
   { flag: 'web.listen-address', kind: 'string', default: ':9966', help: 'Address to listen on for HTTP ([host]:port).' },
+  { flag: 'web.config.file', kind: 'string', default: undefined, help: 'TLS and basic auth: a file in the Prometheus exporter-toolkit web config format (tls_server_config, basic_auth_users with bcrypt hashes). Re-read when it changes. See README "Security".' },
+  { flag: 'web.enable-snapshot-api', kind: 'enum', default: 'false', choices: ['false', 'true'], help: 'Allow POST /api/v1/snapshots (a capture and the snapshot.rules actions: signals and commands run as memlens\'s user). Off: 403.' },
+  { flag: 'web.max-connections', kind: 'int', default: '64', help: 'Open HTTP connections beyond this are closed at once.' },
   { flag: 'web.telemetry-path', kind: 'string', default: '/metrics', help: 'Path under which to expose metrics.' },
   { flag: 'path.procfs', kind: 'string', default: '/proc', help: 'procfs mount point (/host/proc in a container).' },
   { flag: 'path.sysfs', kind: 'string', default: '/sys', help: 'sysfs mount point (/host/sys in a container).' },
@@ -36,7 +39,12 @@ export const OPTIONS = [
   { flag: 'watch.max-cgroups', kind: 'int', default: '500', help: 'Watch at most this many cgroups, the tightest headroom first (only cgroups with an effective limit; --cgroup.include/--cgroup.exclude apply).' },
   { flag: 'watch.refresh-interval', kind: 'duration', default: '15s', help: 'Full rescan of the cgroup tree this often, the safety net behind inotify (which finds new cgroups and limit writes within milliseconds).' },
   { flag: 'snapshot.dir', kind: 'string', default: './snapshots', help: 'Directory of snapshot documents (one JSON file each; rules are snapshot.rules in --config).' },
-  { flag: 'snapshot.min-interval', kind: 'duration', default: '30s', help: 'Threshold crossings of one cgroup closer together than this take one snapshot.' },
+  { flag: 'snapshot.min-interval', kind: 'duration', default: '30s', help: 'Threshold crossings (and API requests) for one cgroup closer together than this take one snapshot.' },
+  { flag: 'snapshot.max-concurrent', kind: 'int', default: '4', help: 'At most this many captures at once (any trigger); more are refused and counted (result="refused"), API requests get 429.' },
+  { flag: 'snapshot.api-max-processes', kind: 'int', default: '1000', help: 'POST /api/v1/snapshots refuses a cgroup (with its descendants) holding more processes than this.' },
+  { flag: 'snapshot.api-allow-root', kind: 'enum', default: 'false', choices: ['false', 'true'], help: 'Let POST /api/v1/snapshots capture the root cgroup (every process of the host, rules applied in every cgroup).' },
+  { flag: 'snapshot.max-hook-output', kind: 'size', default: '8MiB', help: 'Total output kept from all rule commands of one snapshot; commands still printing past it are killed.' },
+  { flag: 'snapshot.min-free', kind: 'size', default: '256MiB', help: 'No snapshot is taken when the snapshot filesystem has less free space than this.' },
   { flag: 'snapshot.cmdline', kind: 'enum', default: 'false', choices: ['false', 'true'], help: 'Keep full command lines in snapshots (they carry secrets); by default argv[0] only. environ is never read.' },
   { flag: 'snapshot.max-count', kind: 'int', default: '200', help: 'Keep at most this many snapshots (oldest removed first).' },
   { flag: 'snapshot.max-bytes', kind: 'size', default: '512MiB', help: 'Keep at most this many bytes of snapshots (oldest removed first).' },

@@ -20,7 +20,7 @@ import { parseSmapsTop, type Mapping } from '../procfs/smaps.js';
 import { parseSingleInt, textField } from '../procfs/common.js';
 import { describe, isGone, MemlensError } from '../errors.js';
 import type { SnapshotRule } from '../config/snapshotRules.js';
-import { catchesSignal, expandArgv, matchingRules, runCommand, sendSignal, type ActionResult, type CommandResult } from './hooks.js';
+import { catchesSignal, commandEnv, expandArgv, matchingRules, notRun, runCommand, sendSignal, type ActionResult, type CommandResult } from './hooks.js';
 import { isGoBinary } from './goBinary.js';
 
 export const SNAPSHOT_FORMAT = 1;
@@ -114,6 +114,8 @@ export interface CaptureOptions {
   /** Called once the /proc reads are done, before the commands finish (the store writes a first copy). */
   onCaptured?: (doc: SnapshotDoc) => void;
   hold?: HoldRecord;
+  /** Output kept from all rule commands of this snapshot together (--snapshot.max-hook-output). */
+  maxHookOutputBytes?: number;
   /** Written into the document as is (the cgroup's pod and container). */
   kubernetes?: KubeRef;
 }
@@ -266,6 +268,7 @@ export async function captureSnapshot(
     running--;
     waiting.shift()?.();
   };
+  const budget = { remaining: opts.maxHookOutputBytes ?? Infinity };
   for (const p of processes) {
     const st = statusText.get(p.pid);
     if (st === undefined) continue;
@@ -280,12 +283,18 @@ export async function captureSnapshot(
         }
         p.actions.push(sendSignal(rule.name, p.pid, a.signal, skipped));
       } else {
-        const argv = expandArgv(a.argv, { pid: p.pid, comm: p.comm ?? '', cgroup: p.cgroup });
+        const vars = { pid: p.pid, comm: p.comm ?? '', cgroup: p.cgroup };
+        const expanded = expandArgv(a.argv, vars);
+        if (expanded.argv === undefined) {
+          p.actions.push(notRun(rule.name, a.argv, expanded.error));
+          continue;
+        }
+        const argv = expanded.argv;
         commands.push(
           (async () => {
             await slot();
             try {
-              const r: CommandResult = await runCommand(rule.name, argv, a.timeoutMs, a.maxOutputBytes);
+              const r: CommandResult = await runCommand(rule.name, argv, a.timeoutMs, a.maxOutputBytes, { env: commandEnv(vars, rule.name), budget });
               p.actions.push(r);
             } finally {
               release();

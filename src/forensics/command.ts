@@ -4,6 +4,7 @@
 import type { Config } from '../config/load.js';
 import type { Logger } from '../log.js';
 import { HostFs } from '../host/hostFs.js';
+import { ConfigError } from '../errors.js';
 import { discoverHierarchy } from '../main.js';
 import { SnapshotService } from './snapshots.js';
 
@@ -16,7 +17,13 @@ export async function snapshotCommand(cfg: Config, cgroup: string | undefined, l
   const hierarchy = discoverHierarchy(host);
   // The CLI never holds the OOM killer: nothing would be left to restore it if it died.
   const svc = new SnapshotService({ host, hierarchy, config: { ...cfg.snapshot, hold: false }, log });
-  svc.start();
+  try {
+    svc.start();
+  } catch (err) {
+    if (!(err instanceof ConfigError)) throw err;
+    process.stderr.write(`memlens: ${err.message}\n`);
+    return 2;
+  }
   const r = await svc.snapshot(cgroup, 'cli', 'memlens snapshot');
   await svc.close();
   if (!r.ok) {

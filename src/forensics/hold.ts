@@ -7,13 +7,13 @@
 // restores it. A dir where that record cannot be written means no hold: never change what we
 // might not be able to undo. Writing 0 back wakes the waiters (memcg_oom_recover), which retry
 // their charge and, if still over the limit, meet the killer then.
-import { readFileSync, renameSync, unlinkSync, writeFileSync } from 'node:fs';
-import { join } from 'node:path';
+import { readFileSync, realpathSync, unlinkSync } from 'node:fs';
+import { basename, join } from 'node:path';
 import type { HostFs } from '../host/hostFs.js';
 import type { Logger } from '../log.js';
 import { describe, errnoCode } from '../errors.js';
 import type { HoldRecord } from './capture.js';
-import { makeDir } from './store.js';
+import { readPrivateFile, writePrivateFileAtomic } from './privateDir.js';
 
 interface HeldEntry {
   /** memory.oom_control path (under the sysfs root). */
@@ -44,7 +44,27 @@ export class OomHold {
     private readonly host: HostFs,
     private readonly stateDir: string,
     private readonly log: Logger,
+    /** The v1 memory controller's mount directory (under the sysfs root): a record naming anything else is not restored. */
+    private readonly mountDir?: string,
   ) {}
+
+  /**
+   * The real path of a recorded oom_control file when it is one under the discovered cgroup
+   * mount; undefined otherwise. The record is memlens's own, but it sits in a directory: a
+   * record that names another file (through a symlink or a crafted path) must not make root
+   * write '0' into it.
+   */
+  private trustedOomControl(file: string): string | undefined {
+    if (this.mountDir === undefined || basename(file) !== 'memory.oom_control') return undefined;
+    try {
+      const real = realpathSync(file);
+      const mount = realpathSync(this.mountDir);
+      return basename(real) === 'memory.oom_control' && real.startsWith(`${mount}/`) ? real : undefined;
+    } catch (err) {
+      this.log.debug({ file, err: describe(err) }, 'recorded oom_control not resolvable');
+      return undefined;
+    }
+  }
 
   private get statePath(): string {
     return join(this.stateDir, HOLD_STATE_FILE);
@@ -54,7 +74,7 @@ export class OomHold {
   restoreLeftovers(): number {
     let text: string;
     try {
-      text = readFileSync(this.statePath, 'utf8');
+      text = readPrivateFile(this.statePath, 1024 * 1024);
     } catch (err) {
       if (errnoCode(err) !== 'ENOENT') this.log.error({ path: this.statePath, err: describe(err) }, 'cannot read the hold record');
       return 0;
@@ -69,7 +89,11 @@ export class OomHold {
     let restored = 0;
     const live: HeldEntry[] = [];
     for (const e of entries) {
-      if (!e.file.endsWith('/memory.oom_control')) continue;
+      const real = this.trustedOomControl(e.file);
+      if (real === undefined) {
+        this.log.error({ file: String(e.file).slice(0, 300) }, 'hold record names a file that is not a memory.oom_control under the cgroup mount: ignored');
+        continue;
+      }
       if (e.pid !== process.pid && isLiveMemlens(e.pid)) {
         // A memlens still running on this dir holds it and will restore it itself.
         live.push(e);
@@ -77,7 +101,7 @@ export class OomHold {
         continue;
       }
       try {
-        this.host.write(e.file, '0');
+        this.host.write(real, '0');
         restored++;
         this.log.warn({ cgroup: e.cgroup, file: e.file, setAtMs: e.setAtMs, byPid: e.pid }, 'restored oom_kill_disable=0 left by an earlier memlens');
       } catch (err) {
@@ -198,10 +222,7 @@ export class OomHold {
       this.removeState();
       return;
     }
-    const tmp = `${this.statePath}.tmp-${process.pid}`;
-    makeDir(this.stateDir);
-    writeFileSync(tmp, JSON.stringify(entries));
-    renameSync(tmp, this.statePath);
+    writePrivateFileAtomic(this.stateDir, HOLD_STATE_FILE, JSON.stringify(entries));
   }
 
   private writeStateQuietly(): void {

@@ -14,11 +14,13 @@ import type { OomKillRecord } from '../oom/store.js';
 import type { Collector } from '../collectors/collector.js';
 import type { CollectResult } from '../model/types.js';
 import * as c from '../model/catalog.js';
-import { describe, errnoCode } from '../errors.js';
+import { ConfigError, describe, errnoCode } from '../errors.js';
+import { ensurePrivateDir } from './privateDir.js';
 import { captureSnapshot, type CaptureOptions, type HoldRecord, type SnapshotDoc } from './capture.js';
 import { SnapshotStore, isUnder, newSnapshotId, type SnapshotMeta } from './store.js';
 import { OomHold } from './hold.js';
 import { setImmediate as turn } from 'node:timers/promises';
+import { statfsSync } from 'node:fs';
 
 /** What the early-warning watcher publishes (src/watch/bus.ts WatchEvent, structurally). */
 export interface CrossingEvent {
@@ -39,7 +41,29 @@ export type TriggerKind = 'threshold' | 'api' | 'cli';
 
 export type SnapshotOutcome =
   | { ok: true; meta: SnapshotMeta; doc: SnapshotDoc }
-  | { ok: false; status: 'not-found' | 'error' | 'debounced' | 'unsupported'; error: string };
+  | {
+      ok: false;
+      /** refused: not allowed (root, too many processes); busy: --snapshot.max-concurrent reached; no-space: under --snapshot.min-free. */
+      status: 'not-found' | 'error' | 'debounced' | 'unsupported' | 'refused' | 'busy' | 'no-space';
+      error: string;
+      /** debounced: when the next request for this cgroup would be taken. */
+      retryAfterSeconds?: number;
+    };
+
+/** Defaults for the limits a Config built by hand may leave out (loadConfig always sets them). */
+export const SNAPSHOT_LIMIT_DEFAULTS = { maxConcurrent: 4, apiMaxProcesses: 1000, apiAllowRoot: false, maxHookOutputBytes: 8 * 1024 * 1024, minFreeBytes: 0 } as const;
+
+/**
+ * A cgroup path as given to the API, made canonical (`/a//b/` -> `/a/b`), so that one cgroup has
+ * one key for debouncing and sharing a capture in flight. undefined: not a cgroup path (relative,
+ * `.` or `..`, control characters, longer than the kernel's PATH_MAX).
+ */
+export function canonicalCgroupPath(p: string): string | undefined {
+  if (p.length > 4096 || !p.startsWith('/') || /[\u0000-\u001f\u007f]/.test(p)) return undefined;
+  const parts = p.split('/').filter((x) => x !== '');
+  if (parts.some((x) => x === '.' || x === '..')) return undefined;
+  return `/${parts.join('/')}`;
+}
 
 export interface SnapshotServiceOptions {
   host: HostFs;
@@ -82,6 +106,9 @@ export class SnapshotService {
   readonly store: SnapshotStore;
   private readonly hold: OomHold;
   private readonly lastTrigger = new Map<string, number>();
+  /** Last API capture per cgroup: API requests are debounced among themselves, never a crossing's capture. */
+  private readonly lastApi = new Map<string, number>();
+  private readonly limits: { maxConcurrent: number; apiMaxProcesses: number; apiAllowRoot: boolean; maxHookOutputBytes: number; minFreeBytes: number };
   /** Last crossing that asked for the hold, per cgroup: hold crossings are debounced among themselves. */
   private readonly lastHoldTrigger = new Map<string, number>();
   private readonly inFlight = new Map<string, Flight>();
@@ -95,12 +122,28 @@ export class SnapshotService {
   private closed = false;
 
   constructor(private readonly opts: SnapshotServiceOptions) {
+    const c = opts.config;
+    const d = SNAPSHOT_LIMIT_DEFAULTS;
+    this.limits = {
+      maxConcurrent: c.maxConcurrent ?? d.maxConcurrent, apiMaxProcesses: c.apiMaxProcesses ?? d.apiMaxProcesses, apiAllowRoot: c.apiAllowRoot ?? d.apiAllowRoot,
+      maxHookOutputBytes: c.maxHookOutputBytes ?? d.maxHookOutputBytes, minFreeBytes: c.minFreeBytes ?? d.minFreeBytes,
+    };
     this.store = new SnapshotStore(opts.config.dir, { maxCount: opts.config.maxCount, maxBytes: opts.config.maxBytes, maxAgeMs: opts.config.maxAgeMs }, opts.log);
-    this.hold = new OomHold(opts.host, opts.config.dir, opts.log);
+    this.hold = new OomHold(opts.host, opts.config.dir, opts.log, opts.hierarchy?.mode === 'v1' ? opts.host.hostPath(opts.hierarchy.mountPoint) : undefined);
   }
 
-  /** Indexes the dir and restores holds a killed memlens left in place. */
+  /**
+   * Makes the dir private (throws ConfigError when it exists but cannot be trusted: exit 2),
+   * indexes it and restores holds a killed memlens left in place. A dir that cannot be created
+   * (read-only filesystem) is logged: each snapshot then fails, nothing else does.
+   */
   start(): void {
+    try {
+      ensurePrivateDir(this.opts.config.dir);
+    } catch (err) {
+      if (err instanceof ConfigError) throw err;
+      this.opts.log.error({ dir: this.opts.config.dir, err: describe(err) }, 'snapshot directory cannot be created: snapshots will fail');
+    }
     this.store.init();
     if (this.opts.hierarchy?.mode === 'v1') this.hold.restoreLeftovers();
   }
@@ -148,10 +191,63 @@ export class SnapshotService {
       if (o.hold === true) this.joinHold(cgroup, running);
       return running.promise;
     }
+    if (this.inFlight.size >= this.limits.maxConcurrent) {
+      this.count(kind, 'refused');
+      this.opts.log.warn({ cgroup, reason: kind, inFlight: this.inFlight.size }, 'snapshot refused: --snapshot.max-concurrent captures already running');
+      return Promise.resolve({ ok: false, status: 'busy', error: `${this.inFlight.size} captures already running (--snapshot.max-concurrent)` });
+    }
     const flight: Flight = { promise: undefined, dir: undefined, capturing: true, opts: undefined, hold: undefined, holdAtBytes: o.holdAtBytes };
     const p = this.doSnapshot(cgroup, kind, detail, o.hold === true, flight).finally(() => this.inFlight.delete(cgroup));
     flight.promise = p;
     this.inFlight.set(cgroup, flight);
+    return p;
+  }
+
+  /**
+   * POST /api/v1/snapshots (only with --web.enable-snapshot-api): `cgroup` must be canonical
+   * (canonicalCgroupPath). Refused: the root cgroup unless --snapshot.api-allow-root, a cgroup
+   * holding more than --snapshot.api-max-processes processes, a request within
+   * --snapshot.min-interval of the last API capture of the same cgroup (a capture still running
+   * is shared instead). Then as snapshot(): the global cap and the free-space floor apply.
+   */
+  apiSnapshot(cgroup: string, detail: string): Promise<SnapshotOutcome> {
+    const h = this.opts.hierarchy;
+    const running = this.inFlight.get(cgroup);
+    if (running?.promise !== undefined) return running.promise;
+    if (h !== undefined && (cgroup === '/' || cgroup === h.root) && !this.limits.apiAllowRoot) {
+      this.count('api', 'refused');
+      return Promise.resolve({ ok: false, status: 'refused', error: 'the root cgroup (every process of the host) is refused unless --snapshot.api-allow-root' });
+    }
+    const now = Date.now();
+    const last = this.lastApi.get(cgroup);
+    if (last !== undefined && now - last < this.opts.config.minIntervalMs) {
+      this.count('api', 'debounced');
+      const retryAfterSeconds = Math.ceil((this.opts.config.minIntervalMs - (now - last)) / 1000);
+      return Promise.resolve({ ok: false, status: 'debounced', error: `a snapshot of this cgroup was taken less than --snapshot.min-interval ago`, retryAfterSeconds });
+    }
+    if (h !== undefined) {
+      let n: number | undefined;
+      try {
+        n = countProcesses(this.opts.host, this.tree(h).dirOf(cgroup), this.limits.apiMaxProcesses);
+      } catch (err) {
+        this.opts.log.debug({ err: describe(err) }, 'cannot count the processes of the cgroup');
+      }
+      // Not found: answered without a log line (the path is the client's, of any length).
+      if (n === undefined) {
+        this.count('api', 'error');
+        return Promise.resolve({ ok: false, status: 'not-found', error: 'no such cgroup' });
+      }
+      if (n > this.limits.apiMaxProcesses) {
+        this.count('api', 'refused');
+        return Promise.resolve({ ok: false, status: 'refused', error: `the cgroup holds more than ${this.limits.apiMaxProcesses} processes (--snapshot.api-max-processes)` });
+      }
+    }
+    const p = this.snapshot(cgroup, 'api', detail);
+    if (this.inFlight.has(cgroup)) {
+      // Only a capture that started counts for the interval (not one refused as busy).
+      this.lastApi.set(cgroup, now);
+      if (this.lastApi.size > 10_000) this.lastApi.delete(this.lastApi.keys().next().value as string);
+    }
     return p;
   }
 
@@ -200,6 +296,12 @@ export class SnapshotService {
       this.count(kind, 'error');
       return { ok: false, status: 'not-found', error: describe(err) };
     }
+    const free = freeBytes(this.store.dir);
+    if (free !== undefined && free < this.limits.minFreeBytes) {
+      this.count(kind, 'refused');
+      log.warn({ cgroup, reason: kind, freeBytes: free, minFreeBytes: this.limits.minFreeBytes }, 'snapshot refused: the snapshot filesystem is under --snapshot.min-free');
+      return { ok: false, status: 'no-space', error: `${free} bytes free on the snapshot filesystem, under --snapshot.min-free` };
+    }
     const timeMs = Date.now();
     const id = newSnapshotId(timeMs);
     const pend: Pending = { id, cgroup, timeMs, kills: [] };
@@ -212,6 +314,7 @@ export class SnapshotService {
         id,
         cmdline: this.opts.config.cmdline,
         rules: this.opts.config.rules,
+        maxHookOutputBytes: this.limits.maxHookOutputBytes,
         yieldTurn: async () => {
           this.maybeJoinHold(cgroup, flight);
           await turn();
@@ -347,6 +450,32 @@ export class SnapshotService {
   }
 }
 
+/** Free bytes for an unprivileged writer on the filesystem of `dir`; undefined when unknown. */
+function freeBytes(dir: string): number | undefined {
+  try {
+    const s = statfsSync(dir);
+    return s.bavail * s.bsize;
+  } catch {
+    return undefined; // unknown: the write itself will say what is wrong
+  }
+}
+
+/** Processes in the cgroup at `dir` and below, counting stops past `max` (bounded walk); undefined: no such cgroup. */
+function countProcesses(host: HostFs, dir: string, max: number): number | undefined {
+  if (host.tryRead(`${dir}/cgroup.procs`) === undefined) return undefined;
+  let n = 0;
+  const queue = [dir];
+  for (let walked = 0; queue.length > 0 && walked < 10_000; walked++) {
+    const d = queue.shift()!;
+    const procs = host.tryRead(`${d}/cgroup.procs`);
+    if (procs === undefined) continue;
+    for (const line of procs.split('\n')) if (line !== '') n++;
+    if (n > max) return n;
+    for (const name of host.subdirs(d)) queue.push(`${d}/${name}`);
+  }
+  return n;
+}
+
 class SnapshotCollector implements Collector {
   readonly name = 'snapshot';
   readonly metrics = [c.snapshotsTotal, c.snapshotDuration, c.oomKillsWithSnapshot, c.snapshotStoreBytes, c.snapshotStoreSnapshots];
@@ -357,7 +486,7 @@ class SnapshotCollector implements Collector {
     const v = this.svc.metricValues();
     const samples: CollectResult['samples'] = [];
     for (const r of ['threshold', 'api', 'cli']) {
-      for (const res of ['ok', 'error']) samples.push({ desc: c.snapshotsTotal, labels: { reason: r, result: res }, value: 0 });
+      for (const res of ['ok', 'error', 'refused']) samples.push({ desc: c.snapshotsTotal, labels: { reason: r, result: res }, value: 0 });
     }
     for (const e of v.counts) {
       const s = samples.findIndex((x) => x.labels['reason'] === e.reason && x.labels['result'] === e.result);

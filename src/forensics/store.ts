@@ -4,8 +4,11 @@
 // count, total bytes and age (oldest first). This is memlens' own output, not host state read
 // through --path.procfs/--path.sysfs, so it uses node:fs itself rather than HostFs.
 // Not fsynced: rename makes a document all-or-nothing; a power cut may lose the last one.
-import { mkdirSync, readdirSync, readFileSync, renameSync, unlinkSync, writeFileSync } from 'node:fs';
-import { dirname, join } from 'node:path';
+// The directory and its files are private to memlens's user (privateDir.ts): documents are
+// written through O_EXCL|O_NOFOLLOW temp files and only regular files are read, each with a cap.
+import { readdirSync, unlinkSync } from 'node:fs';
+import { join } from 'node:path';
+import { readPrivateFile, writePrivateFileAtomic } from './privateDir.js';
 import type { Logger } from '../log.js';
 import { describe, errnoCode } from '../errors.js';
 import type { SnapshotDoc } from './capture.js';
@@ -30,6 +33,9 @@ export interface SnapshotMeta {
 }
 
 const ID = /^snap-\d+-[a-z0-9]+$/;
+
+/** A snapshot document larger than this on disk is not read (not one of ours). */
+export const MAX_DOC_BYTES = 256 * 1024 * 1024;
 
 export function isSnapshotId(id: string): boolean {
   return ID.test(id);
@@ -60,23 +66,6 @@ function asDoc(v: unknown): SnapshotDoc | undefined {
   return d as SnapshotDoc;
 }
 
-/**
- * mkdir -p, by hand: Node 20's mkdirSync({recursive: true}) never returns for a path under /proc
- * (it retries ENOENT forever), which would freeze the exporter. Bounded depth, plain errors.
- */
-export function makeDir(dir: string, depth = 0): void {
-  try {
-    mkdirSync(dir);
-  } catch (err) {
-    const code = errnoCode(err);
-    if (code === 'EEXIST') return;
-    const parent = dirname(dir);
-    if (code !== 'ENOENT' || depth > 32 || parent === dir) throw err;
-    makeDir(parent, depth + 1);
-    mkdirSync(dir);
-  }
-}
-
 export class SnapshotStore {
   /** Oldest first. */
   private index: SnapshotMeta[] = [];
@@ -102,13 +91,14 @@ export class SnapshotStore {
     for (const name of names) {
       const path = join(this.dir, name);
       if (name.startsWith('.snap-') && name.includes('.tmp')) {
+        // unlink removes a link itself, never what it points to.
         // A temp file of a write that died before its rename.
         this.removeQuietly(path);
         continue;
       }
       if (!name.startsWith('snap-') || !name.endsWith('.json')) continue;
       try {
-        const text = readFileSync(path, 'utf8');
+        const text = readPrivateFile(path, MAX_DOC_BYTES);
         const doc = asDoc(JSON.parse(text));
         if (doc === undefined || `${doc.id}.json` !== name) {
           this.log.warn({ path }, 'not a snapshot document: left alone, not indexed');
@@ -126,16 +116,7 @@ export class SnapshotStore {
   /** Writes (or rewrites) a document atomically; throws on any IO failure (EROFS, ENOSPC, EACCES). */
   write(doc: SnapshotDoc): SnapshotMeta {
     const text = JSON.stringify(doc);
-    const file = join(this.dir, `${doc.id}.json`);
-    const tmp = join(this.dir, `.${doc.id}.json.tmp-${process.pid}`);
-    try {
-      makeDir(this.dir);
-      writeFileSync(tmp, text);
-      renameSync(tmp, file);
-    } catch (err) {
-      if (errnoCode(err) !== 'EROFS') this.removeQuietly(tmp); // ENOSPC leaves a partial temp file
-      throw err;
-    }
+    const file = writePrivateFileAtomic(this.dir, `${doc.id}.json`, text);
     const meta = metaOf(doc, file, Buffer.byteLength(text));
     const at = this.index.findIndex((m) => m.id === doc.id);
     if (at >= 0) this.index[at] = meta;
@@ -168,7 +149,7 @@ export class SnapshotStore {
     const m = this.meta(id);
     if (m === undefined) return undefined;
     try {
-      return asDoc(JSON.parse(readFileSync(m.file, 'utf8')));
+      return asDoc(JSON.parse(readPrivateFile(m.file, MAX_DOC_BYTES)));
     } catch (err) {
       if (errnoCode(err) === 'ENOENT') return undefined;
       throw err;

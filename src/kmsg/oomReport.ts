@@ -32,6 +32,8 @@
 // - A report that has not seen its Killed line within `maxAgeRecords` records or `maxAgeUsec`
 //   microseconds is dropped.
 
+import { unescapeKmsg } from './record.js';
+
 export type OomForm = '5.x+' | 'pre-5.0';
 
 export interface OomMemcg {
@@ -78,6 +80,26 @@ export interface OomRecordInput {
   readonly seq?: number | undefined;
   readonly usecMonotonic?: number | undefined;
   readonly text: string;
+  /**
+   * The text as /dev/kmsg printed it, with the kernel's `\xNN` escapes (KmsgRecord.rawText).
+   * Matched in preference to `text`: a comm may hold any byte but NUL (prctl PR_SET_NAME), and a
+   * newline or a `)` decoded into the text would split or bend the "Killed process P (comm)" line
+   * so that no pattern matches and the kill is lost. Escaped, the line is one line again.
+   */
+  readonly rawText?: string | undefined;
+}
+
+/**
+ * A comm or cgroup path taken from matched (escaped) text, as a label value: the kernel's
+ * escapes decoded (UTF-8 names read as they are), then control characters escaped again as
+ * `\xNN` so no raw control byte reaches a label, a log line or a terminal.
+ */
+export function fieldText(s: string): string {
+  return escapeControls(unescapeKmsg(s));
+}
+
+export function escapeControls(s: string): string {
+  return s.replace(/[\u0000-\u001f\u007f-\u009f]/g, (c) => `\\x${c.charCodeAt(0).toString(16).padStart(2, '0')}`);
 }
 
 export interface OomReportParserOptions {
@@ -245,8 +267,9 @@ export class OomReportParser {
       this.lastSeq = seq;
     }
     this.expire(at, usec);
-    if (typeof rec.text !== 'string') return [];
-    const text = rec.text.replace(/[\r\n]+$/, '');
+    const src = typeof rec.rawText === 'string' ? rec.rawText : rec.text;
+    if (typeof src !== 'string') return [];
+    const text = src.replace(/[\r\n]+$/, '');
 
     let m: RegExpExecArray | null;
     if ((m = RE_KILLED.exec(text)) !== null) {
@@ -440,11 +463,11 @@ export class OomReportParser {
     const base: OomKill = {
       usecMonotonic: usec,
       seq,
-      victim: { pid: k.pid, comm: k.comm, uid: k.uid ?? (summary !== undefined ? summary.uid : undefined) },
-      cgroup,
-      oomCgroup,
+      victim: { pid: k.pid, comm: fieldText(k.comm), uid: k.uid ?? (summary !== undefined ? summary.uid : undefined) },
+      cgroup: cgroup === undefined ? undefined : fieldText(cgroup),
+      oomCgroup: oomCgroup === undefined ? undefined : fieldText(oomCgroup),
       constraint: summary?.constraint,
-      message,
+      message: message === undefined ? undefined : fieldText(message),
       totalVmBytes: k.totalVmBytes,
       anonRssBytes: k.anonRssBytes,
       fileRssBytes: k.fileRssBytes,
@@ -455,7 +478,7 @@ export class OomReportParser {
     };
     let out: OomKill = base;
     if (memcg !== undefined) out = { ...out, memcg };
-    if (p !== undefined) out = { ...out, invoker: p.invoker };
+    if (p !== undefined) out = { ...out, invoker: { ...p.invoker, comm: fieldText(p.invoker.comm) } };
     return out;
   }
 }

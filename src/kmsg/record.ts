@@ -30,8 +30,10 @@ export interface KmsgRecord {
   readonly flags: string;
   /** `caller=` field (CONFIG_PRINTK_CALLER, 5.1+): `T<tid>` or `C<cpu>`. Omitted when absent. */
   readonly caller?: string;
-  /** Message text, `\xNN` escapes decoded (UTF-8). */
+  /** Message text, `\xNN` escapes decoded (UTF-8): may hold control characters; never a label value as it is. */
   readonly text: string;
+  /** Message text exactly as the kernel printed it, escapes kept: one line, no control characters. */
+  readonly rawText: string;
   /** Dictionary from the continuation lines (` KEY=value`), values unescaped. */
   readonly dict: Readonly<Record<string, string>>;
 }
@@ -99,7 +101,8 @@ export function parseKmsgRecord(raw: string): KmsgRecord | undefined {
     entries.push([line.slice(1, eq), unescapeKmsg(line.slice(eq + 1))]);
   }
 
-  const text = unescapeKmsg(first.slice(head.length).replace(/\r$/, ''));
+  const rawText = first.slice(head.length).replace(/\r$/, '');
+  const text = unescapeKmsg(rawText);
   const base = {
     facility: Math.floor(prio / 8),
     level: prio % 8,
@@ -107,6 +110,7 @@ export function parseKmsgRecord(raw: string): KmsgRecord | undefined {
     usecMonotonic,
     flags,
     text,
+    rawText,
     // fromEntries defines own properties, so a `__proto__` key cannot touch the prototype.
     dict: Object.fromEntries(entries),
   };

@@ -158,8 +158,8 @@ export const watchPollFallbacks = m('memlens_watch_poll_fallbacks_total', 'memle
 
 // ---- snapshots (src/forensics): evidence taken before the OOM kill
 export const snapshotsTotal = m('memlens_snapshots_total', 'memlens.snapshots', '{snapshot}', 'counter',
-  'Snapshots attempted, by trigger (threshold crossing, API, CLI) and result (ok, error: full disk, read-only dir, cgroup gone; debounced: within --snapshot.min-interval).',
-  [{ name: 'reason', bound: 'threshold, api, cli' }, { name: 'result', bound: 'ok, error, debounced' }], 'memlens');
+  'Snapshots attempted, by trigger (threshold crossing, API, CLI) and result (ok, error: full disk, read-only dir, cgroup gone; debounced: within --snapshot.min-interval; refused: --snapshot.max-concurrent, --snapshot.min-free, or an API request for the root or a too-big cgroup).',
+  [{ name: 'reason', bound: 'threshold, api, cli' }, { name: 'result', bound: 'ok, error, debounced, refused' }], 'memlens');
 export const snapshotDuration = m('memlens_snapshot_duration_seconds', 'memlens.snapshot.duration', 's', 'gauge',
   'How long the last successful snapshot took, capture and write (rule commands included).', [], 'memlens');
 export const oomKillsWithSnapshot = m('memlens_oom_kills_with_snapshot_total', 'memlens.oom.kills_with_snapshot', '{kill}', 'counter',

@@ -38,7 +38,7 @@ before(async () => {
   svc = new SnapshotService({ host, hierarchy: { mode: 'v1', mountPoint: '/sys/fs/cgroup/memory', root: '/' }, config, log });
   svc.start();
   const runner = new Runner([], host, { timeoutMs: 1000, minIntervalMs: 0, seriesBudget: 100 }, log);
-  server = await listen(createApp({ runner, sink: new PrometheusSink(c.catalog), telemetryPath: '/metrics', log, routers: [snapshotsRouter(svc)] }), { host: '127.0.0.1', port: 0 });
+  server = await listen(createApp({ runner, sink: new PrometheusSink(c.catalog), telemetryPath: '/metrics', log, routers: [snapshotsRouter(svc, { enabled: true })] }), { host: '127.0.0.1', port: 0 });
   base = `http://127.0.0.1:${(server.address() as AddressInfo).port}`;
 });
 

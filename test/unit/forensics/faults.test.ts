@@ -97,7 +97,7 @@ describe('snapshot dir failures: counted, logged, nothing else stops', () => {
 
   test('a read-only tmpfs: the write fails with EROFS, counted; the service keeps serving', { skip: skipMounts }, async () => {
     const dir = join(tmp, 'ro');
-    mountTmpfs(dir, 'ro,size=64k');
+    mountTmpfs(dir, 'ro,size=64k,mode=0700');
     const svc = new SnapshotService({ host: host(), hierarchy, config: snapshotConfig(dir), log });
     svc.start();
     const r = await svc.snapshot(CG, 'threshold', 'test');
@@ -109,7 +109,7 @@ describe('snapshot dir failures: counted, logged, nothing else stops', () => {
 
   test('a full tmpfs (64k): ENOSPC counted, no temp file left; after space is freed the next one is written', { skip: skipMounts }, async () => {
     const dir = join(tmp, 'full');
-    mountTmpfs(dir, 'size=64k');
+    mountTmpfs(dir, 'size=64k,mode=0700');
     const filler = join(dir, 'filler');
     try {
       writeFileSync(filler, Buffer.alloc(128 * 1024)); // more than fits: the tmpfs ends up full

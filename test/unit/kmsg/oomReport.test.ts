@@ -270,7 +270,7 @@ test('property: shuffled, truncated, mutated fixture lines: never throws, victim
         const inputs: OomRecordInput[] = order.map((idx, j) => {
           const rec = corpus[idx] ?? { text: '' };
           const f = muts[j % muts.length] ?? ((t: string) => t);
-          return keepSeq ? { ...rec, text: f(rec.text) } : { text: f(rec.text), usecMonotonic: rec.usecMonotonic };
+          return keepSeq ? { ...rec, rawText: undefined, text: f(rec.text) } : { text: f(rec.text), usecMonotonic: rec.usecMonotonic };
         });
         const allowed = victimsIn(inputs);
         for (const k of run(inputs)) {

@@ -17,6 +17,7 @@ test('kmsg: real v1 record (Debian 12, 6.18), header fields and text', () => {
     usecMonotonic: 66143449,
     flags: '-',
     text: 'python3 invoked oom-killer: gfp_mask=0xcc0(GFP_KERNEL), order=0, oom_score_adj=0',
+    rawText: 'python3 invoked oom-killer: gfp_mask=0xcc0(GFP_KERNEL), order=0, oom_score_adj=0',
     dict: {},
   });
 });
@@ -45,6 +46,7 @@ test('kmsg: dictionary continuation lines, caller field, extra fields', () => {
     flags: '-',
     caller: 'T42',
     text: 'usb 1-1: new device',
+    rawText: 'usb 1-1: new device',
     dict: { SUBSYSTEM: 'usb', DEVICE: 'c189:1' },
   });
   // user-space facility (LOG_USER = 1 -> prio 14 = 1*8 + 6)

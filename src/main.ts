@@ -28,6 +28,8 @@ import { VERSION } from './version.js';
 import { SnapshotService } from './forensics/snapshots.js';
 import { snapshotsRouter } from './http/snapshots.js';
 import { WebSecurity } from './http/webAuth.js';
+import type { ExportStats, OtlpMetricsSink, Signal } from './sinks/otlp.js';
+import type { OtlpLogSink } from './sinks/otlpLogs.js';
 import { KubeletNames } from './kubernetes/kubelet.js';
 import { KubernetesCollector } from './collectors/kubernetes.js';
 
@@ -79,10 +81,31 @@ export interface Running {
   snapshots: SnapshotService;
   /** The live memory cgroup tree; undefined without a memory cgroup hierarchy. */
   tree: CgroupTree | undefined;
+  /** OTLP push, when configured (--otlp.endpoint, OTEL_*). */
+  otlp: { metrics: OtlpMetricsSink | undefined; logs: OtlpLogSink | undefined };
   /** Recent samples of every collection (the page's data, the explanations' growth). */
   recent: RecentSamples;
   explainer: Explainer;
   close(): Promise<void>;
+}
+
+/** The OTLP sinks the configuration asks for; the log sink is fed kills (after their snapshot link) and crossings. */
+async function otlpSinks(cfg: Config, host: HostFs, log: Logger): Promise<{ stats: ExportStats | undefined; logs: OtlpLogSink | undefined; metrics: (runner: Runner) => OtlpMetricsSink | undefined }> {
+  const { metrics, logs } = cfg.otlp;
+  const signals: Signal[] = [...(metrics === undefined ? [] : ['metrics' as const]), ...(logs === undefined ? [] : ['logs' as const])];
+  if (signals.length === 0) return { stats: undefined, logs: undefined, metrics: () => undefined };
+  // Loaded only when pushing: the OpenTelemetry SDK and protobufjs cost about 7 MiB of resident memory.
+  const { ExportStats, OtlpMetricsSink, otlpResource } = await import('./sinks/otlp.js');
+  const { OtlpLogSink } = await import('./sinks/otlpLogs.js');
+  const otlpLog = log.child({ area: 'otlp' });
+  const stats = new ExportStats(otlpLog, signals);
+  const resource = otlpResource(cfg.otlp.resource, VERSION);
+  const bootId = host.tryRead(host.proc('sys/kernel/random/boot_id'))?.trim();
+  return {
+    stats,
+    logs: logs === undefined ? undefined : new OtlpLogSink({ config: logs, resource, version: VERSION, stats, log: otlpLog, stateDir: cfg.snapshot.dir, bootId }),
+    metrics: (runner) => metrics === undefined ? undefined : new OtlpMetricsSink({ source: runner, catalog: c.catalog, config: metrics, resource, version: VERSION, stats, log: otlpLog }),
+  };
 }
 
 export async function startExporter(cfg: Config, log: Logger): Promise<Running> {
@@ -134,9 +157,16 @@ export async function startExporter(cfg: Config, log: Logger): Promise<Running> 
   snapshots.start();
   snapshots.subscribe(watch.bus); // every upward crossing, debounced per cgroup by --snapshot.min-interval
   store.onKill((r) => snapshots.linkKill(r));
+  const otlp = await otlpSinks(cfg, host, log);
+  const otlpLogs = otlp.logs;
+  if (otlpLogs !== undefined) {
+    store.onKill((r) => otlpLogs.kill(r)); // after linkKill: the record carries its snapshot id
+    watch.bus.on((ev) => otlpLogs.crossing(ev));
+  }
   const collectors = [...buildCollectors(cfg, hierarchy, oomEnabled ? { store, monitor } : undefined, tree, kubelet), snapshots.collector()];
   const build = [{ desc: c.buildInfo, labels: { version: VERSION }, value: 1 }];
-  const runner = new Runner(collectors, host, { timeoutMs: cfg.collectTimeoutMs, minIntervalMs: cfg.collectMinIntervalMs, seriesBudget: 200_000 }, log, () => [...build, ...watch.samples()]);
+  const runner = new Runner(collectors, host, { timeoutMs: cfg.collectTimeoutMs, minIntervalMs: cfg.collectMinIntervalMs, seriesBudget: 200_000 }, log, () => [...build, ...watch.samples(), ...(otlp.stats?.samples() ?? [])]);
+  const otlpMetrics = otlp.metrics(runner);
   // The ring is fed by the collections memlens makes anyway; it never reads a file itself.
   const recent = new RecentSamples();
   runner.onCollected((snap) => recent.ingest(snap.samples, snap.atMs));
@@ -155,7 +185,8 @@ export async function startExporter(cfg: Config, log: Logger): Promise<Running> 
     settings: { thresholds: cfg.watch.thresholds, linkWindowMs: cfg.snapshot.linkWindowMs, snapshotMinIntervalMs: cfg.snapshot.minIntervalMs },
   });
   store.onKill((r) => explainer.onKill(r)); // after linkKill: the record carries its snapshotId
-  const sink = new PrometheusSink(c.catalog);
+  const sink = cfg.disableMetrics ? undefined : new PrometheusSink(c.catalog);
+  if (cfg.disableMetrics && otlpMetrics === undefined) log.warn('--web.disable-metrics without an OTLP metrics endpoint: metrics are neither served nor pushed');
   const web = cfg.web.configFile === undefined || cfg.web.config === undefined ? undefined : new WebSecurity(cfg.web.configFile, cfg.web.config, log.child({ area: 'web' }));
   const routers = [
     oomRouter(store, (id) => explainer.explain(id)), eventsRouter(watch.bus), snapshotsRouter(snapshots, { enabled: cfg.web.enableSnapshotApi }),
@@ -166,10 +197,12 @@ export async function startExporter(cfg: Config, log: Logger): Promise<Running> 
   try {
     server = await listen(app, cfg.listen, { https: web?.httpsOptions(), maxConnections: cfg.web.maxConnections, onServer: (s) => web?.attach(s) });
   } catch (err) {
+    await otlpLogs?.close();
     await snapshots.close();
     await loop?.close();
     throw err;
   }
+  otlpMetrics?.start();
   // Event sources start only once the port is ours: nothing half-started on a bad start.
   if (oomEnabled) monitor.start();
   try {
@@ -191,12 +224,14 @@ export async function startExporter(cfg: Config, log: Logger): Promise<Running> 
     watch,
     snapshots,
     tree,
+    otlp: { metrics: otlpMetrics, logs: otlpLogs },
     recent,
     explainer,
     close: async () => {
       monitor.close();
       watch.close();
       tree?.close();
+      await Promise.all([otlpMetrics?.close(), otlpLogs?.close()]);
       await snapshots.close();
       // Stop accepting, let a scrape in flight finish (idle keep-alive connections close now),
       // and cut whatever is still open after SHUTDOWN_GRACE_MS: the whole stop stays under 5 s.

@@ -3,24 +3,15 @@
 // share one collection in flight, and reuse the last one within --collect.min-interval.
 import * as c from '../model/catalog.js';
 import type { HostFs } from '../host/hostFs.js';
-import type { Sample } from '../model/types.js';
+import type { CollectorState, Sample, SampleGroup, Snapshot } from '../model/types.js';
 import type { Logger } from '../log.js';
 import { MemlensError, describe } from '../errors.js';
 import type { Collector } from './collector.js';
 
-export interface CollectorState {
-  name: string;
-  success: boolean;
-  durationSeconds: number;
-  error: string | undefined;
-}
+export type { CollectorState, Snapshot };
 
-export interface Snapshot {
-  /** Wall-clock ms when the collection started. */
-  atMs: number;
-  samples: Sample[];
-  collectors: CollectorState[];
-}
+/** The group of the runner's own samples (success, duration, problems, dropped, and the extra ones). */
+export const RUNNER_GROUP = 'runner';
 
 export interface RunnerOptions {
   timeoutMs: number;
@@ -73,27 +64,30 @@ export class Runner {
   private async run(): Promise<Snapshot> {
     const atMs = Date.now();
     const results = await Promise.all(this.collectors.map((col) => this.runOne(col)));
-    const samples: Sample[] = [];
+    const groups: SampleGroup[] = [];
+    const own: Sample[] = [];
     const states: CollectorState[] = [];
     for (const [col, r] of results) {
       states.push(r.state);
       const l = { collector: col.name };
-      samples.push({ desc: c.collectorSuccess, labels: l, value: r.state.success ? 1 : 0 });
-      samples.push({ desc: c.collectorDuration, labels: l, value: r.state.durationSeconds });
+      own.push({ desc: c.collectorSuccess, labels: l, value: r.state.success ? 1 : 0 });
+      own.push({ desc: c.collectorDuration, labels: l, value: r.state.durationSeconds });
       let kept = r.samples;
       if (kept.length > this.opts.seriesBudget) {
         this.dropped.set(col.name, (this.dropped.get(col.name) ?? 0) + kept.length - this.opts.seriesBudget);
         kept = kept.slice(0, this.opts.seriesBudget);
       }
-      samples.push(...kept);
-      samples.push({ desc: c.samplesDropped, labels: l, value: this.dropped.get(col.name) ?? 0 });
+      groups.push({ collector: col.name, samples: kept });
+      own.push({ desc: c.samplesDropped, labels: l, value: this.dropped.get(col.name) ?? 0 });
     }
     for (const [key, n] of this.problems) {
       const [collector, reason] = key.split('\0') as [string, string];
-      samples.push({ desc: c.collectProblems, labels: { collector, reason }, value: n });
+      own.push({ desc: c.collectProblems, labels: { collector, reason }, value: n });
     }
-    samples.push(...this.extra());
-    const snap = { atMs, samples, collectors: states };
+    own.push(...this.extra());
+    groups.push({ collector: RUNNER_GROUP, samples: own });
+    const samples = groups.flatMap((g) => g.samples);
+    const snap: Snapshot = { atMs, groups, samples, collectors: states };
     this.last = snap;
     for (const fn of this.listeners) {
       try {

@@ -10,6 +10,7 @@ import { parseDurationMs, parseListenAddress, parseSizeBytes, type ListenAddress
 import { parseThresholds } from '../watch/thresholds.js';
 import { loadWebConfig, type WebConfig } from './webConfig.js';
 import { ownershipProblem } from './ownership.js';
+import { otlpConfig, type OtlpConfig } from './otlp.js';
 import { compileSnapshotRules, snapshotRuleSchema, type RawSnapshotRule, type SnapshotRule } from './snapshotRules.js';
 
 export interface GroupRule {
@@ -28,6 +29,10 @@ export interface Config {
     maxConnections: number;
   };
   telemetryPath: string;
+  /** --web.disable-metrics: no /metrics route (push only). */
+  disableMetrics: boolean;
+  /** OTLP push: --otlp.endpoint and the OTEL_* environment. */
+  otlp: OtlpConfig;
   procRoot: string;
   sysRoot: string;
   kmsgPath: string;
@@ -313,6 +318,8 @@ export function loadConfig(argv: readonly string[], env: NodeJS.ProcessEnv): Par
         maxConnections,
       },
       telemetryPath,
+      disableMetrics: v<string>('web.disable-metrics') === 'true',
+      otlp: otlpConfig(v<string | undefined>('otlp.endpoint'), env),
       procRoot: v<string>('path.procfs').replace(/\/+$/, '') || '/',
       sysRoot: v<string>('path.sysfs').replace(/\/+$/, '') || '/',
       kmsgPath: v<string>('path.kmsg'),

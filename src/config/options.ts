@@ -18,6 +18,8 @@ export const OPTIONS = [
   { flag: 'web.enable-snapshot-api', kind: 'enum', default: 'false', choices: ['false', 'true'], help: 'Allow POST /api/v1/snapshots (a capture and the snapshot.rules actions: signals and commands run as memlens\'s user). Off: 403.' },
   { flag: 'web.max-connections', kind: 'int', default: '64', help: 'Open HTTP connections beyond this are closed at once.' },
   { flag: 'web.telemetry-path', kind: 'string', default: '/metrics', help: 'Path under which to expose metrics.' },
+  { flag: 'web.disable-metrics', kind: 'enum', default: 'false', choices: ['false', 'true'], help: 'Serve no metrics at --web.telemetry-path (push over OTLP only); /healthz and the API stay.' },
+  { flag: 'otlp.endpoint', kind: 'string', default: undefined, help: 'Push metrics and OOM/early-warning log records over OTLP/HTTP to this base URL (as OTEL_EXPORTER_OTLP_ENDPOINT, which it overrides; OTEL_* variables configure the rest, see README).' },
   { flag: 'path.procfs', kind: 'string', default: '/proc', help: 'procfs mount point (/host/proc in a container).' },
   { flag: 'path.sysfs', kind: 'string', default: '/sys', help: 'sysfs mount point (/host/sys in a container).' },
   { flag: 'path.kmsg', kind: 'string', default: '/dev/kmsg', help: 'The kernel log device, read for OOM reports (needs CAP_SYSLOG; a regular file is read once).' },

@@ -5,17 +5,18 @@
 import express, { type Express, type NextFunction, type Request, type RequestHandler, type Response, type Router } from 'express';
 import { createServer as createHttpServer, type Server } from 'node:http';
 import { createServer as createHttpsServer, type ServerOptions as HttpsOptions } from 'node:https';
-import type { Runner } from '../collectors/runner.js';
-import { PrometheusSink } from '../sinks/prometheus.js';
+import type { ExpositionSink, SnapshotSource } from '../sinks/sink.js';
 import type { Logger } from '../log.js';
 import { MemlensError, describe } from '../errors.js';
 import type { ListenAddress } from '../config/units.js';
 
 export interface AppDeps {
-  runner: Runner;
+  /** The runner: scrapes (and OTLP exports) within --collect.min-interval share one collection. */
+  runner: SnapshotSource;
   /** Extra routes (the JSON API, the page), mounted after the guard and before the 404 handler. */
   routers?: Router[];
-  sink: PrometheusSink;
+  /** Undefined with --web.disable-metrics (push only): no route at the telemetry path. */
+  sink: ExpositionSink | undefined;
   telemetryPath: string;
   log: Logger;
   /**
@@ -36,17 +37,20 @@ export function createApp(deps: AppDeps): Express {
   // Everything below needs what --web.config.file asks for (open probes stay above).
   if (deps.guard !== undefined) app.use(deps.guard);
 
-  app.get(deps.telemetryPath, async (req: Request, res: Response) => {
-    try {
-      const snap = await deps.runner.collect();
-      const format = PrometheusSink.negotiate(req.get('accept'));
-      const body = await deps.sink.render(format, snap, snap.samples);
-      res.set('Content-Type', deps.sink.contentType(format)).send(body);
-    } catch (err) {
-      deps.log.error({ err: describe(err) }, 'exposition failed');
-      res.status(500).type('text/plain').send('exposition failed (see the memlens log)\n');
-    }
-  });
+  const sink = deps.sink;
+  if (sink !== undefined) {
+    app.get(deps.telemetryPath, async (req: Request, res: Response) => {
+      try {
+        const snap = await deps.runner.collect();
+        const format = sink.negotiate(req.get('accept'));
+        const body = await sink.render(format, snap);
+        res.set('Content-Type', sink.contentType(format)).send(body);
+      } catch (err) {
+        deps.log.error({ err: describe(err) }, 'exposition failed');
+        res.status(500).type('text/plain').send('exposition failed (see the memlens log)\n');
+      }
+    });
+  }
 
   for (const r of deps.routers ?? []) app.use(r);
 

@@ -182,6 +182,11 @@ export const samplesDropped = m('memlens_samples_dropped_total', 'memlens.sample
 export const buildInfo = m('memlens_build_info', 'memlens.build.info', '{info}', 'gauge',
   'Always 1; the version as a label.', [{ name: 'version', bound: 'one' }], 'memlens');
 
+// ---- OTLP push (src/sinks/otlp.ts)
+export const otlpExports = m('memlens_otlp_exports_total', 'memlens.otlp.exports', '{export}', 'counter',
+  'OTLP export requests by signal (metrics, logs) and result (success, failure: receiver down, 4xx, 5xx, timeout; after the SDK\'s retries).',
+  [{ name: 'signal', bound: 'metrics, logs' }, { name: 'result', bound: 'success, failure' }], 'memlens');
+
 export const catalog: readonly MetricDesc[] = [
   cgroupUsage, cgroupLimit, cgroupEffectiveLimit, cgroupWorkingSet, cgroupStat, cgroupPeak, cgroupSwap, cgroupEvents,
   cgroupOomKills, cgroupUnderOom, cgroupPressure, cgroupProcesses, cgroupIntervalPeak, cgroupKubernetesInfo,
@@ -196,4 +201,5 @@ export const catalog: readonly MetricDesc[] = [
   treeCgroups, treeRescans, treeWatchFailures, watchCgroups, watchPollFallbacks,
   snapshotsTotal, snapshotDuration, oomKillsWithSnapshot, snapshotStoreBytes, snapshotStoreSnapshots,
   collectorSuccess, collectorDuration, collectProblems, samplesDropped, buildInfo,
+  otlpExports,
 ];

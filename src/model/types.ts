@@ -54,3 +54,28 @@ export interface CollectResult {
   samples: Sample[];
   problems: Problem[];
 }
+
+/** How one collector did in one collection. */
+export interface CollectorState {
+  name: string;
+  success: boolean;
+  durationSeconds: number;
+  error: string | undefined;
+}
+
+/** One collector's samples from one collection (the runner's own samples are the group `runner`). */
+export interface SampleGroup {
+  readonly collector: string;
+  readonly samples: readonly Sample[];
+}
+
+/** What one collection produced: what every sink translates. */
+export interface Snapshot {
+  /** Wall-clock ms when the collection started. */
+  readonly atMs: number;
+  /** Per collector, in collector order, then the runner's own group: a sink can isolate one collector's samples. */
+  readonly groups: readonly SampleGroup[];
+  /** Every group's samples, flattened in the same order. */
+  readonly samples: readonly Sample[];
+  readonly collectors: readonly CollectorState[];
+}

@@ -2,7 +2,8 @@
 // One Registry per format: prom-client renames counters in place while rendering OpenMetrics
 // (registry.js standardizeCounterName), so the two formats cannot share metric objects.
 import { Counter, Gauge, Registry, collectDefaultMetrics, type Metric, type RegistryContentType } from 'prom-client';
-import type { Labels, MetricDesc, Sample } from '../model/types.js';
+import type { Labels, MetricDesc, Sample, Snapshot } from '../model/types.js';
+import type { ExpositionSink } from './sink.js';
 
 interface ExpoValue {
   metricName: string;
@@ -56,6 +57,10 @@ function withoutEmpty(labels: Labels): Labels {
 }
 
 export type Format = 'prometheus' | 'openmetrics';
+
+function asFormat(format: string): Format {
+  return format === 'openmetrics' ? 'openmetrics' : 'prometheus';
+}
 
 class FormatSink {
   readonly registry: Registry<RegistryContentType>;
@@ -115,7 +120,7 @@ class FormatSink {
   }
 }
 
-export class PrometheusSink {
+export class PrometheusSink implements ExpositionSink {
   private readonly sinks: Record<Format, FormatSink>;
 
   constructor(descs: readonly MetricDesc[]) {
@@ -127,11 +132,15 @@ export class PrometheusSink {
     return accept !== undefined && accept.includes('application/openmetrics-text') ? 'openmetrics' : 'prometheus';
   }
 
-  contentType(format: Format): string {
-    return this.sinks[format].contentType;
+  negotiate(accept: string | undefined): Format {
+    return PrometheusSink.negotiate(accept);
   }
 
-  render(format: Format, snapshot: object, samples: readonly Sample[]): Promise<string> {
-    return this.sinks[format].render(snapshot, samples);
+  contentType(format: string): string {
+    return this.sinks[asFormat(format)].contentType;
+  }
+
+  render(format: string, snapshot: Snapshot, samples: readonly Sample[] = snapshot.samples): Promise<string> {
+    return this.sinks[asFormat(format)].render(snapshot, samples);
   }
 }

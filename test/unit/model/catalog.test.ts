@@ -4,23 +4,22 @@ import { readFileSync, writeFileSync } from 'node:fs';
 import { catalog } from '../../../src/model/catalog.js';
 import { catalogMarkdown } from '../../../src/model/catalogTable.js';
 import { optionsMarkdown } from '../../../src/config/docs.js';
-import type { Kind } from '../../../src/model/types.js';
+import { otlpToPrometheusName } from '../../helpers/otlpTranslate.js';
 
-// Prometheus's OTLP translation (prometheus/otlptranslator, "UnderscoreEscapingWithSuffixes"):
-// dots become underscores, the unit is appended as a word (By -> bytes, s -> seconds, 1 -> ratio
-// on gauges only, {annotations} dropped), and monotonic sums get _total.
-const UNIT_WORD: Record<string, string> = { By: 'bytes', s: 'seconds' };
-// Histograms keep the unit word and get no suffix of their own (the _bucket/_sum/_count series are added on exposition).
-function otelToProm(otel: string, unit: string, kind: Kind): string {
-  let name = otel.replace(/\./g, '_');
-  const word = unit === '1' ? (kind === 'gauge' ? 'ratio' : '') : unit.startsWith('{') ? '' : UNIT_WORD[unit] ?? unit;
-  if (word !== '' && !name.split('_').includes(word)) name += `_${word}`;
-  if (kind === 'counter' && !name.endsWith('_total')) name += '_total';
-  return name;
-}
+test('the translation helper gives what prometheus/otlptranslator documents', () => {
+  // Examples from otlptranslator's own documentation comments (metric_namer.go) and rules.
+  assert.equal(otlpToPrometheusName('http.server.request.duration', 's', 'histogram'), 'http_server_request_duration_seconds');
+  assert.equal(otlpToPrometheusName('requests.count', '1', 'counter'), 'requests_count_total');
+  assert.equal(otlpToPrometheusName('memory.usage', 'By', 'gauge'), 'memory_usage_bytes');
+  assert.equal(otlpToPrometheusName('cpu.utilization', '1', 'gauge'), 'cpu_utilization_ratio');
+  assert.equal(otlpToPrometheusName('disk.io', 'By/s', 'gauge'), 'disk_io_bytes_per_second');
+  assert.equal(otlpToPrometheusName('packets', '{packet}', 'counter'), 'packets_total');
+  assert.equal(otlpToPrometheusName('already.total', '', 'counter'), 'already_total');
+  assert.equal(otlpToPrometheusName('size.bytes', 'By', 'gauge'), 'size_bytes');
+});
 
-test('every Prometheus name is the OTLP-to-Prometheus translation of its OTel name and unit', () => {
-  for (const d of catalog) assert.equal(otelToProm(d.otel, d.unit, d.kind), d.prom, d.prom);
+test('every Prometheus name is the OTLP-to-Prometheus translation of its OTel name, unit and type', () => {
+  for (const d of catalog) assert.equal(otlpToPrometheusName(d.otel, d.unit, d.kind), d.prom, d.prom);
 });
 
 test('histograms declare ascending buckets; other kinds declare none', () => {

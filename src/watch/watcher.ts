@@ -271,16 +271,18 @@ export class CgroupWatcher {
         w.nextPollMs = now + this.opts.pollIntervalMs;
         continue;
       }
-      const readAtNs = process.hrtime.bigint();
       if (usage === undefined) continue;
-      const source: WatchSource = this.opts.mode === 'v1' ? 'v1-poll' : 'v2-poll';
-      for (const threshold of w.tracker.update(usage)) {
-        this.publish(w, { source, threshold, usageBytes: usage, count: 1 }, readAtNs);
+      const crossed = w.tracker.update(usage);
+      if (crossed.length > 0) {
+        const readAtNs = process.hrtime.bigint();
+        const source: WatchSource = this.opts.mode === 'v1' ? 'v1-poll' : 'v2-poll';
+        for (const threshold of crossed) this.publish(w, { source, threshold, usageBytes: usage, count: 1 }, readAtNs);
       }
       const delay = this.nextPollDelayMs(w, usage, now);
-      // Far from every threshold: on the common poll-interval grid, so that idle cgroups share one timer wake-up.
+      // Far from every threshold: on the common poll-interval grid (the nearest grid point, so a wake-up a little late
+      // does not skip one), so that idle cgroups share one timer wake-up.
       const every = this.opts.pollIntervalMs;
-      w.nextPollMs = delay >= every ? Math.ceil((now + delay) / every) * every : now + delay;
+      w.nextPollMs = delay >= every ? Math.max(now + MIN_POLL_MS, Math.round((now + delay) / every) * every) : now + delay;
       w.lastUsage = usage;
       w.lastReadMs = now;
     }

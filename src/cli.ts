@@ -5,14 +5,16 @@ import { helpText, loadConfig } from './config/load.js';
 import { createLogger } from './log.js';
 import { startExporter } from './main.js';
 import { VERSION } from './version.js';
-import { watchCommand } from './watch/command.js';
-import { snapshotCommand } from './forensics/command.js';
+import { collectorsHelp, enabledCollectors } from './collectors/registry.js';
+import { watchCommand } from './commands/watch.js';
+import { snapshotCommand } from './commands/snapshot.js';
 import { explainCommand } from './commands/explain.js';
 
 export async function main(argv: readonly string[]): Promise<number> {
   let parsed;
   try {
     parsed = loadConfig(argv, process.env);
+    if (parsed.kind === 'run') enabledCollectors(parsed.config); // unknown collector names: exit 2 here
   } catch (err) {
     if (err instanceof ConfigError) {
       process.stderr.write(`memlens: ${err.message}\n`);
@@ -21,7 +23,7 @@ export async function main(argv: readonly string[]): Promise<number> {
     throw err;
   }
   if (parsed.kind === 'help') {
-    process.stdout.write(`${helpText()}\n`);
+    process.stdout.write(`${helpText(['', 'Collectors (--collectors.disabled / --collectors.enabled):', ...collectorsHelp()])}\n`);
     return 0;
   }
   if (parsed.kind === 'version') {

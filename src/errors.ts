@@ -7,7 +7,11 @@ export type ErrorCode =
   | 'MEMLENS_ERR_IO'
   | 'MEMLENS_ERR_UNSUPPORTED'
   | 'MEMLENS_ERR_LISTEN'
-  | 'MEMLENS_ERR_TIMEOUT';
+  | 'MEMLENS_ERR_TIMEOUT'
+  /** A thing asked for by name (a cgroup, a snapshot, a kill) does not exist. */
+  | 'MEMLENS_ERR_NOT_FOUND'
+  /** A request's or command's argument is malformed (not the startup configuration: that is MEMLENS_ERR_CONFIG, exit 2). */
+  | 'MEMLENS_ERR_INVALID_INPUT';
 
 export class MemlensError extends Error {
   readonly code: ErrorCode;
@@ -39,11 +43,18 @@ export class ParseError extends MemlensError {
   }
 }
 
-/** The errno of a failed system call, if the error carries one. */
+/**
+ * The errno name (ENOENT, EACCES, ...) of a failed system call: Node's fs errors carry it in `code`,
+ * errors wrapping one (a MemlensError from the epoll/koffi layer) in their `cause` chain.
+ */
 export function errnoCode(err: unknown): string | undefined {
-  if (typeof err === 'object' && err !== null && 'code' in err) {
-    const c = (err as { code: unknown }).code;
-    return typeof c === 'string' ? c : undefined;
+  let cur: unknown = err;
+  for (let depth = 0; depth < 4 && typeof cur === 'object' && cur !== null; depth++) {
+    if ('code' in cur) {
+      const c = (cur as { code: unknown }).code;
+      if (typeof c === 'string' && /^E[A-Z0-9]+$/.test(c)) return c;
+    }
+    cur = 'cause' in cur ? (cur as { cause: unknown }).cause : undefined;
   }
   return undefined;
 }

@@ -1,29 +1,24 @@
-// Wiring only: config -> host -> kernel loop -> cgroup tree -> collectors -> runner -> sinks -> http.
+// Wiring only: config -> host -> kernel loop -> cgroup tree -> collectors (from collectors/registry.ts) -> runner -> sinks -> http.
 import type { Server } from 'node:http';
 import * as c from './model/catalog.js';
 import type { Config } from './config/load.js';
 import { HostFs } from './host/hostFs.js';
 import type { Logger } from './log.js';
-import { ConfigError, MemlensError, describe } from './errors.js';
+import { ConfigError, describe } from './errors.js';
 import { ensurePrivateDir } from './forensics/privateDir.js';
-import { parseMountinfo } from './procfs/mountinfo.js';
-import { findMemoryHierarchy, type MemoryHierarchy } from './cgroupfs/discover.js';
-import type { Collector } from './collectors/collector.js';
-import { ProcessCollector } from './collectors/process.js';
-import { CgroupCollector } from './collectors/cgroup.js';
-import { HostCollector } from './collectors/host.js';
+import { discoverHierarchy } from './cgroupfs/hierarchy.js';
+import { buildCollectors, enabledCollectors, isEnabled } from './collectors/registry.js';
+import { CgroupTree } from './cgroupfs/tree.js';
+import { raiseOpenFileLimit } from './kernel/rlimit.js';
 import { Runner } from './collectors/runner.js';
 import { PrometheusSink } from './sinks/prometheus.js';
 import { createApp, listen } from './http/server.js';
 import { oomRouter } from './http/api.js';
 import { OomStore } from './oom/store.js';
 import { OomMonitor } from './oom/monitor.js';
-import { OomCollector } from './collectors/oom.js';
 import { KernelEventLoop } from './kernel/eventLoop.js';
 import { setupWatch, type WatchSetup } from './watch/setup.js';
 import { eventsRouter } from './http/api.js';
-import { CgroupTree } from './cgroupfs/tree.js';
-import { raiseOpenFileLimit } from './kernel/rlimit.js';
 import { VERSION } from './version.js';
 import { SnapshotService } from './forensics/snapshots.js';
 import { snapshotsRouter } from './http/snapshots.js';
@@ -31,45 +26,12 @@ import { WebSecurity } from './http/webAuth.js';
 import type { ExportStats, OtlpMetricsSink, Signal } from './sinks/otlp.js';
 import type { OtlpLogSink } from './sinks/otlpLogs.js';
 import { KubeletNames } from './kubernetes/kubelet.js';
-import { KubernetesCollector } from './collectors/kubernetes.js';
 
 /** How long a stop waits for scrapes in flight before closing their connections. */
 export const SHUTDOWN_GRACE_MS = 3000;
 import { RecentSamples } from './forensics/recent.js';
 import { Explainer } from './forensics/explain.js';
 import { pageRouter } from './http/page.js';
-
-/** The memory cgroup hierarchy as this host mounts it (v1, v2, or none). Throws when procfs is unreadable. */
-export function discoverHierarchy(host: HostFs): MemoryHierarchy | undefined {
-  const path = host.proc('self/mountinfo');
-  let text: string;
-  try {
-    text = host.read(path);
-  } catch (err) {
-    throw new MemlensError('MEMLENS_ERR_CONFIG', `--path.procfs: cannot read ${path}: ${describe(err)}`, { path, cause: err });
-  }
-  const mounts = parseMountinfo(text, path).value;
-  return findMemoryHierarchy(mounts, (mp) => host.tryRead(`${host.hostPath(mp)}/cgroup.controllers`));
-}
-
-export function buildCollectors(
-  cfg: Config,
-  hierarchy: MemoryHierarchy | undefined,
-  oom?: { store: OomStore; monitor: OomMonitor },
-  /** The live cgroup tree; without one, a static tree of `hierarchy` rescanned before each collection. */
-  tree?: CgroupTree,
-  kubelet?: KubeletNames,
-): Collector[] {
-  const cgTree = tree ?? (hierarchy === undefined ? undefined : new CgroupTree({ host: new HostFs(cfg.procRoot, cfg.sysRoot), hierarchy, maxDepth: cfg.cgroup.maxDepth }));
-  const all: Collector[] = [
-    new ProcessCollector({ ...cfg.process, cgroupMode: hierarchy?.mode ?? 'v2' }),
-    new CgroupCollector(cgTree, cfg.cgroup, oom === undefined ? undefined : (m) => oom.monitor.observeCgroupCounts(m)),
-    new HostCollector(),
-  ];
-  if (oom !== undefined) all.push(new OomCollector(oom.store, oom.monitor));
-  if (kubelet !== undefined) all.push(new KubernetesCollector(cgTree, cfg.cgroup, kubelet));
-  return all.filter((col) => !cfg.disabledCollectors.includes(col.name));
-}
 
 export interface Running {
   server: Server;
@@ -109,6 +71,7 @@ async function otlpSinks(cfg: Config, host: HostFs, log: Logger): Promise<{ stat
 }
 
 export async function startExporter(cfg: Config, log: Logger): Promise<Running> {
+  enabledCollectors(cfg); // unknown names in --collectors.* fail here, before anything starts
   // An untrusted snapshot dir (another owner, group/other-writable, a symlink) stops memlens
   // before anything starts (ConfigError: exit 2); one that cannot be created only fails snapshots.
   try {
@@ -140,8 +103,8 @@ export async function startExporter(cfg: Config, log: Logger): Promise<Running> 
   const store = new OomStore();
   if (kubelet !== undefined) store.nameWith((cg) => kubelet.ref(cg));
   const monitor = new OomMonitor({ kmsgPath: cfg.kmsgPath, loop, store, log });
-  const oomEnabled = !cfg.disabledCollectors.includes('oom');
-  // The one live model of the memory cgroup tree, kept current by inotify on the loop; collector, watcher and
+  const oomEnabled = isEnabled(cfg, 'oom');
+  // The one live model of the memory cgroup tree, kept current by inotify on the loop; collectors, watcher and
   // snapshots all read it.
   const tree = hierarchy === undefined ? undefined : new CgroupTree({
     host, hierarchy, loop, maxDepth: cfg.cgroup.maxDepth, log: log.child({ area: 'cgroup-tree' }), rescanIntervalMs: cfg.watch.refreshIntervalMs,
@@ -163,9 +126,13 @@ export async function startExporter(cfg: Config, log: Logger): Promise<Running> 
     store.onKill((r) => otlpLogs.kill(r)); // after linkKill: the record carries its snapshot id
     watch.bus.on((ev) => otlpLogs.crossing(ev));
   }
-  const collectors = [...buildCollectors(cfg, hierarchy, oomEnabled ? { store, monitor } : undefined, tree, kubelet), snapshots.collector()];
-  const build = [{ desc: c.buildInfo, labels: { version: VERSION }, value: 1 }];
-  const runner = new Runner(collectors, host, { timeoutMs: cfg.collectTimeoutMs, minIntervalMs: cfg.collectMinIntervalMs, seriesBudget: 200_000 }, log, () => [...build, ...watch.samples(), ...(otlp.stats?.samples() ?? [])]);
+  const collectors = buildCollectors({
+    cfg, hierarchy, version: VERSION, oom: { store, monitor }, snapshots, watchStats: { samples: () => watch.samples() },
+    ...(tree === undefined ? {} : { tree }),
+    ...(kubelet === undefined ? {} : { kubelet }),
+  });
+  // The OTLP exporter's own counters come with every snapshot (the runner's extra samples).
+  const runner = new Runner(collectors, host, { timeoutMs: cfg.collectTimeoutMs, minIntervalMs: cfg.collectMinIntervalMs, seriesBudget: 200_000 }, log, () => otlp.stats?.samples() ?? []);
   const otlpMetrics = otlp.metrics(runner);
   // The ring is fed by the collections memlens makes anyway; it never reads a file itself.
   const recent = new RecentSamples();

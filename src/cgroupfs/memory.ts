@@ -55,7 +55,7 @@ export const V2_STAT_BYTES: ReadonlySet<string> = new Set([
   'inactive_anon', 'active_anon', 'inactive_file', 'active_file', 'unevictable', 'slab_reclaimable', 'slab_unreclaimable', 'slab',
 ]);
 
-export function emptyCgroupMemory(): CgroupMemory {
+function emptyCgroupMemory(): CgroupMemory {
   return {
     usageBytes: undefined, limit: undefined, hierarchicalLimit: undefined, stat: new Map(), inactiveFileBytes: undefined,
     peakBytes: undefined, swapBytes: undefined, events: new Map(), oomKills: undefined, oomKillsLocal: undefined, underOom: undefined,

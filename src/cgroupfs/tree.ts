@@ -25,7 +25,7 @@ import type { HostFs } from '../host/hostFs.js';
 import type { Logger } from '../log.js';
 import { describe, errnoCode, isGone, MemlensError } from '../errors.js';
 import type { KernelEventLoop, Watch } from '../kernel/eventLoop.js';
-import { IN_CREATE, IN_DELETE, IN_IGNORED, IN_ISDIR, IN_MODIFY, IN_ONLYDIR, IN_Q_OVERFLOW, syscallErrno } from '../kernel/sys.js';
+import { IN_CREATE, IN_DELETE, IN_IGNORED, IN_ISDIR, IN_MODIFY, IN_ONLYDIR, IN_Q_OVERFLOW } from '../kernel/sys.js';
 import type { InotifyEvent } from '../kernel/sys.js';
 import type { MemoryHierarchy } from './discover.js';
 import { parseLimit, tighter, UNLIMITED, type Limit } from './limit.js';
@@ -174,7 +174,7 @@ export class CgroupTree {
   /** A cgroup path as /proc/PID/cgroup prints it -> its directory under the sysfs root. Throws on a path not of this mount. */
   dirOf(path: string): string {
     if (!path.startsWith('/') || path.split('/').some((s) => s === '..' || s === '.')) {
-      throw new MemlensError('MEMLENS_ERR_CONFIG', `not a cgroup path: ${JSON.stringify(path)}`);
+      throw new MemlensError('MEMLENS_ERR_INVALID_INPUT', `not a cgroup path: ${JSON.stringify(path)}`);
     }
     const known = this.byPath.get(path);
     if (known !== undefined) return known.dir;
@@ -184,7 +184,7 @@ export class CgroupTree {
     if (root === '') rel = path === '/' ? '' : path;
     else if (path === root) rel = '';
     else if (path.startsWith(`${root}/`)) rel = path.slice(root.length);
-    else throw new MemlensError('MEMLENS_ERR_CONFIG', `cgroup ${path} is outside this mount's root ${h.root}`);
+    else throw new MemlensError('MEMLENS_ERR_NOT_FOUND', `cgroup ${path} is outside this mount's root ${h.root}`);
     return `${this.base}${rel.replace(/\/+$/, '')}`;
   }
 
@@ -388,7 +388,7 @@ export class CgroupTree {
     try {
       node.watch = loop.watchInotify(node.dir, DIR_MASK, (ev) => this.onDirEvent(node, ev));
     } catch (err) {
-      const code = syscallErrno(err) ?? 'error';
+      const code = errnoCode(err) ?? 'error';
       if (code === 'ENOENT' || code === 'ENOTDIR') return; // removed before we got to it: the parent's IN_DELETE follows
       this.watchFailures.set(code, (this.watchFailures.get(code) ?? 0) + 1);
       this.liveNow = false;

@@ -2,12 +2,13 @@
 // effective limit is the tree's (the tightest of its own and its ancestors') capped by the host's RAM.
 import * as c from '../model/catalog.js';
 import type { HostFs } from '../host/hostFs.js';
-import type { CollectResult, Labels } from '../model/types.js';
+import type { CollectResult, Labels, MetricDesc } from '../model/types.js';
 import { MemlensError } from '../errors.js';
 import { kubeIds } from '../cgroupfs/discover.js';
 import type { CgroupTree } from '../cgroupfs/tree.js';
 import { tighter, UNLIMITED, type Limit } from '../cgroupfs/limit.js';
 import { readMemoryCgroup } from '../cgroupfs/memory.js';
+import { statItemSelector, type StatItemSelector } from '../config/statItems.js';
 import { IntervalPeaks } from '../cgroupfs/intervalPeak.js';
 import { parseMeminfo } from '../procfs/meminfo.js';
 import type { Collector } from './collector.js';
@@ -18,6 +19,8 @@ export interface CgroupFilter {
   include: RegExp | undefined;
   exclude: RegExp | undefined;
   maxDepth: number;
+  /** memory.stat items to export (--cgroup.stat-items); all when absent. */
+  statItems?: readonly string[];
 }
 
 export function cgroupLabels(path: string): Labels {
@@ -28,14 +31,17 @@ export function cgroupLabels(path: string): Labels {
   return labels;
 }
 
+export const CGROUP_METRICS: readonly MetricDesc[] = [
+  c.cgroupUsage, c.cgroupLimit, c.cgroupEffectiveLimit, c.cgroupWorkingSet, c.cgroupStat, c.cgroupPeak, c.cgroupSwap,
+  c.cgroupEvents, c.cgroupOomKills, c.cgroupUnderOom, c.cgroupPressure, c.cgroupProcesses, c.cgroupIntervalPeak,
+];
+
 export class CgroupCollector implements Collector {
   readonly name = 'cgroup';
-  readonly metrics = [
-    c.cgroupUsage, c.cgroupLimit, c.cgroupEffectiveLimit, c.cgroupWorkingSet, c.cgroupStat, c.cgroupPeak, c.cgroupSwap,
-    c.cgroupEvents, c.cgroupOomKills, c.cgroupUnderOom, c.cgroupPressure, c.cgroupProcesses, c.cgroupIntervalPeak,
-  ];
+  readonly metrics = CGROUP_METRICS;
 
   private readonly intervalPeaks = new IntervalPeaks();
+  private readonly statSelected: StatItemSelector;
 
   constructor(
     /** The live cgroup tree; undefined when the host has no memory cgroup hierarchy. */
@@ -43,7 +49,9 @@ export class CgroupCollector implements Collector {
     private readonly filter: CgroupFilter,
     /** Receives each collection's local oom_kill counter per cgroup (the OOM monitor's fallback). */
     private readonly onOomCounts?: (counts: Map<string, number>) => void,
-  ) {}
+  ) {
+    this.statSelected = statItemSelector(filter.statItems ?? ['all']);
+  }
 
   async collect(host: HostFs, signal: AbortSignal): Promise<CollectResult> {
     const tree = this.tree;
@@ -78,7 +86,7 @@ export class CgroupCollector implements Collector {
         if (cg.usageBytes !== undefined && cg.inactiveFileBytes !== undefined) {
           out.add(c.cgroupWorkingSet, l, Math.max(0, cg.usageBytes - cg.inactiveFileBytes));
         }
-        for (const [item, v] of cg.stat) out.add(c.cgroupStat, { ...l, item }, v);
+        for (const [item, v] of cg.stat) if (this.statSelected(item)) out.add(c.cgroupStat, { ...l, item }, v);
         out.add(c.cgroupPeak, l, cg.peakBytes);
         out.add(c.cgroupSwap, l, cg.swapBytes);
         for (const [event, v] of cg.events) out.add(c.cgroupEvents, { ...l, event }, v);

@@ -6,11 +6,13 @@ import { parseVmstat } from '../procfs/vmstat.js';
 import { parsePressure } from '../procfs/pressure.js';
 import type { Collector } from './collector.js';
 import { SampleSink } from './samples.js';
-import type { CollectResult } from '../model/types.js';
+import type { CollectResult, MetricDesc } from '../model/types.js';
+
+export const HOST_METRICS: readonly MetricDesc[] = [c.hostMemTotal, c.hostMemAvailable, c.hostSwapTotal, c.hostSwapFree, c.hostOomKills, c.hostPressure];
 
 export class HostCollector implements Collector {
   readonly name = 'host';
-  readonly metrics = [c.hostMemTotal, c.hostMemAvailable, c.hostSwapTotal, c.hostSwapFree, c.hostOomKills, c.hostPressure];
+  readonly metrics = HOST_METRICS;
 
   // async: a failure must reach the runner as a rejected promise, never as a synchronous throw.
   // eslint-disable-next-line @typescript-eslint/require-await

@@ -6,7 +6,7 @@
 // a problem (memlens_collect_problems_total{collector="kubernetes",reason="kubelet"}).
 import * as c from '../model/catalog.js';
 import type { HostFs } from '../host/hostFs.js';
-import type { CollectResult } from '../model/types.js';
+import type { CollectResult, MetricDesc } from '../model/types.js';
 import { MemlensError } from '../errors.js';
 import { kubeIds, type KubeIds } from '../cgroupfs/kubePath.js';
 import type { CgroupTree } from '../cgroupfs/tree.js';
@@ -16,9 +16,11 @@ import { cgroupLabels, type CgroupFilter } from './cgroup.js';
 import { SampleSink } from './samples.js';
 import { YieldPoint } from './yieldPoint.js';
 
+export const KUBERNETES_METRICS: readonly MetricDesc[] = [c.cgroupKubernetesInfo];
+
 export class KubernetesCollector implements Collector {
   readonly name = 'kubernetes';
-  readonly metrics = [c.cgroupKubernetesInfo];
+  readonly metrics = KUBERNETES_METRICS;
 
   constructor(
     /** The live cgroup tree (cgroupfs/tree.ts); undefined without a memory cgroup hierarchy. */

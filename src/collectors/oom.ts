@@ -1,6 +1,6 @@
 // OOM kills as kept by the exporter (not read from files at scrape time).
 import * as c from '../model/catalog.js';
-import type { CollectResult } from '../model/types.js';
+import type { CollectResult, MetricDesc } from '../model/types.js';
 import type { OomStore } from '../oom/store.js';
 import type { OomMonitor } from '../oom/monitor.js';
 import type { Collector } from './collector.js';
@@ -13,9 +13,11 @@ function reasonLabel(errno: string | undefined): string {
   return 'error';
 }
 
+export const OOM_METRICS: readonly MetricDesc[] = [c.oomKills, c.oomLastKill, c.oomSourceUp, c.kmsgRecordsLost, c.oomSeriesDropped];
+
 export class OomCollector implements Collector {
   readonly name = 'oom';
-  readonly metrics = [c.oomKills, c.oomLastKill, c.oomSourceUp, c.kmsgRecordsLost, c.oomSeriesDropped];
+  readonly metrics = OOM_METRICS;
 
   constructor(
     private readonly store: OomStore,

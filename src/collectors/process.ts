@@ -5,7 +5,7 @@
 // skipped above --process.smaps-max-rss unless included by name, and its time is counted.
 import * as c from '../model/catalog.js';
 import type { HostFs } from '../host/hostFs.js';
-import type { CollectResult, Labels } from '../model/types.js';
+import type { CollectResult, Labels, MetricDesc } from '../model/types.js';
 import { describe, isGone } from '../errors.js';
 import { parseStatus, type ProcStatus } from '../procfs/status.js';
 import { parseSmapsRollup, type SmapsRollup } from '../procfs/smapsRollup.js';
@@ -51,15 +51,17 @@ const GROUP_FIELDS = [
   [c.groupPageTables, 'pageTablesBytes'],
 ] as const;
 
+export const PROCESS_METRICS: readonly MetricDesc[] = [
+  c.processResident, c.processResidentAnon, c.processResidentFile, c.processResidentShmem, c.processResidentPeak,
+  c.processVirtual, c.processSwap, c.processPageTables, c.processPss, c.processPssAnon, c.processPssFile,
+  c.processPssShmem, c.processUss, c.processSwapPss, c.processOomScore, c.processOomScoreAdj,
+  c.processSmapsReadSeconds, c.processSmapsSkipped,
+  ...GROUP_FIELDS.map(([d]) => d), c.groupPss, c.groupUss, c.groupProcesses,
+];
+
 export class ProcessCollector implements Collector {
   readonly name = 'process';
-  readonly metrics = [
-    c.processResident, c.processResidentAnon, c.processResidentFile, c.processResidentShmem, c.processResidentPeak,
-    c.processVirtual, c.processSwap, c.processPageTables, c.processPss, c.processPssAnon, c.processPssFile,
-    c.processPssShmem, c.processUss, c.processSwapPss, c.processOomScore, c.processOomScoreAdj,
-    c.processSmapsReadSeconds, c.processSmapsSkipped,
-    ...GROUP_FIELDS.map(([d]) => d), c.groupPss, c.groupUss, c.groupProcesses,
-  ];
+  readonly metrics = PROCESS_METRICS;
 
   private readonly rollups = new Map<number, CachedRollup>();
   private smapsReadSeconds = 0;

@@ -7,7 +7,8 @@ import { z } from 'zod';
 import { ConfigError, describe } from '../errors.js';
 import { OPTIONS, envName, type OptionFlag, type OptionSpec } from './options.js';
 import { parseDurationMs, parseListenAddress, parseSizeBytes, type ListenAddress } from './units.js';
-import { parseThresholds } from '../watch/thresholds.js';
+import { parseThresholds } from './thresholds.js';
+import { checkStatItems } from './statItems.js';
 import { loadWebConfig, type WebConfig } from './webConfig.js';
 import { ownershipProblem } from './ownership.js';
 import { otlpConfig, type OtlpConfig } from './otlp.js';
@@ -44,10 +45,12 @@ export interface Config {
     smapsScope: 'selected' | 'all' | 'none';
     groups: GroupRule[];
   };
-  cgroup: { include: RegExp | undefined; exclude: RegExp | undefined; maxDepth: number };
+  cgroup: { include: RegExp | undefined; exclude: RegExp | undefined; maxDepth: number; statItems: string[] };
   collectTimeoutMs: number;
   collectMinIntervalMs: number;
+  /** Names as given; collectors/registry.ts checks them against the collectors it knows. */
   disabledCollectors: string[];
+  enabledCollectors: string[];
   logLevel: 'debug' | 'info' | 'warn' | 'error';
   watch: {
     enabled: boolean;
@@ -121,6 +124,13 @@ function valueSchema(spec: OptionSpec): z.ZodType {
       return str.transform((s) => s.split(',').map((x) => x.trim()).filter((x) => x !== ''));
     case 'enum':
       return str.pipe(z.enum(spec.choices as [string, ...string[]]));
+    case 'bool':
+      return z.union([z.boolean(), z.string()]).transform((b, ctx) => {
+        if (typeof b === 'boolean') return b;
+        if (b === 'true' || b === 'false') return b === 'true';
+        ctx.addIssue({ code: 'custom', message: `must be true or false, got ${JSON.stringify(b)}` });
+        return z.NEVER;
+      });
   }
 }
 
@@ -135,7 +145,7 @@ function fileSchema(): z.ZodType {
   for (const o of OPTIONS) {
     const [section, key] = sectionKey(o.flag);
     const s = sections.get(section) ?? {};
-    s[key] = z.union([z.string(), z.number()]).optional();
+    s[key] = z.union([z.string(), z.number(), z.boolean()]).optional();
     sections.set(section, s);
   }
   const shape: Record<string, z.ZodType> = {};
@@ -160,9 +170,10 @@ function issueText(e: z.ZodError): string {
   return `${where}${i.message}`;
 }
 
-export function helpText(): string {
+/** `extra`: more lines at the end (the CLI adds the collector list from collectors/registry.ts). */
+export function helpText(extra: readonly string[] = []): string {
   const lines = ['Usage: memlens [command] [flags]', '', 'Commands:', '  serve (default)   run the exporter', '  watch             print early-warning events (threshold crossings, OOM) live, without HTTP', '  snapshot          capture one cgroup into --snapshot.dir and print its id and path (--cgroup PATH)', '  explain           why an OOM kill happened, asked of the running memlens: KILL-ID or --last (--url, else --web.listen-address)', '', 'Flags (each also MEMLENS_<FLAG> in the environment, or a key in --config FILE):'];
-  const all: { flag: string; help: string; default: string | undefined }[] = [
+  const all: { flag: string; help: string; default: string | boolean | undefined; kind?: string }[] = [
     ...OPTIONS,
     { flag: 'config', help: 'YAML config file (process group rules live here).', default: undefined },
     { flag: 'cgroup', help: 'With the snapshot command: the cgroup to capture, as /proc/PID/cgroup prints it. With explain --last: the newest kill in this cgroup or below.', default: undefined },
@@ -173,11 +184,42 @@ export function helpText(): string {
     { flag: 'version', help: 'Show the version.', default: undefined },
   ];
   for (const o of all) {
-    const dflt = o.default === undefined || o.default === '' ? '' : ` (default ${JSON.stringify(o.default)})`;
+    const dflt = o.default === undefined || o.default === '' ? '' : ` (default ${typeof o.default === 'boolean' ? String(o.default) : JSON.stringify(o.default)})`;
     const env = o.flag === 'help' || o.flag === 'version' || o.flag === 'cgroup' || o.flag === 'last' || o.flag === 'url' || o.flag === 'json' ? '' : `  [${envName(o.flag)}]`;
-    lines.push(`  --${o.flag.padEnd(26)} ${o.help}${dflt}${env}`);
+    const name = o.kind === 'bool' ? `[no-]${o.flag}` : o.flag;
+    lines.push(`  --${name.padEnd(26)} ${o.help}${dflt}${env}`);
   }
-  return lines.join('\n');
+  return [...lines, ...extra].join('\n');
+}
+
+const BOOL_FLAGS: ReadonlySet<string> = new Set(OPTIONS.filter((o) => o.kind === 'bool').map((o) => o.flag));
+
+/**
+ * `--x` -> `--x=true`, `--no-x` -> `--x=false` for boolean options (up to a `--` terminator); the rest
+ * as given. `--x true` / `--x false` (the value as the next word, as memlens took it before booleans
+ * were typed) keeps working: no command is named true or false.
+ */
+function expandBooleanFlags(argv: readonly string[]): string[] {
+  const out: string[] = [];
+  let rest = false;
+  for (let i = 0; i < argv.length; i++) {
+    const a = argv[i]!;
+    if (rest || !a.startsWith('--') || a.includes('=')) {
+      if (a === '--') rest = true;
+      out.push(a);
+      continue;
+    }
+    const name = a.slice(2);
+    if (BOOL_FLAGS.has(name)) {
+      const next = argv[i + 1];
+      if (next === 'true' || next === 'false') {
+        out.push(`--${name}=${next}`);
+        i++;
+      } else out.push(`--${name}=true`);
+    } else if (name.startsWith('no-') && BOOL_FLAGS.has(name.slice(3))) out.push(`--${name.slice(3)}=false`);
+    else out.push(a);
+  }
+  return out;
 }
 
 export type ParsedCli = { kind: 'help' } | { kind: 'version' } | { kind: 'run'; command: string; config: Config; positionals: string[] };
@@ -195,7 +237,7 @@ export function loadConfig(argv: readonly string[], env: NodeJS.ProcessEnv): Par
   for (const o of OPTIONS) argOptions[o.flag] = { type: 'string' };
   let parsed: ReturnType<typeof parseArgs>;
   try {
-    parsed = parseArgs({ args: [...argv], options: argOptions, strict: true, allowPositionals: true });
+    parsed = parseArgs({ args: expandBooleanFlags(argv), options: argOptions, strict: true, allowPositionals: true });
   } catch (err) {
     throw new ConfigError(describe(err).replace(/\. To specify a positional argument.*$/, ''));
   }
@@ -271,10 +313,9 @@ export function loadConfig(argv: readonly string[], env: NodeJS.ProcessEnv): Par
   if (listen === undefined) throw new ConfigError(`--web.listen-address: not [host]:port: ${JSON.stringify(listenText)}`);
   const telemetryPath = v<string>('web.telemetry-path');
   if (!telemetryPath.startsWith('/')) throw new ConfigError(`--web.telemetry-path: must start with /: ${JSON.stringify(telemetryPath)}`);
-  const disabled = v<string[]>('collectors.disabled');
-  const known = ['process', 'cgroup', 'host', 'oom', 'kubernetes'];
-  const unknown = disabled.find((d) => !known.includes(d));
-  if (unknown !== undefined) throw new ConfigError(`--collectors.disabled: unknown collector ${JSON.stringify(unknown)} (known: ${known.join(', ')})`);
+  const statItems = v<string[]>('cgroup.stat-items');
+  const statProblem = checkStatItems(statItems);
+  if (statProblem !== undefined) throw new ConfigError(`--cgroup.stat-items: ${statProblem}`);
   const watchThresholds = parseThresholds(v<string[]>('watch.thresholds'));
   if (typeof watchThresholds === 'string') throw new ConfigError(`--watch.thresholds: ${watchThresholds}`);
   const watchPollMs = v<number>('watch.poll-interval');
@@ -300,7 +341,7 @@ export function loadConfig(argv: readonly string[], env: NodeJS.ProcessEnv): Par
       kubelet: url,
       tokenFile: v<string>('kubernetes.token-file'),
       caFile: v<string | undefined>('kubernetes.ca-file'),
-      insecureSkipVerify: v<string>('kubernetes.insecure-skip-tls-verify') === 'true',
+      insecureSkipVerify: v<boolean>('kubernetes.insecure-skip-tls-verify'),
       refreshMinIntervalMs: v<number>('kubernetes.refresh-min-interval'),
     };
   }
@@ -314,11 +355,11 @@ export function loadConfig(argv: readonly string[], env: NodeJS.ProcessEnv): Par
       web: {
         configFile: webConfigFile,
         config: webConfigFile === undefined ? undefined : loadWebConfig(webConfigFile),
-        enableSnapshotApi: v<string>('web.enable-snapshot-api') === 'true',
+        enableSnapshotApi: v<boolean>('web.enable-snapshot-api'),
         maxConnections,
       },
       telemetryPath,
-      disableMetrics: v<string>('web.disable-metrics') === 'true',
+      disableMetrics: v<boolean>('web.disable-metrics'),
       otlp: otlpConfig(v<string | undefined>('otlp.endpoint'), env),
       procRoot: v<string>('path.procfs').replace(/\/+$/, '') || '/',
       sysRoot: v<string>('path.sysfs').replace(/\/+$/, '') || '/',
@@ -331,13 +372,14 @@ export function loadConfig(argv: readonly string[], env: NodeJS.ProcessEnv): Par
         smapsScope: v<'selected' | 'all' | 'none'>('process.smaps-scope'),
         groups,
       },
-      cgroup: { include: v<RegExp | undefined>('cgroup.include'), exclude: v<RegExp | undefined>('cgroup.exclude'), maxDepth: v<number>('cgroup.max-depth') },
+      cgroup: { include: v<RegExp | undefined>('cgroup.include'), exclude: v<RegExp | undefined>('cgroup.exclude'), maxDepth: v<number>('cgroup.max-depth'), statItems },
       collectTimeoutMs: v<number>('collect.timeout'),
       collectMinIntervalMs: v<number>('collect.min-interval'),
-      disabledCollectors: disabled,
+      disabledCollectors: v<string[]>('collectors.disabled'),
+      enabledCollectors: v<string[]>('collectors.enabled'),
       logLevel: v<Config['logLevel']>('log.level'),
       watch: {
-        enabled: v<string>('watch.enabled') === 'true',
+        enabled: v<boolean>('watch.enabled'),
         thresholds: watchThresholds,
         pollIntervalMs: watchPollMs,
         maxCgroups: v<number>('watch.max-cgroups'),
@@ -346,17 +388,17 @@ export function loadConfig(argv: readonly string[], env: NodeJS.ProcessEnv): Par
       snapshot: {
         dir: v<string>('snapshot.dir'),
         minIntervalMs: v<number>('snapshot.min-interval'),
-        cmdline: v<string>('snapshot.cmdline') === 'true',
+        cmdline: v<boolean>('snapshot.cmdline'),
         maxCount: v<number>('snapshot.max-count'),
         maxBytes: v<number>('snapshot.max-bytes'),
         maxAgeMs: v<number>('snapshot.max-age'),
         linkWindowMs: v<number>('snapshot.link-window'),
-        hold: v<string>('snapshot.hold') === 'true',
+        hold: v<boolean>('snapshot.hold'),
         holdMaxMs: v<number>('snapshot.hold-max'),
         rules: compileSnapshotRules(snapshotRules, configFile ?? ''),
         maxConcurrent,
         apiMaxProcesses: v<number>('snapshot.api-max-processes'),
-        apiAllowRoot: v<string>('snapshot.api-allow-root') === 'true',
+        apiAllowRoot: v<boolean>('snapshot.api-allow-root'),
         maxHookOutputBytes: v<number>('snapshot.max-hook-output'),
         minFreeBytes: v<number>('snapshot.min-free'),
       },

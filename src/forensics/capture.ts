@@ -129,7 +129,7 @@ function readCgroup(host: HostFs, tree: CgroupTree, path: string, dir: string): 
   const problems: Problem[] = [];
   const m = readMemoryCgroup(host, dir, tree.mode, problems);
   const pidsText = host.tryRead(`${dir}/cgroup.procs`);
-  if (pidsText === undefined) throw new MemlensError('MEMLENS_ERR_IO', `cgroup ${path} not found (${dir})`, { path: dir });
+  if (pidsText === undefined) throw new MemlensError('MEMLENS_ERR_NOT_FOUND', `cgroup ${path} not found (${dir})`, { path: dir });
   const pids = pidsText.split('\n').filter((l) => /^\d+$/.test(l.trim())).map(Number);
   const eff = tree.mode === 'v1' ? m.hierarchicalLimit ?? tree.effectiveLimitOf(path) : tree.effectiveLimitOf(path);
   return {

@@ -120,20 +120,6 @@ export class OomHold {
   }
 
   /**
-   * Runs `fn` with the OOM killer of `cgroupDir` held off for at most `maxMs`. When the hold
-   * cannot be set (v2, already disabled by someone else, the record not writable) `fn` runs
-   * without it; the returned record says what happened (undefined: nothing was attempted).
-   */
-  async run<T>(cgroup: string, cgroupDir: string, maxMs: number, fn: (hold: HoldRecord | undefined) => Promise<T>): Promise<T> {
-    const held = this.acquire(cgroup, cgroupDir, maxMs);
-    try {
-      return await fn(held?.record);
-    } finally {
-      held?.release();
-    }
-  }
-
-  /**
    * Holds the OOM killer of `cgroupDir` off now, for at most `maxMs` or until `release()`.
    * undefined: nothing attempted (a hold of this cgroup is already in place). A record with an
    * `error`: attempted, not set. `release()` restores only this hold, never another's.

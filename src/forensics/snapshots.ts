@@ -11,8 +11,6 @@ import { CgroupTree } from '../cgroupfs/tree.js';
 import type { Logger } from '../log.js';
 import type { Config } from '../config/load.js';
 import type { OomKillRecord } from '../oom/store.js';
-import type { Collector } from '../collectors/collector.js';
-import type { CollectResult } from '../model/types.js';
 import * as c from '../model/catalog.js';
 import { ConfigError, describe, errnoCode } from '../errors.js';
 import { ensurePrivateDir } from './privateDir.js';
@@ -429,10 +427,6 @@ export class SnapshotService {
     else this.counts.set(k, { reason, result, n: 1 });
   }
 
-  collector(): Collector {
-    return new SnapshotCollector(this);
-  }
-
   metricValues(): { counts: { reason: string; result: string; n: number }[]; lastDurationSeconds: number | undefined; killsWithSnapshot: number; stored: { count: number; bytes: number }; held: number } {
     return { counts: [...this.counts.values()], lastDurationSeconds: this.lastDurationSeconds, killsWithSnapshot: this.killsWithSnapshot, stored: this.store.totals(), held: this.hold.heldCount() };
   }
@@ -474,30 +468,4 @@ function countProcesses(host: HostFs, dir: string, max: number): number | undefi
     for (const name of host.subdirs(d)) queue.push(`${d}/${name}`);
   }
   return n;
-}
-
-class SnapshotCollector implements Collector {
-  readonly name = 'snapshot';
-  readonly metrics = [c.snapshotsTotal, c.snapshotDuration, c.oomKillsWithSnapshot, c.snapshotStoreBytes, c.snapshotStoreSnapshots];
-
-  constructor(private readonly svc: SnapshotService) {}
-
-  collect(): Promise<CollectResult> {
-    const v = this.svc.metricValues();
-    const samples: CollectResult['samples'] = [];
-    for (const r of ['threshold', 'api', 'cli']) {
-      for (const res of ['ok', 'error', 'refused']) samples.push({ desc: c.snapshotsTotal, labels: { reason: r, result: res }, value: 0 });
-    }
-    for (const e of v.counts) {
-      const s = samples.findIndex((x) => x.labels['reason'] === e.reason && x.labels['result'] === e.result);
-      const sample = { desc: c.snapshotsTotal, labels: { reason: e.reason, result: e.result }, value: e.n };
-      if (s >= 0) samples[s] = sample;
-      else samples.push(sample);
-    }
-    if (v.lastDurationSeconds !== undefined) samples.push({ desc: c.snapshotDuration, labels: {}, value: v.lastDurationSeconds });
-    samples.push({ desc: c.oomKillsWithSnapshot, labels: {}, value: v.killsWithSnapshot });
-    samples.push({ desc: c.snapshotStoreBytes, labels: {}, value: v.stored.bytes });
-    samples.push({ desc: c.snapshotStoreSnapshots, labels: {}, value: v.stored.count });
-    return Promise.resolve({ samples, problems: [] });
-  }
 }

@@ -1,7 +1,7 @@
 // HostFs: the only code that touches the host's files. Every path is under a root
 // (--path.procfs, --path.sysfs), so the same code reads /proc, /host/proc in a container, or a
-// fixture tree in tests. Reads are synchronous, whole-file, into one reused buffer: measured in
-// ../shared/bench/BASELINES.md as 1.0-1.1x the bare C read, where fs.promises costs about 2x.
+// fixture tree in tests. Reads are synchronous, whole-file, into one reused buffer: measured at
+// 1.0-1.2x the bare C read (bench/RESULTS.md), where fs.promises cost about 2x.
 // Callers that read thousands of files yield between batches (collectors/yieldPoint.ts).
 import { closeSync, openSync, readdirSync, readSync, statfsSync, writeFileSync, writeSync } from 'node:fs';
 import { isGone } from '../errors.js';

@@ -8,7 +8,7 @@ export class BadRequest extends Error {
 }
 
 /** `since`: RFC 3339 time or Unix seconds. */
-export function parseSince(v: unknown): number | undefined {
+function parseSince(v: unknown): number | undefined {
   if (v === undefined) return undefined;
   if (typeof v !== 'string' || v === '') throw new BadRequest('since: expected an RFC 3339 time or Unix seconds');
   if (/^\d+(\.\d+)?$/.test(v)) return Number(v) * 1000;

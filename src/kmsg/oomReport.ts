@@ -242,12 +242,6 @@ export class OomReportParser {
     }
   }
 
-  /** End of input. Reports without a Killed line yield nothing: there is no kill to report. */
-  flush(): OomKill[] {
-    this.reset();
-    return [];
-  }
-
   private reset(): void {
     this.lastSeq = undefined;
     this.open = [];

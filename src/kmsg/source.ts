@@ -11,7 +11,7 @@ import { closeSync, constants, fstatSync, openSync, readSync } from 'node:fs';
 import { describe, errnoCode } from '../errors.js';
 import { parseKmsgRecord, splitKmsgRecords, type KmsgRecord } from './record.js';
 import type { KernelEventLoop, Watch } from '../kernel/eventLoop.js';
-import { EPOLLERR, EPOLLHUP, EPOLLIN, syscallErrno } from '../kernel/eventLoop.js';
+import { EPOLLERR, EPOLLHUP, EPOLLIN } from '../kernel/eventLoop.js';
 
 export interface KmsgState {
   up: boolean;
@@ -81,7 +81,7 @@ export class KmsgFollower {
       });
     } catch (err) {
       // EPERM: a device that epoll cannot wait on (not /dev/kmsg).
-      this.down(`cannot wait on ${this.opts.path}: ${describe(err)}`, syscallErrno(err) ?? errnoCode(err));
+      this.down(`cannot wait on ${this.opts.path}: ${describe(err)}`, errnoCode(err));
     }
     this.fd = this.watch === undefined ? undefined : fd;
   }

@@ -133,6 +133,8 @@ export const watchCrossings = m('memlens_watch_threshold_crossings_total', 'meml
   [{ name: 'cgroup', bound: 'watched cgroups: at most --watch.max-cgroups at a time, at most 5000 label sets kept' },
     { name: 'threshold', bound: 'the --watch.thresholds fractions' }],
   'v1 cgroup.event_control on memory.usage_in_bytes; v2 memory.current polled every --watch.poll-interval');
+export const watchLabelSetsDropped = m('memlens_watch_crossing_label_sets_dropped_total', 'memlens.watch.crossing_label_sets_dropped', '{series}', 'counter',
+  'Crossing counter label sets dropped (least recently incremented first) because 5000 already exist: each is a counter reset to Prometheus.', [], 'memlens');
 export const watchLatency = {
   ...m('memlens_watch_notification_latency_seconds', 'memlens.watch.notification_latency', 's', 'histogram',
     'From the kernel notification reaching memlens (the epoll batch dispatched on the JS thread, or the poll read done) to the event published on the bus.',
@@ -197,7 +199,7 @@ export const catalog: readonly MetricDesc[] = [
   groupPss, groupUss, groupProcesses,
   hostMemTotal, hostMemAvailable, hostSwapTotal, hostSwapFree, hostOomKills, hostPressure,
   oomKills, oomLastKill, oomSourceUp, kmsgRecordsLost, oomSeriesDropped,
-  watchCrossings, watchLatency,
+  watchCrossings, watchLatency, watchLabelSetsDropped,
   treeCgroups, treeRescans, treeWatchFailures, watchCgroups, watchPollFallbacks,
   snapshotsTotal, snapshotDuration, oomKillsWithSnapshot, snapshotStoreBytes, snapshotStoreSnapshots,
   collectorSuccess, collectorDuration, collectProblems, samplesDropped, buildInfo,

@@ -45,7 +45,7 @@ export interface OomQuery {
 }
 
 /** `CONSTRAINT_MEMCG` -> `memcg` (the kernel's enum oom_constraint names). */
-export function constraintLabel(c: string | undefined): string {
+function constraintLabel(c: string | undefined): string {
   return c === undefined ? '' : c.replace(/^CONSTRAINT_/, '').toLowerCase();
 }
 

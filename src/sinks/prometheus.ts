@@ -1,60 +1,17 @@
-// The Prometheus sink: writes a snapshot into prom-client metrics and renders the exposition.
-// One Registry per format: prom-client renames counters in place while rendering OpenMetrics
-// (registry.js standardizeCounterName), so the two formats cannot share metric objects.
-import { Counter, Gauge, Registry, collectDefaultMetrics, type Metric, type RegistryContentType } from 'prom-client';
+// The Prometheus sink: renders a snapshot's samples as the Prometheus text format or OpenMetrics.
+//
+// memlens's own families are written here, in exactly the bytes prom-client 15.1.3's Registry writes
+// for the same values (test/unit/sinks/prometheus.test.ts renders the golden trees and hand-made
+// edge cases both ways, in both formats, and compares byte for byte; promtool checks the goldens).
+// Why not prom-client's Gauge/Counter: measured at 1000 cgroups (bench/RESULTS.md, "cgroup
+// scale"), Gauge.set per series (a label hash per call) after a reset() of every metric, then the
+// Registry's per-line arrays and label formatting, cost more CPU and memory than reading the
+// cgroup files. Here a label set shared by a cgroup's series is formatted once (cached per object).
+// prom-client still renders its default process_/nodejs_ metrics, appended in the order its
+// Registry would have put them (after ours).
+import { Registry, collectDefaultMetrics, type RegistryContentType } from 'prom-client';
 import type { Labels, MetricDesc, Sample, Snapshot } from '../model/types.js';
 import type { ExpositionSink } from './sink.js';
-
-interface ExpoValue {
-  metricName: string;
-  labels: Record<string, string | number>;
-  value: number;
-}
-
-/**
- * A histogram whose state lives elsewhere (the watcher keeps it) and arrives as samples: prom-client's own Histogram
- * can only observe, not be set, so this is the custom-metric form the registry also accepts (an object with get()).
- */
-class SnapshotHistogram {
-  readonly type = 'histogram';
-  readonly aggregator = 'sum';
-  private values: ExpoValue[] = [];
-
-  constructor(
-    readonly name: string,
-    readonly help: string,
-    private readonly buckets: readonly number[],
-  ) {}
-
-  reset(): void {
-    this.values = [];
-  }
-
-  set(labels: Labels, bucketCounts: readonly number[], sum: number, count: number): void {
-    this.buckets.forEach((le, i) => {
-      this.values.push({ metricName: `${this.name}_bucket`, labels: { ...labels, le }, value: bucketCounts[i] ?? count });
-    });
-    this.values.push({ metricName: `${this.name}_bucket`, labels: { ...labels, le: '+Inf' }, value: count });
-    this.values.push({ metricName: `${this.name}_sum`, labels: { ...labels }, value: sum });
-    this.values.push({ metricName: `${this.name}_count`, labels: { ...labels }, value: count });
-  }
-
-  get(): Promise<{ name: string; help: string; type: string; values: ExpoValue[]; aggregator: string }> {
-    return Promise.resolve({ name: this.name, help: this.help, type: this.type, values: this.values, aggregator: this.aggregator });
-  }
-}
-
-/** An empty label value means "absent" in Prometheus: leave it out rather than print `x=""`. */
-function withoutEmpty(labels: Labels): Labels {
-  for (const k in labels) {
-    if (labels[k] === '') {
-      const out: Record<string, string> = {};
-      for (const [key, v] of Object.entries(labels)) if (v !== '') out[key] = v;
-      return out;
-    }
-  }
-  return labels;
-}
 
 export type Format = 'prometheus' | 'openmetrics';
 
@@ -62,26 +19,88 @@ function asFormat(format: string): Format {
   return format === 'openmetrics' ? 'openmetrics' : 'prometheus';
 }
 
-class FormatSink {
-  readonly registry: Registry<RegistryContentType>;
-  private readonly metrics = new Map<MetricDesc, Gauge | Counter>();
-  private readonly histograms = new Map<MetricDesc, SnapshotHistogram>();
-  private rendered: { snapshot: unknown; text: Promise<string> } | undefined;
+/** prom-client's escapeString (HELP text, and label values before quotes are escaped). */
+function escapeString(s: string): string {
+  return s.replace(/\\/g, '\\\\').replace(/\n/g, '\\n');
+}
 
-  constructor(format: Format, descs: readonly MetricDesc[]) {
-    this.registry = new Registry();
-    if (format === 'openmetrics') this.registry.setContentType(Registry.OPENMETRICS_CONTENT_TYPE);
-    for (const d of descs) {
-      if (d.kind === 'histogram') {
-        const h = new SnapshotHistogram(d.prom, d.help, d.buckets ?? []);
-        // The registry renders any object with name/help/type/get(); its type names only its own four classes.
-        this.registry.registerMetric(h as unknown as Metric);
-        this.histograms.set(d, h);
+const NEEDS_ESCAPE = /[\\\n"]/;
+
+function escapeLabelValue(s: string): string {
+  return NEEDS_ESCAPE.test(s) ? escapeString(s).replace(/"/g, '\\"') : s;
+}
+
+/** `a="x",b="y"` for a label set, leaving out empty values (an empty label value means "absent"). */
+function formatLabels(labels: Labels): string {
+  let out = '';
+  for (const k in labels) {
+    const v = labels[k]!;
+    if (v === '') continue;
+    out += out === '' ? `${k}="${escapeLabelValue(v)}"` : `,${k}="${escapeLabelValue(v)}"`;
+  }
+  return out;
+}
+
+/**
+ * memlens's families as prom-client's Registry would render them, one string per family, in the
+ * order of `descs` (a sample whose desc is not there is not rendered; NaN/Infinity never mean
+ * anything here: "unknown" is an absent sample).
+ */
+export function encodeFamilies(format: Format, descs: readonly MetricDesc[], samples: readonly Sample[]): string[] {
+  const openMetrics = format === 'openmetrics';
+  const families = new Map<MetricDesc, Sample[]>();
+  for (const d of descs) families.set(d, []);
+  for (const s of samples) if (Number.isFinite(s.value)) families.get(s.desc)?.push(s);
+  // Per label-set object, its formatted body: collectors share one object among a cgroup's or a pid's series.
+  const cache = new Map<Labels, string>();
+  const labels = (l: Labels): string => {
+    let t = cache.get(l);
+    if (t === undefined) {
+      t = formatLabels(l);
+      cache.set(l, t);
+    }
+    return t;
+  };
+  const out: string[] = [];
+  for (const [desc, list] of families) {
+    // OpenMetrics: a counter family is named without _total and its samples with it (prom-client's
+    // standardizeCounterName); histograms' samples carry their own suffixes.
+    const counterOM = openMetrics && desc.kind === 'counter';
+    const name = counterOM ? desc.prom.replace(/_total$/, '') : desc.prom;
+    const sampleName = counterOM ? `${name}_total` : name;
+    let text = `# HELP ${name} ${escapeString(desc.help)}\n# TYPE ${name} ${desc.kind}`;
+    for (const s of list) {
+      const l = labels(s.labels);
+      if (s.histogram === undefined) {
+        text += l === '' ? `\n${sampleName} ${s.value}` : `\n${sampleName}{${l}} ${s.value}`;
         continue;
       }
-      const cfg = { name: d.prom, help: d.help, labelNames: d.labels.map((l) => l.name), registers: [this.registry] };
-      this.metrics.set(d, d.kind === 'counter' ? new Counter(cfg) : new Gauge(cfg));
+      // A histogram whose state lives elsewhere (the watcher keeps it) arrives as one sample.
+      const lb = l === '' ? '' : `${l},`;
+      const { bucketCounts, sum, count } = s.histogram;
+      (desc.buckets ?? []).forEach((le, i) => {
+        text += `\n${name}_bucket{${lb}le="${le}"} ${bucketCounts[i] ?? count}`;
+      });
+      text += `\n${name}_bucket{${lb}le="+Inf"} ${count}`;
+      text += l === '' ? `\n${name}_sum ${sum}\n${name}_count ${count}` : `\n${name}_sum{${l}} ${sum}\n${name}_count{${l}} ${count}`;
     }
+    out.push(text);
+  }
+  return out;
+}
+
+class FormatSink {
+  private readonly registry: Registry<RegistryContentType>;
+  private readonly openMetrics: boolean;
+  private rendered: { snapshot: unknown; text: Promise<string> } | undefined;
+
+  constructor(
+    private readonly format: Format,
+    private readonly descs: readonly MetricDesc[],
+  ) {
+    this.openMetrics = format === 'openmetrics';
+    this.registry = new Registry();
+    if (this.openMetrics) this.registry.setContentType(Registry.OPENMETRICS_CONTENT_TYPE);
     collectDefaultMetrics({ register: this.registry });
   }
 
@@ -92,29 +111,14 @@ class FormatSink {
   /** Renders a snapshot; the same snapshot asked for twice is rendered once. */
   render(snapshot: object, samples: readonly Sample[]): Promise<string> {
     if (this.rendered?.snapshot === snapshot) return this.rendered.text;
-    for (const [desc, m] of this.metrics) {
-      m.reset();
-      // reset() gives a metric without labels the value 0; a value the kernel did not give must be absent.
-      if (desc.labels.length === 0) m.remove({});
-    }
-    for (const h of this.histograms.values()) h.reset();
-    for (const s of samples) {
-      if (s.histogram !== undefined) {
-        this.histograms.get(s.desc)?.set(withoutEmpty(s.labels), s.histogram.bucketCounts, s.histogram.sum, s.histogram.count);
-        continue;
-      }
-      const m = this.metrics.get(s.desc);
-      // NaN/Infinity never mean anything here ("unknown" is an absent sample), and prom-client
-      // would print NaN as "Nan", which Prometheus rejects.
-      if (m === undefined || !Number.isFinite(s.value)) continue;
-      // prom-client counters have no set(): after reset(), inc(absolute) writes the kernel's cumulative value.
-      const labels = withoutEmpty(s.labels);
-      if (m instanceof Counter) m.inc(labels, s.value);
-      else m.set(labels, s.value);
-    }
-    // prom-client prints NaN as "Nan" (its default nodejs_eventloop_lag_* before the first
-    // sample): both formats spell it NaN.
-    const text = this.registry.metrics().then((t) => t.replace(/ Nan$/gm, ' NaN'));
+    // Every collection is a fresh set of series: departed pids and cgroups disappear.
+    const ours = encodeFamilies(this.format, this.descs, samples);
+    const text = this.registry.metrics().then((defaults) => {
+      // prom-client prints NaN as "Nan" (its default nodejs_eventloop_lag_* before the first sample): spell it NaN.
+      const d = defaults.includes(' Nan\n') ? defaults.replace(/ Nan$/gm, ' NaN') : defaults;
+      if (ours.length === 0) return d;
+      return this.openMetrics ? `${ours.join('\n')}\n${d}` : `${ours.join('\n\n')}\n\n${d}`;
+    });
     this.rendered = { snapshot, text };
     return text;
   }

@@ -112,8 +112,4 @@ export class WatchBus {
     }
     return out;
   }
-
-  get listenerCount(): number {
-    return this.listeners.size;
-  }
 }

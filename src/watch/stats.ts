@@ -63,6 +63,7 @@ export class WatchStats {
       out.push({ desc: c.watchCrossings, labels: { cgroup, threshold }, value: n });
     }
     out.push(this.latency.sample(c.watchLatency));
+    out.push({ desc: c.watchLabelSetsDropped, labels: {}, value: this.labelSetsDropped });
     return out;
   }
 }

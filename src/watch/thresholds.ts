@@ -1,19 +1,7 @@
 // Pure parts of the watcher: which cgroups are watched, and which readings are upward crossings.
 // No IO, no timers: the watcher feeds them readings.
+import type { CgroupObservation } from '../cgroupfs/observation.js';
 
-/** One cgroup of the live tree with its usage read now (the watcher's reconcile hands these to observe()). */
-export interface CgroupObservation {
-  /** As /proc/PID/cgroup prints it. */
-  path: string;
-  /** Its directory under --path.sysfs. */
-  dir: string;
-  usageBytes: number | undefined;
-  /**
-   * The limit that applies: the tightest of its own and its ancestors' (capped by the host's RAM); undefined when
-   * no cgroup on the way up has a limit (a cgroup bounded only by the machine's RAM has nothing to warn about).
-   */
-  effectiveLimitBytes: number | undefined;
-}
 
 export interface WatchSelection {
   include: RegExp | undefined;
@@ -22,7 +10,7 @@ export interface WatchSelection {
 }
 
 /** Headroom as a fraction of the limit (1 - usage/limit); the smaller, the closer to the OOM killer. */
-export function headroomRatio(o: CgroupObservation): number {
+function headroomRatio(o: CgroupObservation): number {
   if (o.effectiveLimitBytes === undefined || o.effectiveLimitBytes <= 0) return Number.POSITIVE_INFINITY;
   return 1 - (o.usageBytes ?? 0) / o.effectiveLimitBytes;
 }
@@ -101,17 +89,4 @@ export function counterDeltas(prev: ReadonlyMap<string, number> | undefined, nex
     if (a !== undefined && b !== undefined && b > a) out.push([k, b - a]);
   }
   return out;
-}
-
-/** `--watch.thresholds`: fractions in (0, 1], returned ascending without duplicates; else a message. */
-export function parseThresholds(items: readonly string[]): number[] | string {
-  if (items.length === 0) return 'at least one threshold is needed';
-  const out = new Set<number>();
-  for (const it of items) {
-    if (!/^(0(\.\d+)?|1(\.0*)?|\.\d+)$/.test(it)) return `not a fraction of the limit (like 0.9): ${JSON.stringify(it)}`;
-    const v = Number(it);
-    if (!(v > 0 && v <= 1)) return `a threshold must be above 0 and at most 1: ${JSON.stringify(it)}`;
-    out.add(v);
-  }
-  return [...out].sort((a, b) => a - b);
 }

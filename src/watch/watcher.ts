@@ -26,12 +26,13 @@ import type { CgroupMode } from '../cgroupfs/discover.js';
 import { describe, errnoCode, isGone } from '../errors.js';
 import { parseFlatKeyed } from '../procfs/common.js';
 import type { KernelEventLoop, PsiFire, V1Signal, Watch } from '../kernel/eventLoop.js';
-import { IN_IGNORED, IN_MODIFY, IN_Q_OVERFLOW, errnoException, lastErrno, sys, syscallErrno } from '../kernel/sys.js';
+import { IN_IGNORED, IN_MODIFY, IN_Q_OVERFLOW, errnoException, lastErrno, sys } from '../kernel/sys.js';
 import type { InotifyEvent } from '../kernel/sys.js';
 import type { CgroupNode, CgroupTree, TreeChange } from '../cgroupfs/tree.js';
 import type { WatchBus, WatchEvent, WatchEventInput, WatchSource } from './bus.js';
 import type { WatchStats } from './stats.js';
-import { CrossingTracker, V2_EVENT_KEYS, counterDeltas, selectWatched, type CgroupObservation } from './thresholds.js';
+import { CrossingTracker, V2_EVENT_KEYS, counterDeltas, selectWatched } from './thresholds.js';
+import type { CgroupObservation } from '../cgroupfs/observation.js';
 
 export interface PsiTriggerSpec {
   stallUs: number;
@@ -399,7 +400,7 @@ export class CgroupWatcher {
         for (const x of [...w.thresholdWatches, ...w.otherWatches]) x.close();
         w.thresholdWatches = [];
         w.otherWatches = [];
-        const code = syscallErrno(err);
+        const code = errnoCode(err);
         if (code === 'ENOENT' || code === 'ENODEV') {
           w.dropped = true;
           return;
@@ -452,11 +453,11 @@ export class CgroupWatcher {
       w.eventsPrev = parseFlatKeyed(readFileSync(eventsPath, 'latin1'), eventsPath).value;
       w.otherWatches.push(loop.watchInotify(eventsPath, IN_MODIFY, (ev) => this.onV2Events(w, ev)));
     } catch (err) {
-      if (isGone(err) || syscallErrno(err) === 'ENOENT') {
+      if (isGone(err) || errnoCode(err) === 'ENOENT') {
         this.drop(w, 'cgroup removed');
         return;
       }
-      this.once(`inotify-${syscallErrno(err) ?? 'error'}`, () =>
+      this.once(`inotify-${errnoCode(err) ?? 'error'}`, () =>
         this.opts.log.warn({ cgroup: w.path, err: describe(err) }, 'watch: no inotify on memory.events: only polling memory.current'),
       );
     }
@@ -530,7 +531,7 @@ export class CgroupWatcher {
       try {
         w.thresholdWatches = this.registerV1Thresholds(loop, w);
       } catch (err) {
-        if (isGone(err) || ['ENOENT', 'ENODEV'].includes(syscallErrno(err) ?? '')) {
+        if (isGone(err) || ['ENOENT', 'ENODEV'].includes(errnoCode(err) ?? '')) {
           this.drop(w, 'cgroup removed');
           return;
         }

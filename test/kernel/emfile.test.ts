@@ -9,7 +9,7 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { setTimeout as sleep } from 'node:timers/promises';
 import { HostFs } from '../../src/host/hostFs.js';
-import { discoverHierarchy } from '../../src/main.js';
+import { discoverHierarchy } from '../../src/cgroupfs/hierarchy.js';
 import { KernelEventLoop } from '../../src/kernel/eventLoop.js';
 import { openFileLimit, raiseOpenFileLimit, setOpenFileSoftLimit } from '../../src/kernel/rlimit.js';
 import { CgroupTree } from '../../src/cgroupfs/tree.js';

@@ -29,6 +29,7 @@ import {
   writeEventfd,
 } from '../../src/kernel/sys.js';
 import { missingCgroupV1, ownMemoryCgroup, skipOrFail } from '../helpers/capability.js';
+import { until } from '../helpers/wait.js';
 
 const MiB = 1024 * 1024;
 const skip = skipOrFail(missingCgroupV1());
@@ -104,14 +105,6 @@ after(async () => {
   for (const dir of [...createdCgroups]) await removeCgroup(dir);
 });
 
-async function waitFor(what: string, pred: () => boolean, timeoutMs: number): Promise<void> {
-  const deadline = Date.now() + timeoutMs;
-  while (!pred()) {
-    if (Date.now() > deadline) throw new Error(`timed out after ${timeoutMs} ms waiting for ${what}`);
-    await sleep(5);
-  }
-}
-
 function lineFrom(child: ChildProcess, wanted: string): Promise<void> {
   return new Promise((resolve, reject) => {
     let seen = '';
@@ -177,7 +170,7 @@ describe('KernelEventLoop on the real kernel', { skip }, () => {
       });
       assert.equal(loop.openFdCount(), 2 + 2);
       const child = await startAllocatorIn(dir, 64, 10);
-      await waitFor('the threshold eventfd', () => signals.length >= 1, 20_000);
+      await until('the threshold eventfd', () => signals.length >= 1, 20_000);
       const first = signals[0];
       assert.ok(first !== undefined);
       assert.equal(first.cgroupRemoved, false);
@@ -193,9 +186,9 @@ describe('KernelEventLoop on the real kernel', { skip }, () => {
 
       // "Crosses in any direction": killing the allocator uncharges its memory, which should signal again.
       await killChild(child);
-      await waitFor('cgroup empty', () => pidsIn(dir).length === 0, 5_000);
+      await until('cgroup empty', () => pidsIn(dir).length === 0, 5_000);
       try {
-        await waitFor('a downward crossing', () => signals.length >= 2, 3_000);
+        await until('a downward crossing', () => signals.length >= 2, 3_000);
         const second = signals[1];
         t.diagnostic(`after kill: second signal, usage ${second?.fileText?.trim()} B`);
         assert.ok(second !== undefined && Number(second.fileText?.trim()) < thresholdBytes);
@@ -222,7 +215,7 @@ describe('KernelEventLoop on the real kernel', { skip }, () => {
       const exited = new Promise<{ code: number | null; signal: NodeJS.Signals | null; atNs: bigint }>((resolve) =>
         child.once('exit', (code, signal) => resolve({ code, signal, atNs: process.hrtime.bigint() })),
       );
-      await waitFor('the oom_control eventfd', () => signals.length >= 1, 20_000);
+      await until('the oom_control eventfd', () => signals.length >= 1, 20_000);
       const ex = await Promise.race([exited, sleep(10_000).then(() => undefined)]);
       assert.ok(ex !== undefined, 'allocator was not killed within 10 s of the OOM signal');
       assert.equal(ex.signal, 'SIGKILL');
@@ -274,7 +267,7 @@ describe('KernelEventLoop on the real kernel', { skip }, () => {
         await removeCgroup(dirs[i] ?? '');
       }
       for (let i = 1; i < cgroupCount; i += 2) await removeCgroup(dirs[i] ?? '');
-      await waitFor('removal signals of the odd cgroups', () => removals >= (cgroupCount / 2) * 3, 10_000);
+      await until('removal signals of the odd cgroups', () => removals >= (cgroupCount / 2) * 3, 10_000);
       for (let i = 1; i < cgroupCount; i += 2) for (const w of watches[i] ?? []) w.close();
       assert.equal(removals, (cgroupCount / 2) * 3);
       assert.equal(otherSignals, 0);
@@ -306,7 +299,7 @@ describe('KernelEventLoop on the real kernel', { skip }, () => {
       rmdirAtNs = process.hrtime.bigint();
       rmdirSync(dir);
       createdCgroups.delete(dir);
-      await waitFor('both eventfds', () => got.length >= 2, 5_000);
+      await until('both eventfds', () => got.length >= 2, 5_000);
       await sleep(200);
       assert.equal(got.length, 2, 'exactly one signal per eventfd');
       for (const g of got) {
@@ -376,7 +369,7 @@ describe('KernelEventLoop on the real kernel', { skip }, () => {
       assert.equal(r.ok, true, JSON.stringify(r));
       assert.equal(loop.openFdCount(), 3);
       await removeCgroup(dir);
-      await waitFor('EPOLLERR', () => fires.length >= 1, 5_000);
+      await until('EPOLLERR', () => fires.length >= 1, 5_000);
       t.diagnostic(`after rmdir: ${JSON.stringify(fires)}`);
       assert.equal(fires[0]?.gone, true);
       assert.equal(r.ok && r.watch.closed, true);
@@ -400,11 +393,11 @@ describe('KernelEventLoop on the real kernel', { skip }, () => {
       assert.equal(wa.fd, wb.fd);
       assert.equal(loop.openFdCount(), 3);
       writeFileSync(file, 'oom 1\n');
-      await waitFor('IN_MODIFY', () => a.length >= 1 && b.length >= 1, 2_000);
+      await until('IN_MODIFY', () => a.length >= 1 && b.length >= 1, 2_000);
       wb.close();
       assert.equal(loop.openFdCount(), 3, 'the shared fd stays while a watch uses it');
       rmSync(file);
-      await waitFor('IN_IGNORED', () => a.some((m) => (m & IN_IGNORED) !== 0), 2_000);
+      await until('IN_IGNORED', () => a.some((m) => (m & IN_IGNORED) !== 0), 2_000);
       assert.ok(a.some((m) => (m & IN_DELETE_SELF) !== 0));
       assert.equal(wa.closed, true);
       assert.equal(loop.openFdCount(), 2, 'the inotify fd is closed with its last watch');
@@ -450,7 +443,7 @@ describe('KernelEventLoop on the real kernel', { skip }, () => {
       const closing = run(true);
       const leaking = run(false);
       // Node's own start-up on a loaded 2-CPU VM varies (0.3-1.2 s seen), so the 2 s budget starts when close() resolved.
-      await waitFor('the child to report close()', () => closedLineNs !== 0n || closing.child.exitCode !== null, 15_000);
+      await until('the child to report close()', () => closedLineNs !== 0n || closing.child.exitCode !== null, 15_000);
       const exitNs = await Promise.race([closing.exit, sleep(2_000).then(() => undefined)]);
       assert.ok(exitNs !== undefined, `child with close() still running 2 s after close(); output: ${closing.out()}`);
       assert.equal(closing.child.exitCode, 0);
@@ -460,7 +453,7 @@ describe('KernelEventLoop on the real kernel', { skip }, () => {
           `${(Number(exitNs - closedLineNs) / 1e6).toFixed(1)} ms after its close() resolved`,
       );
       // The control: without close() the pending epoll_wait keeps the process alive.
-      await waitFor('the control child to pass its timer', () => leaking.out().includes('not closing'), 15_000);
+      await until('the control child to pass its timer', () => leaking.out().includes('not closing'), 15_000);
       await sleep(500);
       assert.match(leaking.out(), /not closing/);
       assert.equal(leaking.child.exitCode, null, 'a loop that is not closed keeps its process alive');
@@ -517,7 +510,7 @@ describe('KernelEventLoop on the real kernel', { skip }, () => {
         { env: { ...process.env, FIFO: fifo }, stdio: 'inherit' },
       );
       children.add(writer);
-      await waitFor('all FIFO messages and EPOLLHUP', () => hup, 20_000);
+      await until('all FIFO messages and EPOLLHUP', () => hup, 20_000);
       await killChild(writer);
       assert.equal(latenciesNs.length, messages);
       const sorted = [...latenciesNs].sort((x, y) => (x < y ? -1 : x > y ? 1 : 0));
@@ -531,7 +524,7 @@ describe('KernelEventLoop on the real kernel', { skip }, () => {
         const want = evLatNs.length + 1;
         sentNs = process.hrtime.bigint();
         assert.equal(writeEventfd(efd, 1n), 0);
-        await waitFor('eventfd callback', () => evLatNs.length >= want, 2_000);
+        await until('eventfd callback', () => evLatNs.length >= want, 2_000);
         await sleep(1);
       }
       ew.close();

@@ -31,6 +31,7 @@ import { missingCgroupV1, missingKmsg, skipOrFail } from '../helpers/capability.
 import { freePort } from '../helpers/exposition.js';
 import { makeCgroup, ownCgroup, removeStale, removeTree, uniqueName, writeCg, type TestCgroup } from './helpers/cgroup.js';
 import { haveGcc } from './helpers/workload.js';
+import { waitFor } from '../helpers/wait.js';
 
 const MiB = 1024 * 1024;
 const LIMIT = 256 * MiB;
@@ -105,16 +106,6 @@ function waitLine(child: ChildProcess, re: RegExp, what: string, timeoutMs = 20_
       reject(new Error(`${what} exited (${code ?? sig}) before ${String(re)}`));
     });
   });
-}
-
-async function waitFor<T>(what: string, fn: () => T | undefined | Promise<T | undefined>, timeoutMs: number): Promise<T> {
-  const deadline = Date.now() + timeoutMs;
-  for (;;) {
-    const v = await fn();
-    if (v !== undefined) return v;
-    if (Date.now() > deadline) throw new Error(`timed out after ${timeoutMs} ms waiting for ${what}`);
-    await sleep(20);
-  }
 }
 
 function alive(c: ChildProcess): boolean {

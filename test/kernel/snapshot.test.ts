@@ -23,6 +23,7 @@ import { missingCgroupV1, missingKmsg, skipOrFail } from '../helpers/capability.
 import { freePort } from '../helpers/exposition.js';
 import { makeCgroup, ownCgroup, removeStale, removeTree, uniqueName, writeCg, type TestCgroup } from './helpers/cgroup.js';
 import { haveGcc } from './helpers/workload.js';
+import { until, waitFor } from '../helpers/wait.js';
 
 const MiB = 1024 * 1024;
 const LIMIT = 256 * MiB;
@@ -91,16 +92,6 @@ function waitLine(child: ChildProcess, re: RegExp, what: string, timeoutMs = 20_
       reject(new Error(`${what} exited (${code ?? sig}) before ready; stderr ${err}`));
     });
   });
-}
-
-async function waitFor<T>(what: string, fn: () => T | undefined, timeoutMs: number): Promise<T> {
-  const deadline = Date.now() + timeoutMs;
-  for (;;) {
-    const v = fn();
-    if (v !== undefined) return v;
-    if (Date.now() > deadline) throw new Error(`timed out after ${timeoutMs} ms waiting for ${what}`);
-    await sleep(20);
-  }
 }
 
 describe('kernel: a snapshot taken before the OOM kill, with dumps, linked to the kill', { skip }, () => {
@@ -203,13 +194,15 @@ describe('kernel: a snapshot taken before the OOM kill, with dumps, linked to th
       crossedAtMs = ev.timeMs;
       crossingSource = ev.source;
     });
-    await sleep(1000); // the watcher's first cgroup walk (at start) registers the threshold eventfd
+    // The watcher's first cgroup walk (at start) registers the threshold eventfds.
+    await until('the watcher to watch the test cgroup', () => running!.watch.watcher?.list().some((w) => w.path === cg!.path) ?? false, 30_000);
     const usageAtStart = Number(readFileSync(join(cg.dir, 'memory.usage_in_bytes'), 'utf8'));
     const startMs = Date.now();
     alloc.stdin.write('g');
 
     const rec = await waitFor<OomKillRecord>('the OOM record of the allocator', () => running!.store.list({ cgroup: cg!.path }).find((r) => r.victim.pid === alloc.pid), 30_000);
-    await sleep(200); // the document rewrite with the kill id runs on the next turn
+    // The document rewrite with the kill id runs on a later turn (no snapshot id: the assertion below says so).
+    await until('the kill written into its snapshot document', () => rec.snapshotId === undefined || (running!.snapshots.get(rec.snapshotId)?.oomKills.includes(rec.id) ?? false), 10_000);
     const measured = crossedAtMs === undefined ? NaN : (thresholdBytes - usageAtStart) / MiB / ((crossedAtMs - startMs) / 1000);
     t.diagnostic(`crossing from the bus (source ${crossingSource}); ramp ${RAMP_MIB_PER_S} MiB/s asked, ${measured.toFixed(0)} MiB/s measured up to the threshold; crossing after ${(crossedAtMs ?? NaN) - startMs} ms; kill after ${(rec.timeMs - startMs).toFixed(0)} ms (${rec.time})`);
 

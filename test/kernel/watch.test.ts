@@ -16,7 +16,7 @@ import { Writable } from 'node:stream';
 import { setTimeout as sleep } from 'node:timers/promises';
 import { pino } from 'pino';
 import { HostFs } from '../../src/host/hostFs.js';
-import { discoverHierarchy } from '../../src/main.js';
+import { discoverHierarchy } from '../../src/cgroupfs/hierarchy.js';
 import { CgroupTree } from '../../src/cgroupfs/tree.js';
 import { KernelEventLoop } from '../../src/kernel/eventLoop.js';
 import { WatchBus } from '../../src/watch/bus.js';
@@ -26,6 +26,7 @@ import { CgroupWatcher } from '../../src/watch/watcher.js';
 import { missingCgroupV1, skipOrFail } from '../helpers/capability.js';
 import { makeCgroup, ownCgroup, removeStale, removeTree, uniqueName, writeCg, type TestCgroup } from './helpers/cgroup.js';
 import { haveGcc } from './helpers/workload.js';
+import { until } from '../helpers/wait.js';
 
 const MiB = 2 ** 20;
 const missing = missingCgroupV1() ?? (haveGcc() ? undefined : 'no gcc to build the ramp workload');
@@ -207,14 +208,6 @@ function harness(include: RegExp, opts: { maxCgroups?: number } = {}): Harness {
   };
 }
 
-async function waitFor(what: string, pred: () => boolean, timeoutMs: number): Promise<void> {
-  const deadline = Date.now() + timeoutMs;
-  while (!pred()) {
-    if (Date.now() > deadline) throw new Error(`timed out after ${timeoutMs} ms waiting for ${what}`);
-    await sleep(5);
-  }
-}
-
 function crossings(h: Harness, threshold: number): Array<WatchEvent & { atNs: bigint }> {
   return h.events.filter((e) => e.threshold === threshold);
 }
@@ -321,12 +314,12 @@ describe('early warning on the real kernel (cgroup v1)', { skip }, () => {
       ramp = await startRamp(cg, 2);
       // 120 MiB is above 0.9 (115.2 MiB) and below 0.95 (121.6 MiB).
       await ramp.cmd('up 120');
-      await waitFor('first 0.9 crossing', () => crossings(h, 0.9).length >= 1, 5_000);
+      await until('first 0.9 crossing', () => crossings(h, 0.9).length >= 1, 5_000);
       await ramp.cmd('down 50');
       await sleep(300); // the kernel's downward signal re-arms the threshold
       assert.equal(crossings(h, 0.9).length, 1, 'no event on the way down');
       await ramp.cmd('up 50');
-      await waitFor('second 0.9 crossing', () => crossings(h, 0.9).length >= 2, 5_000);
+      await until('second 0.9 crossing', () => crossings(h, 0.9).length >= 2, 5_000);
       await sleep(200);
       assert.equal(crossings(h, 0.9).length, 2);
       assert.equal(crossings(h, 0.95).length, 0);
@@ -361,7 +354,7 @@ describe('early warning on the real kernel (cgroup v1)', { skip }, () => {
       assert.equal(w?.loopWatches, 3, 'old threshold eventfds closed, new ones registered');
       assert.equal(h.events.length, 0, 'already above 0.9 when the limit moved: not a crossing seen');
       await ramp.cmd('up 4'); // 104 MiB: above 0.95 of 108 MiB
-      await waitFor('0.95 of the new limit', () => crossings(h, 0.95).length >= 1, 5_000);
+      await until('0.95 of the new limit', () => crossings(h, 0.95).length >= 1, 5_000);
       const e = crossings(h, 0.95)[0]!;
       assert.equal(e.limitBytes, newLimit);
       assert.ok((e.usageBytes ?? 0) >= Math.floor(0.95 * newLimit));
@@ -382,7 +375,7 @@ describe('early warning on the real kernel (cgroup v1)', { skip }, () => {
       assert.equal(h.watcher.list().length, 1);
       assert.equal(h.loop.openFdCount(), baseLoop + 6);
       await removeCg(cg);
-      await waitFor('the watch dropped', () => h.watcher.list().length === 0, 5_000);
+      await until('the watch dropped', () => h.watcher.list().length === 0, 5_000);
       assert.equal(h.loop.openFdCount(), baseLoop);
       await h.collect(); // the next collection no longer lists it: nothing to do, nothing thrown
       assert.equal(h.watcher.list().length, 0);
@@ -412,12 +405,12 @@ describe('early warning on the real kernel (cgroup v1)', { skip }, () => {
       assert.equal(procSelfFdCount(), baseProc + n * 6);
       // Half removed while watched (the kernel's rmdir signal drops them), half dropped by the next collection first.
       for (let i = 0; i < n; i += 2) await removeTree(kids[i]!.dir);
-      await waitFor('removal signals', () => h.watcher.list().length === n / 2, 10_000);
+      await until('removal signals', () => h.watcher.list().length === n / 2, 10_000);
       await h.collect();
       assert.equal(h.watcher.list().length, n / 2);
       for (let i = 1; i < n; i += 2) await removeTree(kids[i]!.dir);
       await h.collect();
-      await waitFor('all dropped', () => h.watcher.list().length === 0, 10_000);
+      await until('all dropped', () => h.watcher.list().length === 0, 10_000);
       await sleep(100);
       assert.equal(h.loop.openFdCount(), baseLoop);
       assert.equal(procSelfFdCount(), baseProc);

@@ -139,7 +139,8 @@ test('--help lists every flag of OPTIONS (and its environment variable) and exit
   assert.equal(r.status, 0, r.stderr);
   assert.equal(r.stderr, '');
   for (const o of OPTIONS) {
-    assert.ok(r.stdout.includes(`--${o.flag} `), `--help lacks --${o.flag}`);
+    const shown = o.kind === 'bool' ? `--[no-]${o.flag} ` : `--${o.flag} `;
+    assert.ok(r.stdout.includes(shown), `--help lacks ${shown}`);
     assert.ok(r.stdout.includes(envName(o.flag)), `--help lacks ${envName(o.flag)}`);
   }
   for (const flag of ['config', 'help', 'version']) assert.ok(r.stdout.includes(`--${flag} `), `--help lacks --${flag}`);

@@ -8,7 +8,7 @@ import assert from 'node:assert/strict';
 import { mkdirSync, rmSync, writeFileSync } from 'node:fs';
 import { setTimeout as sleep } from 'node:timers/promises';
 import { CgroupTree, type TreeChange } from '../../../src/cgroupfs/tree.js';
-import { discoverHierarchy } from '../../../src/main.js';
+import { discoverHierarchy } from '../../../src/cgroupfs/hierarchy.js';
 import { KernelEventLoop } from '../../../src/kernel/eventLoop.js';
 import { MemlensError } from '../../../src/errors.js';
 import { WatchBus, type WatchEvent } from '../../../src/watch/bus.js';

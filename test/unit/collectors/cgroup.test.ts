@@ -3,7 +3,8 @@ import assert from 'node:assert/strict';
 import { mkdirSync, writeFileSync } from 'node:fs';
 import { CgroupTree } from '../../../src/cgroupfs/tree.js';
 import { CgroupCollector, type CgroupFilter } from '../../../src/collectors/cgroup.js';
-import { buildCollectors, discoverHierarchy } from '../../../src/main.js';
+import { discoverHierarchy } from '../../../src/cgroupfs/hierarchy.js';
+import { buildCollectors } from '../../../src/collectors/registry.js';
 import { loadConfig } from '../../../src/config/load.js';
 import type { CollectResult } from '../../../src/model/types.js';
 import { MemlensError } from '../../../src/errors.js';
@@ -177,7 +178,7 @@ async function viaConfig(root: string, flags: string[]): Promise<CollectResult> 
   assert.equal(parsed.kind, 'run');
   if (parsed.kind !== 'run') throw new Error('unreachable');
   const host = hostOf(root);
-  const col = buildCollectors(parsed.config, discoverHierarchy(host)).find((c) => c.name === 'cgroup');
+  const col = buildCollectors({ cfg: parsed.config, hierarchy: discoverHierarchy(host), version: 'test' }).find((c) => c.name === 'cgroup');
   assert.ok(col !== undefined);
   return col.collect(host, signal());
 }

@@ -1,7 +1,7 @@
 import { test } from 'node:test';
 import assert from 'node:assert/strict';
 import { rmSync } from 'node:fs';
-import { discoverHierarchy } from '../../../src/main.js';
+import { discoverHierarchy } from '../../../src/cgroupfs/hierarchy.js';
 import { MemlensError } from '../../../src/errors.js';
 import { hostOf, scratchTree, treeRoot } from './trees.js';
 

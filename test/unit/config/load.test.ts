@@ -76,7 +76,6 @@ test('bad input names what is wrong', () => {
   assert.match(configError([], { MEMLENS_PROCESS_SMAPS_MAX_RSS: 'lots' }), /MEMLENS_PROCESS_SMAPS_MAX_RSS: not a size/);
   assert.match(configError(['--web.listen-address', 'localhost']), /--web\.listen-address/);
   assert.match(configError(['--process.smaps-scope', 'some']), /--process\.smaps-scope/);
-  assert.match(configError(['--collectors.disabled', 'process,gpu']), /unknown collector "gpu"/);
   assert.match(configError(['--config', '/nonexistent/memlens.yaml']), /\/nonexistent\/memlens\.yaml: cannot read/);
   withFile('process:\n  top: [1\n', (f) => assert.match(configError(['--config', f]), /not valid YAML/));
   withFile('process:\n  tpo: 3\n', (f) => assert.match(configError(['--config', f]), /process.*tpo/));
@@ -87,7 +86,7 @@ test('bad input names what is wrong', () => {
 test('--help lists every flag with its environment variable', () => {
   const h = helpText();
   for (const o of OPTIONS) {
-    assert.ok(h.includes(`--${o.flag}`), o.flag);
+    assert.ok(h.includes(o.kind === 'bool' ? `--[no-]${o.flag}` : `--${o.flag}`), o.flag);
     assert.ok(h.includes(envName(o.flag)), envName(o.flag));
   }
   assert.deepEqual(loadConfig(['--help'], {}), { kind: 'help' });
@@ -106,4 +105,42 @@ test('units', () => {
   assert.deepEqual(parseListenAddress('127.0.0.1:80'), { host: '127.0.0.1', port: 80 });
   assert.deepEqual(parseListenAddress('[::1]:9966'), { host: '::1', port: 9966 });
   assert.equal(parseListenAddress('host:99999'), undefined);
+});
+
+test('boolean flags: --x alone is on, --no-x off, --x=true|false, env true|false, YAML booleans', () => {
+  assert.equal(run([]).snapshot.hold, false);
+  assert.equal(run(['--snapshot.hold']).snapshot.hold, true);
+  assert.equal(run(['--snapshot.hold', '--no-watch.enabled']).watch.enabled, false);
+  assert.equal(run(['--no-snapshot.hold']).snapshot.hold, false);
+  assert.equal(run(['--snapshot.hold=true']).snapshot.hold, true);
+  // The value as the next word, as before booleans were typed.
+  assert.equal(run(['--snapshot.hold', 'true']).snapshot.hold, true);
+  const r2 = loadConfig(['--snapshot.hold', 'false', 'watch'], {});
+  assert.ok(r2.kind === 'run' && r2.command === 'watch' && !r2.config.snapshot.hold);
+  assert.equal(run(['--snapshot.hold=false'], { MEMLENS_SNAPSHOT_HOLD: 'true' }).snapshot.hold, false);
+  assert.equal(run([], { MEMLENS_SNAPSHOT_HOLD: 'true' }).snapshot.hold, true);
+  assert.equal(run([], { MEMLENS_WATCH_ENABLED: 'false' }).watch.enabled, false);
+  // A flag alone before the command still leaves the command where it was.
+  const r = loadConfig(['--snapshot.cmdline', 'watch'], {});
+  assert.ok(r.kind === 'run' && r.command === 'watch' && r.config.snapshot.cmdline);
+  withFile('snapshot:\n  hold: true\nwatch:\n  enabled: false\n', (p) => {
+    const c = run(['--config', p]);
+    assert.equal(c.snapshot.hold, true);
+    assert.equal(c.watch.enabled, false);
+  });
+  // Typed in the option table, not strings compared with 'true'.
+  for (const o of OPTIONS.filter((x) => x.kind === 'bool')) assert.equal(typeof o.default, 'boolean', o.flag);
+  assert.throws(() => run(['--snapshot.hold=yes']), (e: unknown) => e instanceof ConfigError && /--snapshot.hold: must be true or false, got "yes"/.test(e.message));
+  assert.throws(() => run([], { MEMLENS_SNAPSHOT_HOLD: '1' }), (e: unknown) => e instanceof ConfigError && /MEMLENS_SNAPSHOT_HOLD: must be true or false/.test(e.message));
+  assert.throws(() => run(['--no-snapshot.dir']), ConfigError, 'only booleans have a --no- form');
+  assert.match(helpText(), /--\[no-\]snapshot\.hold/);
+});
+
+test('--cgroup.stat-items: the default list, all, and unknown names refused', () => {
+  assert.deepEqual(run([]).cgroup.statItems, ['anon', 'file', 'shmem', 'file_mapped', 'kernel', 'inactive_file', 'active_file', 'slab', 'sock']);
+  assert.deepEqual(run(['--cgroup.stat-items', 'all']).cgroup.statItems, ['all']);
+  assert.deepEqual(run(['--cgroup.stat-items', 'anon, pgfault']).cgroup.statItems, ['anon', 'pgfault']);
+  assert.throws(() => run(['--cgroup.stat-items', 'anno']), (e: unknown) => e instanceof ConfigError && /--cgroup.stat-items: unknown memory.stat item "anno"/.test(e.message));
+  assert.throws(() => run(['--cgroup.stat-items', 'all,anon']), ConfigError);
+  assert.throws(() => run(['--cgroup.stat-items', '']), ConfigError);
 });

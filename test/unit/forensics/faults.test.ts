@@ -10,6 +10,7 @@ import { existsSync, mkdirSync, mkdtempSync, readdirSync, rmSync, writeFileSync 
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { setTimeout as sleep } from 'node:timers/promises';
+import { SnapshotCollector } from '../../../src/collectors/snapshot.js';
 import { HostFs } from '../../../src/host/hostFs.js';
 import type { MemoryHierarchy } from '../../../src/cgroupfs/discover.js';
 import { CgroupTree } from '../../../src/cgroupfs/tree.js';
@@ -56,7 +57,7 @@ function snapshotConfig(dir: string, rules: SnapshotRule[] = []): Config['snapsh
 }
 
 async function errorCount(svc: SnapshotService, reason: string): Promise<number> {
-  const r = await svc.collector().collect(new HostFs('/proc', sysRoot), new AbortController().signal);
+  const r = await new SnapshotCollector(svc).collect();
   return r.samples.find((s) => s.desc === c.snapshotsTotal && s.labels['reason'] === reason && s.labels['result'] === 'error')?.value ?? 0;
 }
 

@@ -4,6 +4,7 @@ import { readFileSync, writeFileSync } from 'node:fs';
 import { catalog } from '../../../src/model/catalog.js';
 import { catalogMarkdown } from '../../../src/model/catalogTable.js';
 import { optionsMarkdown } from '../../../src/config/docs.js';
+import { collectorsMarkdown } from '../../../src/collectors/registry.js';
 import { otlpToPrometheusName } from '../../helpers/otlpTranslate.js';
 
 test('the translation helper gives what prometheus/otlptranslator documents', () => {
@@ -96,4 +97,8 @@ test('the README\'s metric table is the catalog (UPDATE_GOLDEN=1 rewrites it)', 
 
 test('the README\'s flag table is the option list (UPDATE_GOLDEN=1 rewrites it)', () => {
   readmeSection('flags', optionsMarkdown());
+});
+
+test('the README\'s collector table is the registry (UPDATE_GOLDEN=1 rewrites it)', () => {
+  readmeSection('collectors', collectorsMarkdown());
 });

@@ -9,7 +9,8 @@ import { AggregationTemporality, DataPointType, InMemoryMetricExporter } from '@
 import * as c from '../../../src/model/catalog.js';
 import { loadConfig } from '../../../src/config/load.js';
 import { HostFs } from '../../../src/host/hostFs.js';
-import { buildCollectors, discoverHierarchy } from '../../../src/main.js';
+import { discoverHierarchy } from '../../../src/cgroupfs/hierarchy.js';
+import { buildCollectors } from '../../../src/collectors/registry.js';
 import { Runner } from '../../../src/collectors/runner.js';
 import { ExportStats, OtlpMetricsSink, otlpResource } from '../../../src/sinks/otlp.js';
 import { createLogger } from '../../../src/log.js';
@@ -33,8 +34,7 @@ async function otlp(root: string): Promise<GoldenMetric[]> {
   const host = new HostFs(cfg.procRoot, cfg.sysRoot);
   const { log } = memoryLogger();
   const stats = new ExportStats(createLogger('silent'), ['metrics']);
-  const build = [{ desc: c.buildInfo, labels: { version: 'golden' }, value: 1 }];
-  const runner = new Runner(buildCollectors(cfg, discoverHierarchy(host)), host, { timeoutMs: cfg.collectTimeoutMs, minIntervalMs: 60_000, seriesBudget: 200_000 }, log, () => [...build, ...stats.samples()]);
+  const runner = new Runner(buildCollectors({ cfg, hierarchy: discoverHierarchy(host), version: 'golden' }), host, { timeoutMs: cfg.collectTimeoutMs, minIntervalMs: 60_000, seriesBudget: 200_000 }, log, () => stats.samples());
   const exporter = new InMemoryMetricExporter(AggregationTemporality.CUMULATIVE);
   const sink = new OtlpMetricsSink({ source: runner, catalog: c.catalog, config, resource: otlpResource({}, 'golden'), version: 'golden', stats, log: createLogger('silent'), exporter });
   sink.start();

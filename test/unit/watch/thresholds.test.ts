@@ -1,9 +1,11 @@
 import { test } from 'node:test';
 import assert from 'node:assert/strict';
-import { CrossingTracker, counterDeltas, parseThresholds, selectWatched, thresholdBytes, type CgroupObservation } from '../../../src/watch/thresholds.js';
+import { CrossingTracker, counterDeltas, selectWatched, thresholdBytes } from '../../../src/watch/thresholds.js';
+import { parseThresholds } from '../../../src/config/thresholds.js';
+import type { CgroupObservation } from '../../../src/cgroupfs/observation.js';
 import { WatchBus } from '../../../src/watch/bus.js';
 import { HistogramState, WatchStats, MAX_CROSSING_LABEL_SETS } from '../../../src/watch/stats.js';
-import { watchLatency } from '../../../src/model/catalog.js';
+import { watchLatency, watchCrossings, watchLabelSetsDropped } from '../../../src/model/catalog.js';
 
 const MiB = 2 ** 20;
 
@@ -82,11 +84,13 @@ test('HistogramState: cumulative buckets, sum and count as a sample; WatchStats 
   st.countCrossing('/a', 0.9);
   st.countCrossing('/a', 0.9);
   st.countCrossing('/a', 0.95);
-  assert.deepEqual(st.samples().filter((x) => x.histogram === undefined).map((x) => [x.labels, x.value]), [
+  assert.deepEqual(st.samples().filter((x) => x.desc === watchCrossings).map((x) => [x.labels, x.value]), [
     [{ cgroup: '/a', threshold: '0.9' }, 2],
     [{ cgroup: '/a', threshold: '0.95' }, 1],
   ]);
   for (let i = 0; i < MAX_CROSSING_LABEL_SETS + 10; i++) st.countCrossing(`/c${i}`, 0.9);
-  assert.equal(st.samples().length - 1, MAX_CROSSING_LABEL_SETS);
+  assert.equal(st.samples().filter((x) => x.desc === watchCrossings).length, MAX_CROSSING_LABEL_SETS);
   assert.equal(st.labelSetsDropped, 12);
+  // The drops are exported, not only counted.
+  assert.equal(st.samples().find((x) => x.desc === watchLabelSetsDropped)?.value, 12);
 });

@@ -16,17 +16,10 @@ import { WatchStats } from '../../../src/watch/stats.js';
 import { CgroupWatcher } from '../../../src/watch/watcher.js';
 import { eventsRouter } from '../../../src/http/api.js';
 import express from 'express';
+import { until } from '../../helpers/wait.js';
 
 const MiB = 2 ** 20;
 const CG = '/workloads/job-42c9/oomdemo';
-
-async function waitFor(what: string, pred: () => boolean, timeoutMs: number): Promise<void> {
-  const deadline = Date.now() + timeoutMs;
-  while (!pred()) {
-    if (Date.now() > deadline) throw new Error(`timed out after ${timeoutMs} ms waiting for ${what}`);
-    await sleep(5);
-  }
-}
 
 test('v2 fixture tree: poller and inotify events, PSI refusal said once, removal drops the watch', async () => {
   const root = mkdtempSync(join(tmpdir(), 'memlens-v2watch-'));
@@ -59,11 +52,11 @@ test('v2 fixture tree: poller and inotify events, PSI refusal said once, removal
     assert.equal(psiLines.length, 1, 'the refused PSI trigger is said once');
 
     writeFileSync(join(dir, 'memory.current'), String(Math.floor(0.92 * limit)));
-    await waitFor('0.9 by the poller', () => events.some((e) => e.threshold === 0.9), 2000);
+    await until('0.9 by the poller', () => events.some((e) => e.threshold === 0.9), 2000);
     writeFileSync(join(dir, 'memory.current'), String(Math.floor(0.5 * limit)));
     await sleep(60);
     writeFileSync(join(dir, 'memory.current'), String(Math.floor(0.97 * limit)));
-    await waitFor('0.95 by the poller', () => events.some((e) => e.threshold === 0.95), 2000);
+    await until('0.95 by the poller', () => events.some((e) => e.threshold === 0.95), 2000);
     const crossings = events.filter((e) => e.threshold !== null);
     assert.deepEqual(crossings.map((e) => [e.source, e.threshold, e.usageBytes, e.limitBytes]), [
       ['v2-poll', 0.9, Math.floor(0.92 * limit), limit],
@@ -74,7 +67,7 @@ test('v2 fixture tree: poller and inotify events, PSI refusal said once, removal
 
     // The fixture has max 42, oom 1, oom_kill 1: the kill of a second process.
     writeFileSync(join(dir, 'memory.events'), 'low 0\nhigh 0\nmax 45\noom 2\noom_kill 2\noom_group_kill 0\n');
-    await waitFor('memory.events by inotify', () => events.filter((e) => e.source === 'v2-events').length >= 3, 2000);
+    await until('memory.events by inotify', () => events.filter((e) => e.source === 'v2-events').length >= 3, 2000);
     await sleep(50);
     const kernel = events.filter((e) => e.source === 'v2-events');
     assert.deepEqual(kernel.map((e) => [e.event, e.count, e.threshold]).sort(), [['max', 3, null], ['oom', 1, null], ['oom_kill', 1, null]]);
@@ -100,7 +93,7 @@ test('v2 fixture tree: poller and inotify events, PSI refusal said once, removal
 
     // The cgroup goes away: inotify's IN_IGNORED drops the watch, the poll fd is closed.
     rmSync(dir, { recursive: true });
-    await waitFor('the watch dropped', () => watcher.list().length === 0, 2000);
+    await until('the watch dropped', () => watcher.list().length === 0, 2000);
     assert.equal(watcher.heldFdCount(), 0);
     assert.equal(loop.openFdCount(), baseLoop);
     assert.deepEqual(logLines.filter((l) => Number(l['level']) >= 50), []);

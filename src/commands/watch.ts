@@ -5,18 +5,18 @@ import type { Config } from '../config/load.js';
 import type { Logger } from '../log.js';
 import { HostFs } from '../host/hostFs.js';
 import { describe } from '../errors.js';
-import { discoverHierarchy } from '../main.js';
+import { discoverHierarchy } from '../cgroupfs/hierarchy.js';
 import { KernelEventLoop } from '../kernel/eventLoop.js';
 import { CgroupTree } from '../cgroupfs/tree.js';
-import { setupWatch } from './setup.js';
-import type { WatchEvent } from './bus.js';
+import { setupWatch } from '../watch/setup.js';
+import type { WatchEvent } from '../watch/bus.js';
 
 function mib(bytes: number | null): string {
   return bytes === null ? '?' : `${(bytes / 2 ** 20).toFixed(1)} MiB`;
 }
 
 /** One line per event: time, cgroup, what happened, usage of limit, source, handling latency. */
-export function formatEvent(ev: WatchEvent): string {
+function formatEvent(ev: WatchEvent): string {
   const what =
     ev.threshold !== null
       ? `crossed ${+(ev.threshold * 100).toFixed(2)}% of its limit`

@@ -5,8 +5,8 @@ import type { Config } from '../config/load.js';
 import type { Logger } from '../log.js';
 import { HostFs } from '../host/hostFs.js';
 import { ConfigError } from '../errors.js';
-import { discoverHierarchy } from '../main.js';
-import { SnapshotService } from './snapshots.js';
+import { discoverHierarchy } from '../cgroupfs/hierarchy.js';
+import { SnapshotService } from '../forensics/snapshots.js';
 
 export async function snapshotCommand(cfg: Config, cgroup: string | undefined, log: Logger, out: NodeJS.WritableStream = process.stdout): Promise<number> {
   if (cgroup === undefined || !cgroup.startsWith('/')) {

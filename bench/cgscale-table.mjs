@@ -1,0 +1,53 @@
+// cgscale-table.mjs FILE: the markdown table of a bench/cgscale.sh run (median over rounds of each column).
+import { readFileSync } from 'node:fs';
+
+const file = process.argv[2];
+if (file === undefined) throw new Error('usage: cgscale-table.mjs cgscale.txt');
+const median = (xs) => {
+  const s = [...xs].sort((a, b) => a - b);
+  const n = s.length;
+  return n === 0 ? NaN : n % 2 ? s[(n - 1) / 2] : (s[n / 2 - 1] + s[n / 2]) / 2;
+};
+const byN = new Map(); // N -> column -> values
+const put = (n, col, v) => {
+  if (!byN.has(n)) byN.set(n, new Map());
+  const m = byN.get(n);
+  if (!m.has(col)) m.set(col, []);
+  m.get(col).push(v);
+};
+const busy = new Map();
+const configs = new Set();
+for (const line of readFileSync(file, 'utf8').split('\n')) {
+  let m = /^RESULT N=(\d+) round=\d+ RESULT rawcg iters=\d+ dirs (\d+) files_read (\d+) cpu_ms ([\d.]+)/.exec(line);
+  if (m) { put(m[1], 'rawcg', +m[4]); put(m[1], 'dirs', +m[2]); put(m[1], 'files', +m[3]); continue; }
+  m = /^RESULT N=(\d+) round=\d+ RESULT raw-(status|both) units=(\d+) .*? cpu_ms ([\d.]+)/.exec(line);
+  if (m) { put(m[1], `raw-${m[2]}`, +m[4]); put(m[1], 'pids', +m[3]); continue; }
+  m = /^RESULT N=(\d+) round=\d+ memlens-(\S+) cpu_ms_per_scrape (\d+) rss_mb (\d+) hwm_mb (\d+)(?: cgroup_success (\S+))?/.exec(line);
+  if (m) {
+    configs.add(m[2]);
+    put(m[1], `hwm:${m[2]}`, +m[5]);
+    // a round whose last scrape had the cgroup collector time out is left out of the CPU median
+    if (m[6] === undefined || m[6] === '1') put(m[1], `cpu:${m[2]}`, +m[3]);
+    else put(m[1], `timeouts:${m[2]}`, 1);
+    continue;
+  }
+  m = /^# N=(\d+) round=\d+ machine busy % during the round: (\d+)/.exec(line);
+  if (m) { if (!busy.has(m[1])) busy.set(m[1], []); busy.get(m[1]).push(+m[2]); }
+}
+const f = (x, d = 1) => (Number.isFinite(x) ? x.toFixed(d) : '-');
+const cfgs = [...configs];
+const head = ['N (bench cgroups)', 'cgroups walked', 'pids', 'rawcg', 'raw-status', 'raw-both',
+  ...cfgs.map((c) => `memlens ${c}`), ...cfgs.map((c) => `${c} / bare`), ...cfgs.map((c) => `${c} peak RSS MiB`), 'machine busy % (median, range)'];
+console.log(`| ${head.join(' | ')} |`);
+console.log(`|${head.map(() => '---:').join('|')}|`);
+for (const [n, cols] of byN) {
+  const g = (k) => median(cols.get(k) ?? []);
+  const max = (k) => Math.max(...(cols.get(k) ?? [NaN]));
+  // bare read of what each configuration reads: the cgroup tree plus every pid's status (default) or status + smaps_rollup (pss-all)
+  const bare = (c) => g('rawcg') + (c.endsWith('pss-all') ? g('raw-both') : g('raw-status'));
+  const b = busy.get(n) ?? [];
+  const row = [n, f(g('dirs'), 0), f(g('pids'), 0), f(g('rawcg')), f(g('raw-status')), f(g('raw-both')),
+    ...cfgs.map((c) => f(g(`cpu:${c}`), 0)), ...cfgs.map((c) => `${f(g(`cpu:${c}`) / bare(c), 2)}`), ...cfgs.map((c) => f(max(`hwm:${c}`), 0)),
+    `${f(median(b), 0)} (${Math.min(...b)}-${Math.max(...b)})`];
+  console.log(`| ${row.join(' | ')} |`);
+}

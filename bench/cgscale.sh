@@ -1,0 +1,166 @@
+#!/bin/bash
+# cgscale.sh [N ...]   (default: 100 1000 3000)
+#
+# The cgroup-scale bench: memlens's CPU per scrape and resident memory against the bare C read of
+# every file it reads, with N cgroup-v1 memory cgroups (each with a memory limit, no processes) under
+# a bench parent beside the host's own, plus P processes (loadgen.sh, default 1000) -- all in one run.
+#
+# For each N (cgroups are added to the same parent, so the run grows 100 -> 1000 -> 3000), ROUNDS
+# rounds interleave, in this order:
+#   rawcg     bin/rawcg over the whole memory hierarchy memlens walks, with exactly the v1 files the
+#             cgroup collector reads (RAWCG_FILES)
+#   status    bin/rawread -f status: every pid's status (what the default process collector reads)
+#   both      bin/rawread -f both: status + smaps_rollup of every pid (what pss-all reads)
+#   memlens   each configuration in CONFIGS, SCRAPES_PER_ROUND full scrapes (--collect.min-interval 0s),
+#             CPU from /proc/PID/stat ticks of all its threads
+# so that a change in the machine's load moves every column alike. The exporters run all along
+# (started once per N, one process per configuration); the raw readers' figures are the median of
+# their passes within the round; the table gives the median over rounds of each column.
+#
+# Output: $RESULTS/cgscale.txt (RESULT lines + context) and the markdown table on stdout.
+#
+# Knobs (environment):
+#   PROCS=1000          processes started by loadgen.sh for the whole run (0: none)
+#   ROUNDS=7 PASSES=3 SCRAPES_PER_ROUND=3
+#   CONFIGS="default pss-all"   memlens configurations (default flags; pss-all adds
+#                       --process.smaps-scope all --process.smaps-interval 0s)
+#   MEMLENS_DIR=d       a built memlens checkout (default: `git archive HEAD` built in bench/run/memlens-<sha>)
+#   BASE_DIR=d          optional second build, measured in the same rounds as "base-<config>" (before/after)
+#   ML_PORT=21500       first port; each exporter takes the next one
+#   EXTRA_FLAGS="..."   more memlens flags for every exporter (e.g. --collect.timeout 60s on a loaded host)
+#   RESULTS=dir         default bench/run/cgscale-<UTC stamp>
+# Needs: root, cgroup v1 memory controller at /sys/fs/cgroup/memory, gcc, node 20, curl, ss.
+set -euo pipefail
+BENCH=$(cd "$(dirname "$0")" && pwd)
+REPO=$(cd "$BENCH/.." && pwd)
+NS=("$@"); [ ${#NS[@]} -gt 0 ] || NS=(100 1000 3000)
+PROCS=${PROCS:-1000}
+ROUNDS=${ROUNDS:-7}
+PASSES=${PASSES:-3}
+SCRAPES_PER_ROUND=${SCRAPES_PER_ROUND:-3}
+read -r -a CONFIGS <<<"${CONFIGS:-default pss-all}"
+ML_PORT=${ML_PORT:-21500}
+RESULTS=${RESULTS:-$BENCH/run/cgscale-$(date -u +%Y%m%dT%H%M%SZ)}
+MEMROOT=/sys/fs/cgroup/memory
+# The v1 files the cgroup collector reads in each cgroup (src/cgroupfs/memory.ts readMemoryCgroup).
+RAWCG_FILES=${RAWCG_FILES:-cgroup.procs,memory.usage_in_bytes,memory.limit_in_bytes,memory.stat,memory.max_usage_in_bytes,memory.memsw.usage_in_bytes,memory.failcnt,memory.oom_control}
+mkdir -p "$RESULTS" "$BENCH/run"
+OUT="$RESULTS/cgscale.txt"
+: >"$OUT"
+
+[ -x "$BENCH/bin/rawread" ] && [ -x "$BENCH/bin/holder" ] && [ -x "$BENCH/bin/rawcg" ] || "$BENCH/build.sh" >&2
+
+build_of() { # DIR-or-empty -> a built memlens dir (git archive of HEAD when empty)
+  if [ -n "$1" ]; then (cd "$1" && pwd); return; fi
+  local sha dir
+  sha=$(git -C "$REPO" rev-parse --short HEAD)
+  dir="$BENCH/run/memlens-$sha"
+  if [ ! -f "$dir/build/src/cli.js" ]; then
+    rm -rf "$dir"; mkdir -p "$dir"
+    git -C "$REPO" archive HEAD | tar -x -C "$dir"
+    ln -s "$REPO/node_modules" "$dir/node_modules"
+    (cd "$dir" && npm run -s build) >&2
+  fi
+  echo "$dir"
+}
+MEMLENS_DIR=$(build_of "${MEMLENS_DIR:-}")
+BUILDS=("$MEMLENS_DIR"); LABELS=("")
+if [ -n "${BASE_DIR:-}" ]; then BUILDS+=("$(build_of "$BASE_DIR")"); LABELS+=("base-"); fi
+
+OWN=$(awk -F: '$2=="memory"{print $3}' /proc/self/cgroup)
+PARENT="$MEMROOT${OWN%/}/memlens-cgscale-$$"
+STARTED=()
+cleanup() {
+  for p in "${STARTED[@]:-}"; do [ -n "$p" ] && kill "$p" 2>/dev/null || true; done
+  for p in "${STARTED[@]:-}"; do [ -n "$p" ] && wait "$p" 2>/dev/null || true; done
+  if [ -d "$PARENT" ]; then
+    find "$PARENT" -mindepth 1 -depth -type d -exec rmdir {} + 2>/dev/null || true
+    rmdir "$PARENT" 2>/dev/null || echo "could not remove $PARENT" >&2
+  fi
+  [ "$PROCS" -gt 0 ] && "$BENCH/loadgen.sh" stop "$PROCS" >&2 || true
+}
+trap cleanup EXIT
+trap 'exit 130' INT TERM
+
+say() { echo "$*" | tee -a "$OUT" >&2; }
+stat_now() { head -1 /proc/stat | cut -d' ' -f2-; }
+busy_since() { # machine busy % since a stat_now snapshot (one busy core of 2 = 50 %)
+  local a=($1) b=($(stat_now)) tot=0 i
+  for i in 0 1 2 3 4 5 6 7; do tot=$((tot + b[i] - a[i])); done
+  local idle=$(( (b[3] - a[3]) + (b[4] - a[4]) ))
+  echo $(( tot > 0 ? 100 * (tot - idle) / tot : 0 ))
+}
+ticks() { sed -E 's/^.*\) //' "/proc/$1/stat" | awk '{print $12 + $13}'; }
+kb() { awk -v k="$2:" '$1==k{print $2}' "/proc/$1/status"; }
+TCK=$(getconf CLK_TCK)
+ncg() { find "$MEMROOT" -type d | wc -l; }
+
+grow_to() { # N: children c00000.. of PARENT, each with a limit (64 MiB plus a step, so each differs)
+  mkdir -p "$PARENT"
+  local have i
+  have=$(find "$PARENT" -mindepth 1 -maxdepth 1 -type d | wc -l)
+  for ((i = have; i < $1; i++)); do
+    local d; d=$(printf '%s/c%05d' "$PARENT" "$i")
+    mkdir "$d"
+    echo $((64 * 1048576 + i * 4096)) >"$d/memory.limit_in_bytes"
+  done
+}
+
+start_memlens() { # BUILD CONFIG PORT -> pid
+  local extra=()
+  [ "$2" = pss-all ] && extra=(--process.smaps-scope all --process.smaps-interval 0s)
+  "$1/bin/memlens.js" "--web.listen-address=127.0.0.1:$3" --collect.min-interval 0s --snapshot.dir "$RESULTS/snapshots-$3" \
+    ${EXTRA_FLAGS:-} "${extra[@]}" >"$RESULTS/memlens-$3.log" 2>&1 &
+  local pid=$!
+  for _ in $(seq 1 300); do
+    kill -0 "$pid" 2>/dev/null || { echo "memlens exited, log:" >&2; tail -5 "$RESULTS/memlens-$3.log" >&2; exit 1; }
+    ss -ltnH "sport = :$3" | grep -q . && break
+    sleep 0.1
+  done
+  echo "$pid"
+}
+
+say "# cgscale date=$(date -u +%Y-%m-%dT%H:%M:%SZ) host=$(uname -r) nproc=$(nproc) node=$(node --version) memlens=$(git -C "$REPO" rev-parse --short HEAD) builds=${BUILDS[*]} rounds=$ROUNDS passes=$PASSES scrapes_per_round=$SCRAPES_PER_ROUND"
+say "# before: loadavg $(cut -d' ' -f1-3 /proc/loadavg) memory cgroups $(ncg)"
+[ "$PROCS" -gt 0 ] && say "# $("$BENCH/loadgen.sh" start "$PROCS")"
+
+for N in "${NS[@]}"; do
+  grow_to "$N"
+  say "# N=$N bench cgroups, $(ncg) memory cgroups in the hierarchy, $(ls /proc | grep -c '^[0-9]') pids, loadavg $(cut -d' ' -f1-3 /proc/loadavg)"
+  # one exporter per build x configuration, all up for the whole N
+  NAMES=(); PIDS=(); PORTS=()
+  port=$ML_PORT
+  for b in "${!BUILDS[@]}"; do
+    for cfg in "${CONFIGS[@]}"; do
+      pid=$(start_memlens "${BUILDS[$b]}" "$cfg" "$port")
+      STARTED+=("$pid"); NAMES+=("${LABELS[$b]}$cfg"); PIDS+=("$pid"); PORTS+=("$port")
+      port=$((port + 1))
+    done
+  done
+  sleep 2
+  for i in "${!PIDS[@]}"; do # two cold scrapes (JIT, first walk) outside the measurement
+    curl -sS -o /dev/null "http://127.0.0.1:${PORTS[$i]}/metrics"; curl -sS -o "$RESULTS/N$N-${NAMES[$i]}.prom" "http://127.0.0.1:${PORTS[$i]}/metrics"
+  done
+  for r in $(seq 1 "$ROUNDS"); do
+    s0=$(stat_now)
+    say "RESULT N=$N round=$r $("$BENCH/bin/rawcg" -i "$PASSES" -f "$RAWCG_FILES" "$MEMROOT")"
+    say "RESULT N=$N round=$r $("$BENCH/bin/rawread" -i $((PASSES + 1)) -f status)"
+    say "RESULT N=$N round=$r $("$BENCH/bin/rawread" -i $((PASSES + 1)) -f both)"
+    for i in "${!PIDS[@]}"; do
+      t0=$(ticks "${PIDS[$i]}")
+      for _ in $(seq 1 "$SCRAPES_PER_ROUND"); do curl -sS -o "$RESULTS/N$N-${NAMES[$i]}.prom" "http://127.0.0.1:${PORTS[$i]}/metrics"; done
+      t1=$(ticks "${PIDS[$i]}")
+      # a collector that timed out (success 0) makes a scrape cheaper: say so on the line
+      ok=$(awk '/^memlens_collector_success\{collector="cgroup"\}/ {print $2}' "$RESULTS/N$N-${NAMES[$i]}.prom")
+      say "RESULT N=$N round=$r memlens-${NAMES[$i]} cpu_ms_per_scrape $(( (t1 - t0) * 1000 / TCK / SCRAPES_PER_ROUND )) rss_mb $(( $(kb "${PIDS[$i]}" VmRSS) / 1024 )) hwm_mb $(( $(kb "${PIDS[$i]}" VmHWM) / 1024 )) cgroup_success ${ok:-none}"
+    done
+    say "# N=$N round=$r machine busy % during the round: $(busy_since "$s0")"
+  done
+  for i in "${!PIDS[@]}"; do
+    say "# N=$N memlens-${NAMES[$i]} exposition (last measured scrape) $(wc -c <"$RESULTS/N$N-${NAMES[$i]}.prom") bytes $(grep -vc '^#' "$RESULTS/N$N-${NAMES[$i]}.prom") series"
+    kill "${PIDS[$i]}"; wait "${PIDS[$i]}" 2>/dev/null || true
+  done
+  STARTED=()
+done
+say "# after: loadavg $(cut -d' ' -f1-3 /proc/loadavg)"
+node "$BENCH/cgscale-table.mjs" "$OUT"

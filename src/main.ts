@@ -1,4 +1,4 @@
-// Wiring only: config -> host -> collectors (from collectors/registry.ts) -> runner -> sinks -> http.
+// Wiring only: config -> host -> kernel loop -> cgroup tree -> collectors (from collectors/registry.ts) -> runner -> sinks -> http.
 import type { Server } from 'node:http';
 import * as c from './model/catalog.js';
 import type { Config } from './config/load.js';
@@ -8,7 +8,8 @@ import { ConfigError, describe } from './errors.js';
 import { ensurePrivateDir } from './forensics/privateDir.js';
 import { discoverHierarchy } from './cgroupfs/hierarchy.js';
 import { buildCollectors, enabledCollectors, isEnabled } from './collectors/registry.js';
-import { CgroupCollector } from './collectors/cgroup.js';
+import { CgroupTree } from './cgroupfs/tree.js';
+import { raiseOpenFileLimit } from './kernel/rlimit.js';
 import { Runner } from './collectors/runner.js';
 import { PrometheusSink } from './sinks/prometheus.js';
 import { createApp, listen } from './http/server.js';
@@ -40,6 +41,8 @@ export interface Running {
   /** Early warning: the event bus (subscribe with watch.bus.on), the watcher and its metrics. */
   watch: WatchSetup;
   snapshots: SnapshotService;
+  /** The live memory cgroup tree; undefined without a memory cgroup hierarchy. */
+  tree: CgroupTree | undefined;
   /** OTLP push, when configured (--otlp.endpoint, OTEL_*). */
   otlp: { metrics: OtlpMetricsSink | undefined; logs: OtlpLogSink | undefined };
   /** Recent samples of every collection (the page's data, the explanations' growth). */
@@ -78,6 +81,10 @@ export async function startExporter(cfg: Config, log: Logger): Promise<Running> 
     // Not creatable (read-only filesystem, a path under /proc): SnapshotService.start() logs it and snapshots fail.
   }
   const host = new HostFs(cfg.procRoot, cfg.sysRoot);
+  // Watching 500 v1 cgroups holds about 3000 fds: soft RLIMIT_NOFILE up to the hard one (Node usually has already).
+  const nofile = raiseOpenFileLimit();
+  if (nofile.ok) log.debug({ before: nofile.before, after: nofile.after }, 'open file limit');
+  else log.warn({ err: nofile.error }, 'cannot raise the open file limit');
   const hierarchy = discoverHierarchy(host);
   if (hierarchy === undefined) log.warn('no cgroup memory controller found: the cgroup collector reports success 0');
   else log.info({ mode: hierarchy.mode, mountPoint: hierarchy.mountPoint, root: hierarchy.root }, 'cgroup memory hierarchy');
@@ -97,12 +104,17 @@ export async function startExporter(cfg: Config, log: Logger): Promise<Running> 
   if (kubelet !== undefined) store.nameWith((cg) => kubelet.ref(cg));
   const monitor = new OomMonitor({ kmsgPath: cfg.kmsgPath, loop, store, log });
   const oomEnabled = isEnabled(cfg, 'oom');
-  const watch = setupWatch(cfg, hierarchy, host, loop, log, (onCgroups) => new CgroupCollector(hierarchy, cfg.cgroup, undefined, onCgroups));
+  // The one live model of the memory cgroup tree, kept current by inotify on the loop; collectors, watcher and
+  // snapshots all read it.
+  const tree = hierarchy === undefined ? undefined : new CgroupTree({
+    host, hierarchy, loop, maxDepth: cfg.cgroup.maxDepth, log: log.child({ area: 'cgroup-tree' }), rescanIntervalMs: cfg.watch.refreshIntervalMs,
+  });
+  const watch = setupWatch(cfg, tree, loop, log);
   // Snapshots: taken on crossings, API and CLI; each OOM kill is linked to the newest one before it.
   // The hold (--snapshot.hold) applies from the top --watch.thresholds fraction only.
   const topThreshold = cfg.watch.thresholds.length > 0 ? Math.max(...cfg.watch.thresholds) : undefined;
   const snapshots = new SnapshotService({
-    host, hierarchy, config: cfg.snapshot, log: log.child({ area: 'snapshot' }), ...(topThreshold === undefined ? {} : { holdFromThreshold: topThreshold }),
+    host, hierarchy, tree, config: cfg.snapshot, log: log.child({ area: 'snapshot' }), ...(topThreshold === undefined ? {} : { holdFromThreshold: topThreshold }),
     ...(kubelet === undefined ? {} : { kubeNames: (cg: string) => kubelet.ref(cg) }),
   });
   snapshots.start();
@@ -116,7 +128,7 @@ export async function startExporter(cfg: Config, log: Logger): Promise<Running> 
   }
   const collectors = buildCollectors({
     cfg, hierarchy, version: VERSION, oom: { store, monitor }, snapshots, watchStats: { samples: () => watch.samples() },
-    ...(watch.onCgroups === undefined ? {} : { onCgroups: watch.onCgroups }),
+    ...(tree === undefined ? {} : { tree }),
     ...(kubelet === undefined ? {} : { kubelet }),
   });
   // The OTLP exporter's own counters come with every snapshot (the runner's extra samples).
@@ -160,7 +172,12 @@ export async function startExporter(cfg: Config, log: Logger): Promise<Running> 
   otlpMetrics?.start();
   // Event sources start only once the port is ours: nothing half-started on a bad start.
   if (oomEnabled) monitor.start();
-  void watch.start(); // resolves after the first cgroup walk; failures are logged there
+  try {
+    tree?.start();
+  } catch (err) {
+    log.error({ err: describe(err) }, 'cgroup tree: the hierarchy cannot be read; the cgroup collector will say so');
+  }
+  void watch.start(); // arms the watches of the tree's limited cgroups; failures are logged there
   const addr = server.address();
   log.info(
     { address: typeof addr === 'object' && addr !== null ? `${addr.address}:${addr.port}` : addr, path: cfg.telemetryPath, version: VERSION, tls: web?.tlsEnabled ?? false, basicAuth: (cfg.web.config?.users.size ?? 0) > 0, snapshotApi: cfg.web.enableSnapshotApi },
@@ -173,12 +190,14 @@ export async function startExporter(cfg: Config, log: Logger): Promise<Running> 
     monitor,
     watch,
     snapshots,
+    tree,
     otlp: { metrics: otlpMetrics, logs: otlpLogs },
     recent,
     explainer,
     close: async () => {
       monitor.close();
       watch.close();
+      tree?.close();
       await Promise.all([otlpMetrics?.close(), otlpLogs?.close()]);
       await snapshots.close();
       // Stop accepting, let a scrape in flight finish (idle keep-alive connections close now),

@@ -1,6 +1,6 @@
-// What a walk of the memory hierarchy hands to whoever watches it (the cgroup collector to the watcher).
+// What the watcher ranks its candidates by: a cgroup of the live tree (tree.ts) with a finite effective limit.
 
-/** One cgroup as the last collection saw it (handed over by the cgroup collector's onCgroups hook). */
+/** One cgroup of the live tree with its usage read now (the watcher's reconcile hands these to observe()). */
 export interface CgroupObservation {
   /** As /proc/PID/cgroup prints it. */
   path: string;

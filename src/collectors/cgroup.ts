@@ -1,10 +1,11 @@
-// Per-cgroup memory, v1 or v2, walking the memory hierarchy top-down so each cgroup's effective
-// limit is the tightest of its own and its ancestors' (and the host's RAM).
+// Per-cgroup memory, v1 or v2, for every cgroup of the live tree (cgroupfs/tree.ts), parents first; each cgroup's
+// effective limit is the tree's (the tightest of its own and its ancestors') capped by the host's RAM.
 import * as c from '../model/catalog.js';
 import type { HostFs } from '../host/hostFs.js';
 import type { CollectResult, Labels, MetricDesc } from '../model/types.js';
 import { MemlensError } from '../errors.js';
-import { kubeIds, type MemoryHierarchy } from '../cgroupfs/discover.js';
+import { kubeIds } from '../cgroupfs/discover.js';
+import type { CgroupTree } from '../cgroupfs/tree.js';
 import { tighter, UNLIMITED, type Limit } from '../cgroupfs/limit.js';
 import { readMemoryCgroup } from '../cgroupfs/memory.js';
 import { statItemSelector, type StatItemSelector } from '../config/statItems.js';
@@ -14,13 +15,12 @@ import { parseMeminfo } from '../procfs/meminfo.js';
 import type { Collector } from './collector.js';
 import { SampleSink } from './samples.js';
 import { YieldPoint } from './yieldPoint.js';
-import type { CgroupObservation } from '../cgroupfs/observation.js';
 
 export interface CgroupFilter {
   include: RegExp | undefined;
   exclude: RegExp | undefined;
   maxDepth: number;
-  /** memory.stat items to export (--cgroup.stat-items), byte items and event counters alike; all when absent (the watcher's walk exports nothing). */
+  /** memory.stat items to export (--cgroup.stat-items), byte items and event counters alike; all when absent. */
   statItems?: readonly string[];
 }
 
@@ -38,12 +38,6 @@ export function cgroupLabels(path: string): Labels {
   return labels;
 }
 
-/** `/` + rel, under the mount's own root (a cgroup namespace shows its root as `/`). */
-export function joinCgroup(root: string, rel: string): string {
-  if (rel === '') return root;
-  return root === '/' ? `/${rel}` : `${root}/${rel}`;
-}
-
 export const CGROUP_METRICS: readonly MetricDesc[] = [
   c.cgroupUsage, c.cgroupLimit, c.cgroupEffectiveLimit, c.cgroupWorkingSet, c.cgroupStat, c.cgroupPeak, c.cgroupSwap,
   c.cgroupEvents, c.cgroupOomKills, c.cgroupUnderOom, c.cgroupPressure, c.cgroupProcesses, c.cgroupIntervalPeak,
@@ -58,45 +52,40 @@ export class CgroupCollector implements Collector {
   private readonly statSelected: StatItemSelector;
 
   constructor(
-    private readonly hierarchy: MemoryHierarchy | undefined,
+    /** The live cgroup tree; undefined when the host has no memory cgroup hierarchy. */
+    private readonly tree: CgroupTree | undefined,
     private readonly filter: CgroupFilter,
     /** Receives each collection's local oom_kill counter per cgroup (the OOM monitor's fallback). */
     private readonly onOomCounts?: (counts: Map<string, number>) => void,
-    /** Receives, after each collection, every cgroup walked with its usage and effective limit (the watcher's list). */
-    private readonly onCgroups?: (cgroups: CgroupObservation[]) => void,
   ) {
     this.statSelected = statItemSelector(filter.statItems ?? ['all']);
   }
 
   async collect(host: HostFs, signal: AbortSignal): Promise<CollectResult> {
-    const h = this.hierarchy;
-    if (h === undefined) throw new MemlensError('MEMLENS_ERR_UNSUPPORTED', 'no cgroup memory controller found in mountinfo');
+    const tree = this.tree;
+    if (tree === undefined) throw new MemlensError('MEMLENS_ERR_UNSUPPORTED', 'no cgroup memory controller found in mountinfo');
+    const mode = tree.mode;
     const out = new SampleSink();
     const yp = new YieldPoint(signal);
     const memPath = host.proc('meminfo');
     const hostRam = parseMeminfo(host.tryRead(memPath) ?? '', memPath).value.totalBytes;
     const hostLimit: Limit = hostRam === undefined ? UNLIMITED : { unlimited: false, bytes: hostRam };
-    const base = host.hostPath(h.mountPoint);
-    host.list(base); // the hierarchy itself unreadable fails the area
+    host.list(host.hostPath(tree.hierarchy.mountPoint)); // the hierarchy itself unreadable fails the area
+    tree.ensureFresh(); // a tree that inotify does not keep current is rescanned first
     const oomCounts = new Map<string, number>();
-    const observed: CgroupObservation[] = [];
     const peakDirs = new Set<string>();
     // v1 booted with cgroup.memory=nokmem keeps memory.kmem.usage_in_bytes at 0: not a number to export.
-    const kmemAccounted = h.mode === 'v1' ? kernelMemoryAccounted(host.tryRead(host.proc('cmdline')) ?? '') : false;
+    const kmemAccounted = mode === 'v1' ? kernelMemoryAccounted(host.tryRead(host.proc('cmdline')) ?? '') : false;
 
-    const visit = async (rel: string, depth: number, inherited: Limit): Promise<void> => {
+    for (const node of tree.nodes()) {
       await yp.maybeYield();
-      const path = joinCgroup(h.root, rel);
-      const dir = rel === '' ? base : `${base}/${rel}`;
-      const cg = readMemoryCgroup(host, dir, h.mode, out.problems, kmemAccounted);
+      if (!node.present || node.depth > this.filter.maxDepth) continue;
+      const { path, dir } = node;
+      const cg = readMemoryCgroup(host, dir, mode, out.problems, kmemAccounted);
       if (cg.oomKillsLocal !== undefined) oomCounts.set(path, cg.oomKillsLocal);
       const own = cg.limit ?? UNLIMITED;
-      const effective = h.mode === 'v1' ? tighter(cg.hierarchicalLimit ?? own, hostLimit) : tighter(tighter(inherited, own), hostLimit);
-      if (this.onCgroups !== undefined) {
-        // Limited only by the host's RAM is no limit to warn about: the watcher gets undefined then.
-        const cgroupLimit = h.mode === 'v1' ? cg.hierarchicalLimit ?? own : tighter(inherited, own);
-        observed.push({ path, dir, usageBytes: cg.usageBytes, effectiveLimitBytes: cgroupLimit.unlimited || effective.unlimited ? undefined : effective.bytes });
-      }
+      // v1: the kernel's own hierarchical_memory_limit when memory.stat has it; else (and on v2) the tree's.
+      const effective = tighter(mode === 'v1' ? cg.hierarchicalLimit ?? tighter(node.effectiveLimit, own) : tighter(node.effectiveLimit, own), hostLimit);
       const exported = (this.filter.include?.test(path) ?? true) && !(this.filter.exclude?.test(path) ?? false);
       if (exported && (cg.usageBytes !== undefined || cg.processes !== undefined)) {
         const l = cgroupLabels(path);
@@ -123,20 +112,14 @@ export class CgroupCollector implements Collector {
         out.add(c.cgroupPressure, { ...l, kind: 'full' }, cg.pressure?.full?.totalSeconds);
         out.add(c.cgroupProcesses, l, cg.processes);
         // v2 only, and not the root (it has no memory.peak).
-        if (h.mode === 'v2' && rel !== '') {
+        if (mode === 'v2' && node.depth > 0) {
           peakDirs.add(dir);
           out.add(c.cgroupIntervalPeak, l, this.intervalPeaks.read(host, dir, out.problems));
         }
       }
-      if (depth >= this.filter.maxDepth) return;
-      for (const child of host.subdirs(dir).sort()) {
-        await visit(rel === '' ? child : `${rel}/${child}`, depth + 1, tighter(inherited, own));
-      }
-    };
-    await visit('', 0, UNLIMITED);
+    }
     this.intervalPeaks.sweep(host, peakDirs);
     this.onOomCounts?.(oomCounts);
-    this.onCgroups?.(observed);
     return out.result();
   }
 }

@@ -9,10 +9,10 @@ import type { HostFs } from '../host/hostFs.js';
 import type { CollectResult, MetricDesc } from '../model/types.js';
 import { MemlensError } from '../errors.js';
 import { kubeIds, type KubeIds } from '../cgroupfs/kubePath.js';
-import type { MemoryHierarchy } from '../cgroupfs/discover.js';
+import type { CgroupTree } from '../cgroupfs/tree.js';
 import type { KubeletNames } from '../kubernetes/kubelet.js';
 import type { Collector } from './collector.js';
-import { cgroupLabels, joinCgroup, type CgroupFilter } from './cgroup.js';
+import { cgroupLabels, type CgroupFilter } from './cgroup.js';
 import { SampleSink } from './samples.js';
 import { YieldPoint } from './yieldPoint.js';
 
@@ -23,32 +23,30 @@ export class KubernetesCollector implements Collector {
   readonly metrics = KUBERNETES_METRICS;
 
   constructor(
-    private readonly hierarchy: MemoryHierarchy | undefined,
+    /** The live cgroup tree (cgroupfs/tree.ts); undefined without a memory cgroup hierarchy. */
+    private readonly tree: CgroupTree | undefined,
     private readonly filter: CgroupFilter,
     private readonly names: KubeletNames,
     private readonly waitMs = 2000,
   ) {}
 
   async collect(host: HostFs, signal: AbortSignal): Promise<CollectResult> {
-    const h = this.hierarchy;
-    if (h === undefined) throw new MemlensError('MEMLENS_ERR_UNSUPPORTED', 'no cgroup memory controller found in mountinfo');
+    const tree = this.tree;
+    if (tree === undefined) throw new MemlensError('MEMLENS_ERR_UNSUPPORTED', 'no cgroup memory controller found in mountinfo');
     const out = new SampleSink();
     const yp = new YieldPoint(signal);
-    const base = host.hostPath(h.mountPoint);
     const found: Array<[string, KubeIds]> = [];
+    host.list(host.hostPath(tree.hierarchy.mountPoint)); // the hierarchy itself unreadable fails the area
+    tree.ensureFresh();
     // The same cgroups, filter and depth as the cgroup collector, so every info series has series to join.
-    const visit = async (rel: string, depth: number): Promise<void> => {
+    for (const node of tree.nodes()) {
       await yp.maybeYield();
-      const path = joinCgroup(h.root, rel);
+      if (!node.present || node.depth > this.filter.maxDepth) continue;
+      const path = node.path;
       const ids = kubeIds(path);
       const exported = (this.filter.include?.test(path) ?? true) && !(this.filter.exclude?.test(path) ?? false);
       if (exported && ids.podUid !== undefined) found.push([path, ids]);
-      if (depth >= this.filter.maxDepth) return;
-      const dir = rel === '' ? base : `${base}/${rel}`;
-      for (const child of host.subdirs(dir).sort()) await visit(rel === '' ? child : `${rel}/${child}`, depth + 1);
-    };
-    host.list(base); // the hierarchy itself unreadable fails the area
-    await visit('', 0);
+    }
 
     const refresh = this.names.refreshFor(found.map(([, ids]) => ids));
     let timer: NodeJS.Timeout | undefined;

@@ -10,7 +10,8 @@ import type { MemoryHierarchy } from '../cgroupfs/discover.js';
 import type { MetricDesc, Sample } from '../model/types.js';
 import type { OomStore } from '../oom/store.js';
 import type { OomMonitor } from '../oom/monitor.js';
-import type { CgroupObservation } from '../cgroupfs/observation.js';
+import { CgroupTree } from '../cgroupfs/tree.js';
+import { HostFs } from '../host/hostFs.js';
 import type { Collector } from './collector.js';
 import { PROCESS_METRICS, ProcessCollector } from './process.js';
 import { CGROUP_METRICS, CgroupCollector } from './cgroup.js';
@@ -28,8 +29,8 @@ export interface CollectorContext {
   hierarchy: MemoryHierarchy | undefined;
   version: string;
   oom?: { store: OomStore; monitor: OomMonitor };
-  /** The watcher's hook: every cgroup a collection walked. */
-  onCgroups?: (cgroups: CgroupObservation[]) => void;
+  /** The live cgroup tree (cgroupfs/tree.ts); without one, the cgroup collectors use a static tree of `hierarchy`. */
+  tree?: CgroupTree;
   snapshots?: { metricValues(): SnapshotValues };
   watchStats?: { samples(): Sample[] };
   /** Pod names from the kubelet (--kubernetes.kubelet). */
@@ -45,6 +46,20 @@ export interface CollectorEntry {
   create(ctx: CollectorContext): Collector | undefined;
 }
 
+const staticTrees = new WeakMap<CollectorContext, CgroupTree>();
+
+/** The context's tree, or one static tree of its hierarchy (rescanned before each collection) shared by its collectors. */
+function treeOf(ctx: CollectorContext): CgroupTree | undefined {
+  if (ctx.tree !== undefined) return ctx.tree;
+  if (ctx.hierarchy === undefined) return undefined;
+  let t = staticTrees.get(ctx);
+  if (t === undefined) {
+    t = new CgroupTree({ host: new HostFs(ctx.cfg.procRoot, ctx.cfg.sysRoot), hierarchy: ctx.hierarchy, maxDepth: ctx.cfg.cgroup.maxDepth });
+    staticTrees.set(ctx, t);
+  }
+  return t;
+}
+
 export const COLLECTORS: readonly CollectorEntry[] = [
   {
     name: 'process', defaultEnabled: true, metrics: PROCESS_METRICS,
@@ -56,7 +71,7 @@ export const COLLECTORS: readonly CollectorEntry[] = [
     help: 'Per-cgroup memory (usage, limits, memory.stat, events, pressure), v1 or v2.',
     create: (ctx) => {
       const monitor = ctx.oom?.monitor;
-      return new CgroupCollector(ctx.hierarchy, ctx.cfg.cgroup, monitor === undefined ? undefined : (m) => monitor.observeCgroupCounts(m), ctx.onCgroups);
+      return new CgroupCollector(treeOf(ctx), ctx.cfg.cgroup, monitor === undefined ? undefined : (m) => monitor.observeCgroupCounts(m));
     },
   },
   {
@@ -82,7 +97,7 @@ export const COLLECTORS: readonly CollectorEntry[] = [
   {
     name: 'kubernetes', defaultEnabled: true, metrics: KUBERNETES_METRICS,
     help: 'memlens_cgroup_kubernetes_info: pod and container names of cgroups, from the kubelet (only with --kubernetes.kubelet).',
-    create: (ctx) => (ctx.kubelet === undefined ? undefined : new KubernetesCollector(ctx.hierarchy, ctx.cfg.cgroup, ctx.kubelet)),
+    create: (ctx) => (ctx.kubelet === undefined ? undefined : new KubernetesCollector(treeOf(ctx), ctx.cfg.cgroup, ctx.kubelet)),
   },
   {
     name: 'build', defaultEnabled: true, metrics: BUILD_METRICS,

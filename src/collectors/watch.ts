@@ -4,7 +4,10 @@ import * as c from '../model/catalog.js';
 import type { CollectResult, MetricDesc, Sample } from '../model/types.js';
 import type { Collector } from './collector.js';
 
-export const WATCH_METRICS: readonly MetricDesc[] = [c.watchCrossings, c.watchLatency, c.watchLabelSetsDropped];
+export const WATCH_METRICS: readonly MetricDesc[] = [
+  c.watchCrossings, c.watchLatency, c.watchLabelSetsDropped, c.watchCgroups, c.watchPollFallbacks,
+  c.treeCgroups, c.treeRescans, c.treeWatchFailures,
+];
 
 export class WatchCollector implements Collector {
   readonly name = 'watch';

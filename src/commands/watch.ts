@@ -7,8 +7,8 @@ import { HostFs } from '../host/hostFs.js';
 import { describe } from '../errors.js';
 import { discoverHierarchy } from '../cgroupfs/hierarchy.js';
 import { KernelEventLoop } from '../kernel/eventLoop.js';
+import { CgroupTree } from '../cgroupfs/tree.js';
 import { setupWatch } from '../watch/setup.js';
-import { CgroupCollector } from '../collectors/cgroup.js';
 import type { WatchEvent } from '../watch/bus.js';
 
 function mib(bytes: number | null): string {
@@ -46,7 +46,15 @@ export async function watchCommand(cfg: Config, log: Logger, out: NodeJS.Writabl
   } catch (err) {
     log.warn({ err: describe(err) }, 'no kernel event loop (epoll through koffi): polling only');
   }
-  const watch = setupWatch({ ...cfg, watch: { ...cfg.watch, enabled: true } }, hierarchy, host, loop, log, (onCgroups) => new CgroupCollector(hierarchy, cfg.cgroup, undefined, onCgroups));
+  const tree = new CgroupTree({ host, hierarchy, loop, maxDepth: cfg.cgroup.maxDepth, log, rescanIntervalMs: cfg.watch.refreshIntervalMs });
+  try {
+    tree.start();
+  } catch (err) {
+    status.write(`memlens watch: cannot read the cgroup hierarchy: ${describe(err)}\n`);
+    await loop?.close();
+    return 1;
+  }
+  const watch = setupWatch({ ...cfg, watch: { ...cfg.watch, enabled: true } }, tree, loop, log);
   watch.bus.on((ev) => out.write(`${formatEvent(ev)}\n`));
   // The watcher's timers do not hold the process; this does, until a signal.
   const keepAlive = setInterval(() => undefined, 1 << 30);
@@ -55,7 +63,7 @@ export async function watchCommand(cfg: Config, log: Logger, out: NodeJS.Writabl
   const byEventfd = list.filter((w) => w.via === 'v1-eventfd').length;
   status.write(
     `memlens watch: cgroup ${hierarchy.mode}, ${list.length} cgroups watched (thresholds ${cfg.watch.thresholds.join(', ')} of the effective limit; ` +
-      `${byEventfd} by kernel eventfds, ${list.length - byEventfd} polled every ${cfg.watch.pollIntervalMs} ms; re-discovered every ${cfg.watch.refreshIntervalMs / 1000} s). Ctrl-C stops.\n`,
+      `${byEventfd} by kernel eventfds, ${list.length - byEventfd} polled every ${cfg.watch.pollIntervalMs} ms at most; new cgroups followed by inotify, rescanned every ${cfg.watch.refreshIntervalMs / 1000} s). Ctrl-C stops.\n`,
   );
   for (const w of list.slice(0, 10)) status.write(`  ${w.path}  limit ${mib(w.limitBytes)}  [${w.via}${w.psi ? ', psi' : ''}]\n`);
   if (list.length > 10) status.write(`  ... and ${list.length - 10} more\n`);
@@ -66,6 +74,7 @@ export async function watchCommand(cfg: Config, log: Logger, out: NodeJS.Writabl
   });
   clearInterval(keepAlive);
   watch.close();
+  tree.close();
   await loop?.close();
   return 0;
 }

@@ -9,9 +9,9 @@
 import { setImmediate as turn } from 'node:timers/promises';
 import type { KubeRef } from '../kubernetes/kubelet.js';
 import type { HostFs } from '../host/hostFs.js';
-import type { MemoryHierarchy } from '../cgroupfs/discover.js';
+import type { CgroupTree } from '../cgroupfs/tree.js';
 import { readMemoryCgroup } from '../cgroupfs/memory.js';
-import { parseLimit, tighter, type Limit } from '../cgroupfs/limit.js';
+import type { Limit } from '../cgroupfs/limit.js';
 import type { Pressure } from '../procfs/pressure.js';
 import type { Problem } from '../model/types.js';
 import { parseStatus, type ProcStatus } from '../procfs/status.js';
@@ -120,54 +120,18 @@ export interface CaptureOptions {
   kubernetes?: KubeRef;
 }
 
-/** A cgroup path as /proc/PID/cgroup prints it -> its directory under the sysfs root. */
-export function cgroupDir(host: HostFs, h: MemoryHierarchy, path: string): string {
-  if (!path.startsWith('/') || path.split('/').some((s) => s === '..' || s === '.')) {
-    throw new MemlensError('MEMLENS_ERR_INVALID_INPUT', `not a cgroup path: ${JSON.stringify(path)}`);
-  }
-  const root = h.root === '/' ? '' : h.root;
-  let rel: string;
-  if (root === '') rel = path === '/' ? '' : path;
-  else if (path === root) rel = '';
-  else if (path.startsWith(`${root}/`)) rel = path.slice(root.length);
-  else throw new MemlensError('MEMLENS_ERR_NOT_FOUND', `cgroup ${path} is outside this mount's root ${h.root}`);
-  return `${host.hostPath(h.mountPoint)}${rel.replace(/\/+$/, '')}`;
-}
-
 function limitValue(l: Limit | undefined): LimitValue | undefined {
   if (l === undefined) return undefined;
   return l.unlimited ? 'max' : l.bytes;
 }
 
-function childPath(parent: string, name: string): string {
-  return parent === '/' ? `/${name}` : `${parent}/${name}`;
-}
-
-/** v2 has no hierarchical limit file: the tightest memory.max from the cgroup up to the mount root. */
-function v2EffectiveLimit(host: HostFs, h: MemoryHierarchy, path: string): Limit | undefined {
-  let eff: Limit | undefined;
-  let p = path;
-  const top = h.root;
-  for (let i = 0; i < 64; i++) {
-    const dir = cgroupDir(host, h, p);
-    const text = host.tryRead(`${dir}/memory.max`);
-    if (text !== undefined) {
-      const l = parseLimit(text, `${dir}/memory.max`).value;
-      if (l !== undefined) eff = eff === undefined ? l : tighter(eff, l);
-    }
-    if (p === top || p === '/') break;
-    p = p.slice(0, p.lastIndexOf('/')) || '/';
-  }
-  return eff;
-}
-
-function readCgroup(host: HostFs, h: MemoryHierarchy, path: string, dir: string): CgroupEvidence {
+function readCgroup(host: HostFs, tree: CgroupTree, path: string, dir: string): CgroupEvidence {
   const problems: Problem[] = [];
-  const m = readMemoryCgroup(host, dir, h.mode, problems);
+  const m = readMemoryCgroup(host, dir, tree.mode, problems);
   const pidsText = host.tryRead(`${dir}/cgroup.procs`);
   if (pidsText === undefined) throw new MemlensError('MEMLENS_ERR_NOT_FOUND', `cgroup ${path} not found (${dir})`, { path: dir });
   const pids = pidsText.split('\n').filter((l) => /^\d+$/.test(l.trim())).map(Number);
-  const eff = h.mode === 'v1' ? m.hierarchicalLimit : v2EffectiveLimit(host, h, path);
+  const eff = tree.mode === 'v1' ? m.hierarchicalLimit ?? tree.effectiveLimitOf(path) : tree.effectiveLimitOf(path);
   return {
     path,
     usageBytes: m.usageBytes,
@@ -215,7 +179,7 @@ function procRead(host: HostFs, p: ProcessEvidence, file: string, stage: Process
  */
 export async function captureSnapshot(
   host: HostFs,
-  hierarchy: MemoryHierarchy,
+  tree: CgroupTree,
   cgroupPath: string,
   reason: string,
   opts: CaptureOptions,
@@ -226,7 +190,7 @@ export async function captureSnapshot(
   const top = opts.topMappings ?? TOP_MAPPINGS;
 
   // 1. Cgroup files and pids, the whole tree (breadth-first, bounded).
-  const rootDir = cgroupDir(host, hierarchy, cgroupPath);
+  const rootDir = tree.dirOf(cgroupPath);
   const cgroups: CgroupEvidence[] = [];
   const queue: [string, string][] = [[cgroupPath, rootDir]];
   let cgroupsTruncated = false;
@@ -238,13 +202,16 @@ export async function captureSnapshot(
     }
     let cg: CgroupEvidence;
     try {
-      cg = readCgroup(host, hierarchy, path, dir);
+      cg = readCgroup(host, tree, path, dir);
     } catch (err) {
       if (cgroups.length === 0) throw err; // the cgroup asked for
       continue; // a child removed mid-walk
     }
     cgroups.push(cg);
-    for (const name of host.subdirs(dir)) queue.push([childPath(path, name), `${dir}/${name}`]);
+    // The tree's children when it holds the cgroup; a listing below --cgroup.max-depth or for one made an instant ago.
+    const node = tree.get(path);
+    if (node !== undefined && node.dir === dir && tree.live) for (const child of node.children.values()) queue.push([child.path, child.dir]);
+    else for (const name of host.subdirs(dir)) queue.push([path === '/' ? `/${name}` : `${path}/${name}`, `${dir}/${name}`]);
   }
 
   // 2. status, oom_score, oom_score_adj, argv[0] of every process.
@@ -375,7 +342,7 @@ export async function captureSnapshot(
     timeMs,
     reason,
     cgroup: cgroupPath,
-    mode: hierarchy.mode,
+    mode: tree.mode,
     captureEndMs,
     captureDurationMs: performance.now() - t0,
     finishedMs: captureEndMs,

@@ -7,13 +7,14 @@ import type { KubeRef } from '../kubernetes/kubelet.js';
 import { stopRunningCommands } from './hooks.js';
 import type { HostFs } from '../host/hostFs.js';
 import type { MemoryHierarchy } from '../cgroupfs/discover.js';
+import { CgroupTree } from '../cgroupfs/tree.js';
 import type { Logger } from '../log.js';
 import type { Config } from '../config/load.js';
 import type { OomKillRecord } from '../oom/store.js';
 import * as c from '../model/catalog.js';
 import { ConfigError, describe, errnoCode } from '../errors.js';
 import { ensurePrivateDir } from './privateDir.js';
-import { captureSnapshot, cgroupDir, type CaptureOptions, type HoldRecord, type SnapshotDoc } from './capture.js';
+import { captureSnapshot, type CaptureOptions, type HoldRecord, type SnapshotDoc } from './capture.js';
 import { SnapshotStore, isUnder, newSnapshotId, type SnapshotMeta } from './store.js';
 import { OomHold } from './hold.js';
 import { setImmediate as turn } from 'node:timers/promises';
@@ -65,6 +66,8 @@ export function canonicalCgroupPath(p: string): string | undefined {
 export interface SnapshotServiceOptions {
   host: HostFs;
   hierarchy: MemoryHierarchy | undefined;
+  /** The exporter's live cgroup tree (of `hierarchy`); without one a static tree of `hierarchy` is used. */
+  tree?: CgroupTree | undefined;
   config: Config['snapshot'];
   log: Logger;
   /** Crossings of this fraction or above get the hold (with --snapshot.hold): the watcher's top threshold. */
@@ -223,7 +226,7 @@ export class SnapshotService {
     if (h !== undefined) {
       let n: number | undefined;
       try {
-        n = countProcesses(this.opts.host, cgroupDir(this.opts.host, h, cgroup), this.limits.apiMaxProcesses);
+        n = countProcesses(this.opts.host, this.tree(h).dirOf(cgroup), this.limits.apiMaxProcesses);
       } catch (err) {
         this.opts.log.debug({ err: describe(err) }, 'cannot count the processes of the cgroup');
       }
@@ -268,6 +271,15 @@ export class SnapshotService {
     if (f.opts !== undefined) f.opts.hold = held.record;
   }
 
+  private staticTree: CgroupTree | undefined;
+
+  /** The tree capture reads paths and effective limits from. */
+  private tree(h: MemoryHierarchy): CgroupTree {
+    if (this.opts.tree !== undefined) return this.opts.tree;
+    this.staticTree ??= new CgroupTree({ host: this.opts.host, hierarchy: h, maxDepth: 0 });
+    return this.staticTree;
+  }
+
   private async doSnapshot(cgroup: string, kind: TriggerKind, detail: string, wantHold: boolean, flight: Flight): Promise<SnapshotOutcome> {
     const h = this.opts.hierarchy;
     const log = this.opts.log;
@@ -277,7 +289,7 @@ export class SnapshotService {
     }
     let dir: string;
     try {
-      dir = cgroupDir(this.opts.host, h, cgroup);
+      dir = this.tree(h).dirOf(cgroup);
     } catch (err) {
       this.count(kind, 'error');
       return { ok: false, status: 'not-found', error: describe(err) };
@@ -319,7 +331,7 @@ export class SnapshotService {
       if (kube !== undefined) opts.kubernetes = kube;
       flight.opts = opts;
       try {
-        const d = await captureSnapshot(this.opts.host, h, cgroup, `${kind}: ${detail}`, opts);
+        const d = await captureSnapshot(this.opts.host, this.tree(h), cgroup, `${kind}: ${detail}`, opts);
         // A hold joined after the document was built (while rule commands ran).
         if (d.hold === undefined && flight.hold !== undefined) d.hold = flight.hold.record;
         return d;

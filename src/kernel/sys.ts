@@ -76,7 +76,7 @@ function loadLibc(): ReturnType<typeof koffi.load> {
   throw new MemlensError('MEMLENS_ERR_UNSUPPORTED', `cannot load libc through koffi (${failures.join('; ')})`);
 }
 
-const libc = loadLibc();
+export const libc = loadLibc();
 
 const raw = {
   eventfd: libc.func('int eventfd(unsigned int initval, int flags)'),
@@ -123,7 +123,7 @@ export interface ErrnoException extends Error {
   path?: string;
 }
 
-function errnoException(errno: number, syscall: string, path?: string): ErrnoException {
+export function errnoException(errno: number, syscall: string, path?: string): ErrnoException {
   const code = errnoName(errno);
   const where = path === undefined ? '' : ` '${path}'`;
   const e = new Error(`${code}: ${errnoMessage(errno)}, ${syscall}${where}`) as ErrnoException;

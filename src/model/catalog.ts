@@ -165,6 +165,22 @@ export const watchLatency = {
   buckets: [0.0001, 0.00025, 0.0005, 0.001, 0.0025, 0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 1],
 } satisfies MetricDesc;
 
+// ---- the live cgroup tree (src/cgroupfs/tree.ts) and how the watcher arms it
+export const treeCgroups = m('memlens_cgroup_tree_cgroups', 'memlens.cgroup_tree.cgroups', '{cgroup}', 'gauge',
+  'Memory cgroups in the live tree (at most --cgroup.max-depth deep).', [], 'cgroupfs directories, kept current by inotify');
+export const treeRescans = m('memlens_cgroup_tree_rescans_total', 'memlens.cgroup_tree.rescans', '{rescan}', 'counter',
+  'Full rescans of the cgroup tree: at start, on inotify queue overflow, on the --watch.refresh-interval timer, and while inotify cannot keep the tree current (unwatched).',
+  [{ name: 'reason', bound: 'start, overflow, timer, unwatched' }], 'cgroupfs directories');
+export const treeWatchFailures = m('memlens_cgroup_tree_watch_failures_total', 'memlens.cgroup_tree.watch_failures', '{failure}', 'counter',
+  'inotify watches on cgroup directories the kernel refused (ENOSPC: fs.inotify.max_user_watches exhausted); the tree then relies on rescans.',
+  [{ name: 'errno', bound: 'a few errno names' }], 'inotify_add_watch');
+export const watchCgroups = m('memlens_watch_cgroups', 'memlens.watch.cgroups', '{cgroup}', 'gauge',
+  'Cgroups watched for threshold crossings, by how: v1 kernel thresholds (eventfd) or polling.',
+  [{ name: 'via', bound: 'v1-eventfd, poll' }], 'memlens');
+export const watchPollFallbacks = m('memlens_watch_poll_fallbacks_total', 'memlens.watch.poll_fallbacks', '{cgroup}', 'counter',
+  'Cgroups watched by polling because the kernel registration failed (EMFILE: out of file descriptors, or another errno).',
+  [{ name: 'errno', bound: 'a few errno names' }], 'cgroup.event_control');
+
 // ---- snapshots (src/forensics): evidence taken before the OOM kill
 export const snapshotsTotal = m('memlens_snapshots_total', 'memlens.snapshots', '{snapshot}', 'counter',
   'Snapshots attempted, by trigger (threshold crossing, API, CLI) and result (ok, error: full disk, read-only dir, cgroup gone; debounced: within --snapshot.min-interval; refused: --snapshot.max-concurrent, --snapshot.min-free, or an API request for the root or a too-big cgroup).',
@@ -208,6 +224,7 @@ export const catalog: readonly MetricDesc[] = [
   hostMemTotal, hostMemAvailable, hostSwapTotal, hostSwapFree, hostOomKills, hostPressure,
   oomKills, oomLastKill, oomSourceUp, kmsgRecordsLost, oomSeriesDropped,
   watchCrossings, watchLatency, watchLabelSetsDropped,
+  treeCgroups, treeRescans, treeWatchFailures, watchCgroups, watchPollFallbacks,
   snapshotsTotal, snapshotDuration, oomKillsWithSnapshot, snapshotStoreBytes, snapshotStoreSnapshots,
   collectorSuccess, collectorDuration, collectProblems, samplesDropped, buildInfo,
   otlpExports,

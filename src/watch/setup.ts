@@ -1,43 +1,49 @@
-// Wiring of the early-warning watcher, shared by `memlens serve` and `memlens watch`: the bus, the stats, the
-// watcher, and its own cgroup discovery (a cgroup-only walk) for when no scrape hands it the list.
+// Wiring of the early-warning watcher, shared by `memlens serve` and `memlens watch`: the bus, the stats and the
+// watcher following the live cgroup tree (cgroupfs/tree.ts), which main builds and starts.
 import type { Config } from '../config/load.js';
-import type { HostFs } from '../host/hostFs.js';
 import type { Logger } from '../log.js';
+import * as c from '../model/catalog.js';
 import type { Sample } from '../model/types.js';
-import type { MemoryHierarchy } from '../cgroupfs/discover.js';
+import type { CgroupTree } from '../cgroupfs/tree.js';
 import type { KernelEventLoop } from '../kernel/eventLoop.js';
 import { WatchBus } from './bus.js';
 import { WatchStats } from './stats.js';
 import { CgroupWatcher } from './watcher.js';
-import type { CgroupObservation } from '../cgroupfs/observation.js';
 
 export interface WatchSetup {
   bus: WatchBus;
   stats: WatchStats;
   /** undefined when --watch.enabled=false or there is no memory cgroup hierarchy. */
   watcher: CgroupWatcher | undefined;
-  /** For the cgroup collector of the exporter: hands each collection's cgroups to the watcher. */
-  onCgroups: ((cgroups: CgroupObservation[]) => void) | undefined;
-  /** The watch metrics for the runner (none when the watcher is off). */
+  /** The watch and cgroup tree metrics for the runner. */
   samples(): Sample[];
-  /** Starts the periodic re-discovery; resolves after the first walk (never rejects: failures are logged). */
+  /** Follows the tree (which must be started) and arms the watches of its limited cgroups. Never rejects. */
   start(): Promise<void>;
   close(): void;
 }
 
-/** A walk of the hierarchy that ends by handing every cgroup to `onCgroups` (main.ts passes the cgroup collector). */
-export type WalkerFactory = (onCgroups: (cgroups: CgroupObservation[]) => void) => { collect(host: HostFs, signal: AbortSignal): Promise<unknown> };
+/** The tree's own metrics (rescans, watch failures, size). */
+export function treeSamples(tree: CgroupTree | undefined): Sample[] {
+  if (tree === undefined) return [];
+  const out: Sample[] = [{ desc: c.treeCgroups, labels: {}, value: tree.size }];
+  const { rescans, watchFailures } = tree.counts();
+  for (const reason of ['start', 'overflow', 'timer', 'unwatched'] as const) {
+    out.push({ desc: c.treeRescans, labels: { reason }, value: rescans.get(reason) ?? 0 });
+  }
+  for (const [errno, n] of watchFailures) out.push({ desc: c.treeWatchFailures, labels: { errno }, value: n });
+  return out;
+}
 
-export function setupWatch(cfg: Config, hierarchy: MemoryHierarchy | undefined, host: HostFs, loop: KernelEventLoop | undefined, log: Logger, makeWalker: WalkerFactory): WatchSetup {
+export function setupWatch(cfg: Config, tree: CgroupTree | undefined, loop: KernelEventLoop | undefined, log: Logger): WatchSetup {
   const bus = new WatchBus({ onListenerError: (err) => log.error({ err: String(err) }, 'watch: an event listener threw') });
   const stats = new WatchStats();
-  if (!cfg.watch.enabled || hierarchy === undefined) {
+  if (!cfg.watch.enabled || tree === undefined) {
     if (cfg.watch.enabled) log.warn('watch: no cgroup memory hierarchy: nothing to watch');
-    return { bus, stats, watcher: undefined, onCgroups: undefined, samples: () => [], start: () => Promise.resolve(), close: () => undefined };
+    return { bus, stats, watcher: undefined, samples: () => treeSamples(tree), start: () => Promise.resolve(), close: () => undefined };
   }
   const wlog = log.child({ component: 'watch' });
   const watcher = new CgroupWatcher({
-    mode: hierarchy.mode,
+    mode: tree.mode,
     loop,
     bus,
     stats,
@@ -48,24 +54,29 @@ export function setupWatch(cfg: Config, hierarchy: MemoryHierarchy | undefined, 
     include: cfg.cgroup.include,
     exclude: cfg.cgroup.exclude,
   });
-  const onCgroups = (cgroups: CgroupObservation[]): void => watcher.observe(cgroups);
-  const walker = makeWalker(onCgroups);
   return {
     bus,
     stats,
     watcher,
-    onCgroups,
-    samples: () => stats.samples(),
-    start: () =>
-      watcher.startRefresh(async () => {
-        const ac = new AbortController();
-        const timer = setTimeout(() => ac.abort(), cfg.collectTimeoutMs);
-        try {
-          await walker.collect(host, ac.signal);
-        } finally {
-          clearTimeout(timer);
-        }
-      }, cfg.watch.refreshIntervalMs),
+    samples: () => {
+      const via = watcher.countsByVia();
+      const out = [
+        ...stats.samples(),
+        ...treeSamples(tree),
+        { desc: c.watchCgroups, labels: { via: 'v1-eventfd' }, value: via.eventfd },
+        { desc: c.watchCgroups, labels: { via: 'poll' }, value: via.poll },
+      ];
+      for (const [errno, n] of watcher.pollFallbacks) out.push({ desc: c.watchPollFallbacks, labels: { errno }, value: n });
+      return out;
+    },
+    start: () => {
+      try {
+        watcher.attach(tree);
+      } catch (err) {
+        wlog.error({ err: String(err) }, 'watch: cannot follow the cgroup tree');
+      }
+      return Promise.resolve();
+    },
     close: () => watcher.close(),
   };
 }

@@ -42,6 +42,8 @@ export function thresholdBytes(fraction: number, limitBytes: number): number {
  * crossing; a reading below re-arms it, so a ramp down and up again crosses again. The first reading only sets the
  * state (a cgroup already above when the watch starts was not seen crossing).
  */
+const NONE: readonly number[] = Object.freeze([]);
+
 export class CrossingTracker {
   private readonly above: boolean[];
   readonly thresholdsBytes: readonly number[];
@@ -56,15 +58,16 @@ export class CrossingTracker {
     this.above = this.thresholdsBytes.map((t) => initialUsageBytes !== undefined && initialUsageBytes >= t);
   }
 
-  /** The fractions crossed upward by this reading, ascending. */
-  update(usageBytes: number): number[] {
-    const crossed: number[] = [];
-    this.thresholdsBytes.forEach((t, i) => {
-      const nowAbove = usageBytes >= t;
-      if (nowAbove && !this.above[i]) crossed.push(this.fractions[i]!);
+  /** The fractions crossed upward by this reading, ascending (one shared empty array when none: pollers call this thousands of times a second). */
+  update(usageBytes: number): readonly number[] {
+    let crossed: number[] | undefined;
+    const ts = this.thresholdsBytes;
+    for (let i = 0; i < ts.length; i++) {
+      const nowAbove = usageBytes >= ts[i]!;
+      if (nowAbove && !this.above[i]) (crossed ??= []).push(this.fractions[i]!);
       this.above[i] = nowAbove;
-    });
-    return crossed;
+    }
+    return crossed ?? NONE;
   }
 
   isAbove(fraction: number): boolean {

@@ -1,29 +1,34 @@
 // Early warning: watches the cgroups closest to their limit and turns upward crossings of --watch.thresholds (and the
 // kernel's own memory events) into WatchEvents on the bus (DESIGN.md "Seeing the OOM coming", KERNEL.md).
 //
-// Which cgroups: handed over after each collection by the cgroup collector (observe()): those with an effective
-// limit, filtered by include/exclude, at most maxCgroups, tightest headroom first. Each observe() reconciles: new
-// cgroups get watches, cgroups that left the set lose them, a changed effective limit re-registers the thresholds.
+// Which cgroups: those of the live cgroup tree (cgroupfs/tree.ts) with an effective limit, filtered by
+// include/exclude, at most maxCgroups, tightest headroom first. The tree's changes arm at once: a cgroup made (or a
+// limit written) is watched in the same turn of the event loop as its inotify event, a changed effective limit
+// re-registers the thresholds, a removed cgroup releases its fds and watches. After each full rescan of the tree
+// observe() reconciles the whole set by headroom (reading each candidate's usage once).
 //
 // cgroup v1: one eventfd per threshold on memory.usage_in_bytes through cgroup.event_control, plus one on
 //   memory.oom_control. The kernel signals crossings in both directions (and once on rmdir): each signal re-reads the
 //   usage through the held fd and only upward crossings become events. Without write access to cgroup.event_control
 //   (EACCES, EPERM, EROFS: an unprivileged container) v1 falls back to polling memory.usage_in_bytes, said once.
-// cgroup v2 (no usage thresholds in the kernel): memory.current polled every pollIntervalMs through a held fd (one
-//   pread per cgroup), inotify on memory.events (high/max/oom/oom_kill deltas), and a PSI trigger on memory.pressure
+// cgroup v2 (no usage thresholds in the kernel): memory.current polled through a held fd (one pread per cgroup),
+//   adaptively: each cgroup's next read comes when, allocating at FAST_ALLOC_BYTES_PER_S (or faster, if it was seen
+//   faster), it could reach its next threshold; a few ms near a threshold, pollIntervalMs far from it. inotify on
+//   memory.events (high/max/oom/oom_kill deltas), and a PSI trigger on memory.pressure
 //   where the kernel takes one (else said once, and done without).
 // Without a kernel event loop (koffi unavailable) both fall back to polling.
 //
 // The held poll fds and the one-shot file reads use node:fs directly rather than HostFs: the paths are already
 // under --path.sysfs (they come from the collector), and HostFs has no held-fd read.
-import { closeSync, openSync, readFileSync, readSync } from 'node:fs';
+import { closeSync, openSync, readFileSync } from 'node:fs';
 import type { Logger } from '../log.js';
 import type { CgroupMode } from '../cgroupfs/discover.js';
 import { describe, errnoCode, isGone } from '../errors.js';
 import { parseFlatKeyed } from '../procfs/common.js';
 import type { KernelEventLoop, PsiFire, V1Signal, Watch } from '../kernel/eventLoop.js';
-import { IN_IGNORED, IN_MODIFY, IN_Q_OVERFLOW } from '../kernel/sys.js';
+import { IN_IGNORED, IN_MODIFY, IN_Q_OVERFLOW, errnoException, lastErrno, sys } from '../kernel/sys.js';
 import type { InotifyEvent } from '../kernel/sys.js';
+import type { CgroupNode, CgroupTree, TreeChange } from '../cgroupfs/tree.js';
 import type { WatchBus, WatchEvent, WatchEventInput, WatchSource } from './bus.js';
 import type { WatchStats } from './stats.js';
 import { CrossingTracker, V2_EVENT_KEYS, counterDeltas, selectWatched } from './thresholds.js';
@@ -79,14 +84,41 @@ interface Watched {
   psi: boolean;
   /** Held fd of the usage file, for polling; undefined when the kernel signals (v1 eventfds). */
   pollFd: number | undefined;
+  /** Polled by path (open, read, close each time): no fd could be held for it (EMFILE). */
+  pollByPath: boolean;
+  /** Adaptive polling: when the next read is due (performance.now() ms), and the last reading. */
+  nextPollMs: number;
+  lastUsage: number | undefined;
+  lastReadMs: number;
   usageFile: 'memory.usage_in_bytes' | 'memory.current';
   eventsPrev: Map<string, number> | undefined;
   dropped: boolean;
 }
 
 const USAGE_READ_BYTES = 64;
+/** The allocation rate polling is sized for: a cgroup is read again before it could cross at this rate (1 GiB/s). */
+export const FAST_ALLOC_BYTES_PER_S = 2 ** 30;
+/** The shortest gap between two reads of one cgroup. */
+export const MIN_POLL_MS = 2;
+/** errnos of running out of file descriptors: the cgroup is polled by path instead, counted. */
+const OUT_OF_FDS = new Set(['EMFILE', 'ENFILE']);
 /** errnos that mean "not allowed to write cgroup.event_control": fall back to polling for every v1 cgroup. */
 const NO_WRITE_ACCESS = new Set(['EACCES', 'EPERM', 'EROFS']);
+
+/** A decimal usage file ("12345\n") read into buf[0, n): the number, or undefined when it is not one. */
+function parseUsageBytes(buf: Buffer, n: number): number | undefined {
+  let v = 0;
+  let digits = 0;
+  for (let i = 0; i < n; i++) {
+    const c = buf[i]!;
+    if (c >= 48 && c <= 57) {
+      v = v * 10 + (c - 48);
+      digits++;
+    } else if (c === 10 && i === n - 1) break;
+    else return undefined;
+  }
+  return digits > 0 && digits < 17 ? v : undefined;
+}
 
 function parseUsage(text: string | undefined): number | undefined {
   if (text === undefined) return undefined;
@@ -98,23 +130,24 @@ export class CgroupWatcher {
   private readonly watched = new Map<string, Watched>();
   private readonly readBuf = Buffer.alloc(USAGE_READ_BYTES);
   private pollTimer: NodeJS.Timeout | undefined;
-  private refreshTimer: NodeJS.Timeout | undefined;
-  private refreshing = false;
   private v1EventControl = true;
   private psiSpec: PsiTriggerSpec | false;
   private closed = false;
-  private lastObservedMs = 0;
   private readonly saidOnce = new Set<string>();
+  private pollDueMs = Number.POSITIVE_INFINITY;
+  private tree: CgroupTree | undefined;
+  private detachTree: (() => void) | undefined;
+  /** errno -> cgroups polled because the kernel registration (or the poll fd) failed. */
+  readonly pollFallbacks = new Map<string, number>();
 
   constructor(private readonly opts: WatcherOptions) {
     this.psiSpec = opts.psi ?? DEFAULT_PSI_TRIGGER;
     if (opts.loop === undefined) this.once('no-loop', () => opts.log.warn('no kernel event loop: watched cgroups are polled'));
   }
 
-  /** The cgroups a collection walked (the cgroup collector's onCgroups hook): reconciles the watched set. */
+  /** Reconciles the watched set with these cgroups (every limited cgroup of the tree, with its usage). */
   observe(cgroups: readonly CgroupObservation[]): void {
     if (this.closed) return;
-    this.lastObservedMs = Date.now();
     const selected = selectWatched(cgroups, { include: this.opts.include, exclude: this.opts.exclude, maxCgroups: this.opts.maxCgroups });
     const keep = new Set(selected.map((o) => o.path));
     for (const w of [...this.watched.values()]) if (!keep.has(w.path)) this.drop(w, 'left the watched set');
@@ -133,23 +166,62 @@ export class CgroupWatcher {
   }
 
   /**
-   * Re-runs `discover` (which ends in observe()) whenever no collection has handed the watcher a list for
-   * `everyMs`, and once now: the watched set stays current when nobody scrapes. A failing discovery is logged.
-   * Resolves when the first discovery is done (never rejects).
+   * Follows the live cgroup tree: its changes arm, re-arm and release watches at once, and each of its full rescans
+   * (the first one included) reconciles the whole set by headroom. Reconciles now.
    */
-  startRefresh(discover: () => Promise<void>, everyMs: number): Promise<void> {
-    const run = (): Promise<void> => {
-      if (this.refreshing || this.closed || Date.now() - this.lastObservedMs < everyMs) return Promise.resolve();
-      this.refreshing = true;
-      return discover()
-        .catch((err: unknown) => this.opts.log.error({ err: describe(err) }, 'watch: cgroup discovery failed'))
-        .finally(() => {
-          this.refreshing = false;
-        });
-    };
-    this.refreshTimer = setInterval(() => void run(), Math.max(100, Math.floor(everyMs / 2)));
-    this.refreshTimer.unref();
-    return run();
+  attach(tree: CgroupTree): void {
+    this.detachTree?.();
+    this.tree = tree;
+    this.detachTree = tree.onChange((c) => this.onTreeChange(c));
+    this.reconcile();
+  }
+
+  /** Every cgroup of the tree with a finite effective limit, with its usage read now, handed to observe(). */
+  reconcile(): void {
+    const tree = this.tree;
+    if (tree === undefined || this.closed) return;
+    const usageFile = this.opts.mode === 'v1' ? 'memory.usage_in_bytes' : 'memory.current';
+    const obs: CgroupObservation[] = [];
+    for (const n of tree.nodes()) {
+      const limit = finiteLimit(n);
+      if (limit === undefined || !this.matches(n.path)) continue;
+      let usage: number | undefined;
+      try {
+        usage = this.readUsageByPath(n.dir, usageFile);
+      } catch {
+        usage = undefined;
+      }
+      obs.push({ path: n.path, dir: n.dir, usageBytes: usage, effectiveLimitBytes: limit });
+    }
+    this.observe(obs);
+  }
+
+  private matches(path: string): boolean {
+    return (this.opts.include?.test(path) ?? true) && !(this.opts.exclude?.test(path) ?? false);
+  }
+
+  private onTreeChange(c: TreeChange): void {
+    if (this.closed) return;
+    if (c.kind === 'rescanned') {
+      this.reconcile();
+      return;
+    }
+    const w = this.watched.get(c.node.path);
+    if (c.kind === 'removed') {
+      if (w !== undefined && w.dir === c.node.dir) this.drop(w, 'cgroup removed');
+      this.schedulePoll();
+      return;
+    }
+    // added, or its effective limit moved.
+    const limit = finiteLimit(c.node);
+    if (limit === undefined || !this.matches(c.node.path) || c.node.depth === 0) {
+      if (w !== undefined) this.drop(w, 'no limit');
+    } else if (w !== undefined) {
+      if (w.limitBytes !== limit) this.rearm(w, limit);
+    } else if (this.watched.size < this.opts.maxCgroups) {
+      this.start(c.node.path, c.node.dir, limit, true);
+    }
+    this.schedulePoll();
   }
 
   /** Watched cgroups, tightest headroom first as selected. */
@@ -159,7 +231,7 @@ export class CgroupWatcher {
       dir: w.dir,
       limitBytes: w.limitBytes,
       thresholdsBytes: w.tracker.thresholdsBytes,
-      via: w.pollFd === undefined ? 'v1-eventfd' : 'poll',
+      via: w.pollFd === undefined && !w.pollByPath ? 'v1-eventfd' : 'poll',
       loopWatches: w.thresholdWatches.filter((x) => !x.closed).length + w.otherWatches.filter((x) => !x.closed).length,
       psi: w.psi,
     }));
@@ -172,33 +244,81 @@ export class CgroupWatcher {
     return n;
   }
 
-  /** One pass of the poller over every polled cgroup (the timer calls it; tests may too). */
-  pollOnce(): void {
-    for (const w of [...this.watched.values()]) {
-      if (w.pollFd === undefined || w.dropped) continue;
+  /** Reads every polled cgroup whose read is due (all of them with `all`); the poll timer calls it, tests may too. */
+  pollOnce(all = true): void {
+    const now = performance.now();
+    // A reading a millisecond early costs nothing; a separate wake-up for it would.
+    const horizon = now + 1;
+    for (const w of this.watched.values()) {
+      if ((w.pollFd === undefined && !w.pollByPath) || w.dropped) continue;
+      if (!all && w.nextPollMs > horizon) continue;
       let usage: number | undefined;
       try {
-        const n = readSync(w.pollFd, this.readBuf, 0, this.readBuf.length, 0);
-        usage = parseUsage(this.readBuf.toString('latin1', 0, n));
+        if (w.pollFd !== undefined) {
+          // pread(2) through koffi and the digits parsed in place: the cheapest read from JS (bench/poll-idle).
+          const n = sys.pread(w.pollFd, this.readBuf, this.readBuf.length, 0);
+          if (n < 0) throw errnoException(lastErrno(), 'pread');
+          usage = parseUsageBytes(this.readBuf, n);
+        } else {
+          usage = this.readUsageByPath(w.dir, w.usageFile);
+          if (usage === undefined) {
+            this.drop(w, 'cgroup removed');
+            continue;
+          }
+        }
       } catch (err) {
         if (isGone(err)) this.drop(w, 'cgroup removed');
         else this.once(`poll-${errnoCode(err) ?? 'error'}`, () => this.opts.log.warn({ cgroup: w.path, err: describe(err) }, 'watch: cannot read usage'));
+        w.nextPollMs = now + this.opts.pollIntervalMs;
         continue;
       }
-      const readAtNs = process.hrtime.bigint();
       if (usage === undefined) continue;
-      const source: WatchSource = this.opts.mode === 'v1' ? 'v1-poll' : 'v2-poll';
-      for (const threshold of w.tracker.update(usage)) {
-        this.publish(w, { source, threshold, usageBytes: usage, count: 1 }, readAtNs);
+      const crossed = w.tracker.update(usage);
+      if (crossed.length > 0) {
+        const readAtNs = process.hrtime.bigint();
+        const source: WatchSource = this.opts.mode === 'v1' ? 'v1-poll' : 'v2-poll';
+        for (const threshold of crossed) this.publish(w, { source, threshold, usageBytes: usage, count: 1 }, readAtNs);
       }
+      const delay = this.nextPollDelayMs(w, usage, now);
+      // Far from every threshold: on the common poll-interval grid (the nearest grid point, so a wake-up a little late
+      // does not skip one), so that idle cgroups share one timer wake-up.
+      const every = this.opts.pollIntervalMs;
+      w.nextPollMs = delay >= every ? Math.max(now + MIN_POLL_MS, Math.round((now + delay) / every) * every) : now + delay;
+      w.lastUsage = usage;
+      w.lastReadMs = now;
     }
+  }
+
+  /**
+   * Adaptive polling: the time the cgroup needs to reach its next threshold not yet crossed (or its limit, when
+   * every threshold is crossed) at FAST_ALLOC_BYTES_PER_S, or at the rate seen since the last read when that was
+   * faster; between MIN_POLL_MS and pollIntervalMs.
+   */
+  private nextPollDelayMs(w: Watched, usage: number, now: number): number {
+    let rate = FAST_ALLOC_BYTES_PER_S;
+    if (w.lastUsage !== undefined && now > w.lastReadMs) {
+      const seen = ((usage - w.lastUsage) * 1000) / (now - w.lastReadMs);
+      if (seen > rate) rate = seen;
+    }
+    const next = w.tracker.thresholdsBytes.find((t) => t > usage) ?? w.limitBytes;
+    const distance = Math.max(0, next - usage);
+    const ms = (distance / rate) * 1000;
+    return Math.min(this.opts.pollIntervalMs, Math.max(MIN_POLL_MS, ms));
+  }
+
+  /** Cgroups watched by each way, for memlens_watch_cgroups. */
+  countsByVia(): { eventfd: number; poll: number } {
+    let eventfd = 0;
+    let poll = 0;
+    for (const w of this.watched.values()) if (w.pollFd === undefined && !w.pollByPath) eventfd++; else poll++;
+    return { eventfd, poll };
   }
 
   close(): void {
     if (this.closed) return;
     this.closed = true;
-    clearInterval(this.pollTimer);
-    clearInterval(this.refreshTimer);
+    clearTimeout(this.pollTimer);
+    this.detachTree?.();
     this.pollTimer = undefined;
     for (const w of [...this.watched.values()]) this.drop(w, 'watcher closed');
   }
@@ -220,24 +340,52 @@ export class CgroupWatcher {
     }
   }
 
-  private start(path: string, dir: string, limitBytes: number): void {
+  /**
+   * `fresh`: the cgroup was just made or just got its limit (a tree event, not a rescan): a reading already above a
+   * threshold at arming is a crossing (it happened in the milliseconds before the watch existed), published as a
+   * poll reading. Otherwise the first reading only sets the state.
+   */
+  private start(path: string, dir: string, limitBytes: number, fresh = false): void {
     const usageFile = this.opts.mode === 'v1' ? 'memory.usage_in_bytes' : 'memory.current';
     let usage: number | undefined;
     try {
       usage = this.readUsageByPath(dir, usageFile);
     } catch (err) {
-      this.once(`start-${errnoCode(err) ?? 'error'}`, () => this.opts.log.warn({ cgroup: path, err: describe(err) }, 'watch: cannot read usage'));
-      return;
+      const code = errnoCode(err);
+      if (code === undefined || !OUT_OF_FDS.has(code)) {
+        this.once(`start-${code ?? 'error'}`, () => this.opts.log.warn({ cgroup: path, err: describe(err) }, 'watch: cannot read usage'));
+        return;
+      }
+      // Out of fds even for one read: arm anyway (it falls back to polling by path), from a zero reading.
+      usage = 0;
+      fresh = true;
     }
     if (usage === undefined) return; // gone between the collection and now
     const w: Watched = {
-      path, dir, limitBytes, tracker: new CrossingTracker(this.opts.thresholds, limitBytes, usage),
-      thresholdWatches: [], otherWatches: [], psi: false, pollFd: undefined, usageFile, eventsPrev: undefined, dropped: false,
+      path, dir, limitBytes, tracker: new CrossingTracker(this.opts.thresholds, limitBytes, fresh ? 0 : usage),
+      thresholdWatches: [], otherWatches: [], psi: false, pollFd: undefined, pollByPath: false, nextPollMs: 0, lastUsage: usage,
+      lastReadMs: performance.now(), usageFile, eventsPrev: undefined, dropped: false,
     };
     this.watched.set(path, w);
     if (this.opts.mode === 'v1') this.startV1(w);
     else this.startV2(w);
-    if (w.dropped) this.watched.delete(path);
+    if (w.dropped) {
+      this.watched.delete(path);
+      return;
+    }
+    if (fresh) {
+      // Read again now that the kernel watches: whatever was charged before registration is seen here.
+      let now: number | undefined;
+      try {
+        now = this.readUsageByPath(dir, usageFile);
+      } catch {
+        now = usage;
+      }
+      const readAtNs = process.hrtime.bigint();
+      if (now === undefined) return;
+      const source: WatchSource = this.opts.mode === 'v1' ? 'v1-poll' : 'v2-poll';
+      for (const threshold of w.tracker.update(now)) this.publish(w, { source, threshold, usageBytes: now, count: 1 }, readAtNs);
+    }
   }
 
   /** Threshold eventfds + oom_control, or polling when the loop or write access is missing. */
@@ -257,13 +405,22 @@ export class CgroupWatcher {
           w.dropped = true;
           return;
         }
-        if (code !== undefined && NO_WRITE_ACCESS.has(code)) {
+        if (code !== undefined && OUT_OF_FDS.has(code)) {
+          this.countFallback(code);
+          this.once(`v1-register-${code}`, () =>
+            this.opts.log.warn({ cgroup: w.path, errno: code }, 'watch: out of file descriptors: polling the cgroups that cannot be armed (counted in memlens_watch_poll_fallbacks_total)'),
+          );
+          // Polled by path: holding a fd for it would take the last ones from every other reader.
+          w.pollByPath = true;
+          return;
+        } else if (code !== undefined && NO_WRITE_ACCESS.has(code)) {
           this.v1EventControl = false;
           this.opts.log.warn(
             { cgroup: w.path, errno: code, pollIntervalMs: this.opts.pollIntervalMs },
             'watch: cannot register in cgroup.event_control (needs write access to cgroupfs): polling memory.usage_in_bytes instead',
           );
         } else {
+          this.countFallback(code ?? 'error');
           this.once(`v1-register-${code ?? 'error'}`, () =>
             this.opts.log.warn({ cgroup: w.path, err: describe(err) }, 'watch: v1 event registration failed: polling this cgroup'),
           );
@@ -333,10 +490,21 @@ export class CgroupWatcher {
     this.opts.log.info({ cgroup: w.path, reason }, 'watch: the kernel takes no PSI trigger on memory.pressure: going on without');
   }
 
+  private countFallback(code: string): void {
+    this.pollFallbacks.set(code, (this.pollFallbacks.get(code) ?? 0) + 1);
+  }
+
   private openPollFd(w: Watched): void {
     try {
       w.pollFd = openSync(`${w.dir}/${w.usageFile}`, 'r');
     } catch (err) {
+      const code = errnoCode(err);
+      if (code !== undefined && OUT_OF_FDS.has(code)) {
+        // No fd to hold: read by path on each poll (it needs one only for the moment of the read).
+        w.pollByPath = true;
+        if (w.thresholdWatches.length === 0 && this.opts.mode === 'v2') this.countFallback(code);
+        return;
+      }
       if (!isGone(err)) this.once(`open-${errnoCode(err) ?? 'error'}`, () => this.opts.log.warn({ cgroup: w.path, err: describe(err) }, 'watch: cannot open usage file'));
       w.dropped = true;
     }
@@ -395,15 +563,27 @@ export class CgroupWatcher {
     this.opts.log.debug({ cgroup: w.path, why }, 'watch: cgroup no longer watched');
   }
 
+  /** One timer for every polled cgroup, set to the earliest read due. */
   private schedulePoll(): void {
-    const anyPolled = [...this.watched.values()].some((w) => w.pollFd !== undefined);
-    if (anyPolled && this.pollTimer === undefined && !this.closed) {
-      this.pollTimer = setInterval(() => this.pollOnce(), Math.max(1, this.opts.pollIntervalMs));
-      this.pollTimer.unref();
-    } else if (!anyPolled && this.pollTimer !== undefined) {
-      clearInterval(this.pollTimer);
+    if (this.closed) return;
+    let due = Number.POSITIVE_INFINITY;
+    for (const w of this.watched.values()) if ((w.pollFd !== undefined || w.pollByPath) && !w.dropped && w.nextPollMs < due) due = w.nextPollMs;
+    if (due === Number.POSITIVE_INFINITY) {
+      clearTimeout(this.pollTimer);
       this.pollTimer = undefined;
+      this.pollDueMs = due;
+      return;
     }
+    if (this.pollTimer !== undefined && this.pollDueMs <= due) return;
+    clearTimeout(this.pollTimer);
+    this.pollDueMs = due;
+    this.pollTimer = setTimeout(() => {
+      this.pollTimer = undefined;
+      this.pollDueMs = Number.POSITIVE_INFINITY;
+      this.pollOnce(false);
+      this.schedulePoll();
+    }, Math.max(0, due - performance.now()));
+    this.pollTimer.unref();
   }
 
   private arrivedNs(): bigint {
@@ -521,4 +701,9 @@ export class CgroupWatcher {
     }
     return published;
   }
+}
+
+/** The effective limit of a tree node in bytes, or undefined when unlimited. */
+function finiteLimit(n: CgroupNode): number | undefined {
+  return n.effectiveLimit.unlimited ? undefined : n.effectiveLimit.bytes;
 }

@@ -2,8 +2,8 @@
 // ramping its memory at about 100 MiB/s (1 MiB touched every 10 ms): the 0.9 and 0.95 events arrive in order, before
 // the OOM kill, each with usage >= its threshold; ramp down and up fires again; a changed limit moves the thresholds;
 // rmdir drops the watch; 200 cgroups created and removed leave no fd behind.
-// The watched set comes from the real CgroupCollector's onCgroups hook over the host's hierarchy (include = the test
-// cgroup), as in the exporter. Needs root and a writable v1 memory controller: skipped on a laptop, failing under CI=true.
+// The watched set comes from the live cgroup tree over the host's hierarchy (include = the test cgroup), as in the
+// exporter. Needs root and a writable v1 memory controller: skipped on a laptop, failing under CI=true.
 import { after, before, describe, test } from 'node:test';
 import type { TestContext } from 'node:test';
 import assert from 'node:assert/strict';
@@ -17,7 +17,7 @@ import { setTimeout as sleep } from 'node:timers/promises';
 import { pino } from 'pino';
 import { HostFs } from '../../src/host/hostFs.js';
 import { discoverHierarchy } from '../../src/cgroupfs/hierarchy.js';
-import { CgroupCollector } from '../../src/collectors/cgroup.js';
+import { CgroupTree } from '../../src/cgroupfs/tree.js';
 import { KernelEventLoop } from '../../src/kernel/eventLoop.js';
 import { WatchBus } from '../../src/watch/bus.js';
 import type { WatchEvent } from '../../src/watch/bus.js';
@@ -165,7 +165,8 @@ interface Harness {
   watcher: CgroupWatcher;
   events: Array<WatchEvent & { atNs: bigint }>;
   logLines: Array<Record<string, unknown>>;
-  /** One walk of the real cgroup collector, the watcher fed through the onCgroups hook. */
+  tree: CgroupTree;
+  /** One full rescan of the live tree, which ends in the watcher's reconcile. */
   collect(): Promise<void>;
   close(): Promise<void>;
 }
@@ -190,14 +191,18 @@ function harness(include: RegExp, opts: { maxCgroups?: number } = {}): Harness {
   const host = new HostFs('/proc', '/sys');
   const hierarchy = discoverHierarchy(host);
   assert.equal(hierarchy?.mode, 'v1');
-  const collector = new CgroupCollector(hierarchy, { include, exclude: undefined, maxDepth: 16 }, undefined, (l) => watcher.observe(l));
+  const tree = new CgroupTree({ host, hierarchy: hierarchy!, loop, maxDepth: 16, log });
+  tree.start();
+  watcher.attach(tree);
   return {
-    loop, bus, stats, watcher, events, logLines,
+    loop, bus, stats, watcher, events, logLines, tree,
     collect: async () => {
-      await collector.collect(host, new AbortController().signal);
+      tree.rescan('timer');
+      await Promise.resolve();
     },
     close: async () => {
       watcher.close();
+      tree.close();
       await loop.close();
     },
   };
@@ -365,7 +370,7 @@ describe('early warning on the real kernel (cgroup v1)', { skip }, () => {
     const cg = newCgroup(64 * MiB);
     const h = harness(new RegExp(`^${escape(cg.path)}$`));
     try {
-      const baseLoop = h.loop.openFdCount();
+      const baseLoop = 3; // epoll, the control eventfd, the shared inotify fd (the cgroup was armed at attach)
       await h.collect();
       assert.equal(h.watcher.list().length, 1);
       assert.equal(h.loop.openFdCount(), baseLoop + 6);

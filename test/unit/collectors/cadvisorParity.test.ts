@@ -7,6 +7,7 @@ import { cpSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
 import { CgroupCollector, type CgroupFilter } from '../../../src/collectors/cgroup.js';
 import { ProcessCollector, type ProcessOptions } from '../../../src/collectors/process.js';
 import { discoverHierarchy } from '../../../src/cgroupfs/hierarchy.js';
+import { CgroupTree } from '../../../src/cgroupfs/tree.js';
 import { DEFAULT_STAT_ITEMS } from '../../../src/config/statItems.js';
 import type { CollectResult } from '../../../src/model/types.js';
 import { hostOf, scratchTree, series, signal, treeRoot, value } from './trees.js';
@@ -22,7 +23,8 @@ const V2_PARENT = '/workloads/job-42c9';
 
 async function cgroups(root: string, filter: CgroupFilter = ALL): Promise<CollectResult> {
   const host = hostOf(root);
-  return new CgroupCollector(discoverHierarchy(host), filter).collect(host, signal());
+  const h = discoverHierarchy(host);
+  return new CgroupCollector(h === undefined ? undefined : new CgroupTree({ host, hierarchy: h, maxDepth: filter.maxDepth }), filter).collect(host, signal());
 }
 
 /** key -> number of a `key value` file, straight from the text (the test's own reading). */

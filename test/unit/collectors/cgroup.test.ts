@@ -1,6 +1,7 @@
 import { test } from 'node:test';
 import assert from 'node:assert/strict';
 import { mkdirSync, writeFileSync } from 'node:fs';
+import { CgroupTree } from '../../../src/cgroupfs/tree.js';
 import { CgroupCollector, type CgroupFilter } from '../../../src/collectors/cgroup.js';
 import { discoverHierarchy } from '../../../src/cgroupfs/hierarchy.js';
 import { buildCollectors } from '../../../src/collectors/registry.js';
@@ -19,7 +20,8 @@ const V2_RAM = 131981020 * 1024;
 
 async function collect(root: string, filter: CgroupFilter = ALL): Promise<CollectResult> {
   const host = hostOf(root);
-  return new CgroupCollector(discoverHierarchy(host), filter).collect(host, signal());
+  const h = discoverHierarchy(host);
+  return new CgroupCollector(h === undefined ? undefined : new CgroupTree({ host, hierarchy: h, maxDepth: filter.maxDepth }), filter).collect(host, signal());
 }
 
 const cgroups = (r: CollectResult): string[] => [...new Set(r.samples.map((s) => s.labels['cgroup'] ?? ''))].sort();

@@ -33,7 +33,7 @@ function fullContext(root: string): CollectorContext {
   stats.latency.observe(0.004);
   return {
     cfg, hierarchy: discoverHierarchy(new HostFs(cfg.procRoot, cfg.sysRoot)), version: 'test', oom: { store, monitor },
-    onCgroups: () => undefined, watchStats: stats,
+    watchStats: stats,
     // Nothing listens there: the fixture trees have no pod cgroups anyway (test/unit/kubernetes covers its output).
     kubelet: new KubeletNames({ url: new URL('http://127.0.0.1:1'), tokenFile: `${root}/no-token`, caFile: undefined, insecureSkipVerify: false, refreshMinIntervalMs: 3_600_000, timeoutMs: 200 }, () => undefined, memoryLogger().log),
     snapshots: { metricValues: () => ({ counts: [{ reason: 'api', result: 'ok', n: 1 }], lastDurationSeconds: 0.2, killsWithSnapshot: 1, stored: { count: 1, bytes: 10 } }) },

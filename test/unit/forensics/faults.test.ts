@@ -13,6 +13,7 @@ import { setTimeout as sleep } from 'node:timers/promises';
 import { SnapshotCollector } from '../../../src/collectors/snapshot.js';
 import { HostFs } from '../../../src/host/hostFs.js';
 import type { MemoryHierarchy } from '../../../src/cgroupfs/discover.js';
+import { CgroupTree } from '../../../src/cgroupfs/tree.js';
 import { captureSnapshot } from '../../../src/forensics/capture.js';
 import { SnapshotService } from '../../../src/forensics/snapshots.js';
 import type { CommandResult } from '../../../src/forensics/hooks.js';
@@ -137,7 +138,7 @@ describe('capture', () => {
     const b = startSleeper();
     fakeCgroup([a.pid!, b.pid!]);
     let turns = 0;
-    const doc = await captureSnapshot(new HostFs('/proc', sysRoot), hierarchy, CG, 'test', {
+    const doc = await captureSnapshot(new HostFs('/proc', sysRoot), new CgroupTree({ host: new HostFs('/proc', sysRoot), hierarchy, maxDepth: 0 }), CG, 'test', {
       id: 'snap-1-abcdef',
       cmdline: false,
       rules: [],
@@ -174,7 +175,7 @@ describe('capture', () => {
     fakeCgroup([a.pid!]);
     const marker = join(tmp, 'grandchild.pid');
     const t0 = performance.now();
-    const doc = await captureSnapshot(new HostFs('/proc', sysRoot), hierarchy, CG, 'test', {
+    const doc = await captureSnapshot(new HostFs('/proc', sysRoot), new CgroupTree({ host: new HostFs('/proc', sysRoot), hierarchy, maxDepth: 0 }), CG, 'test', {
       id: 'snap-2-abcdef', cmdline: false,
       rules: [rule('hang', ['sh', '-c', `echo pid {pid}; sleep 600 & echo $! > ${marker}; wait`], 300, 1 << 20)],
     });

@@ -13,6 +13,7 @@ import { spawnSync } from 'node:child_process';
 import type { AddressInfo } from 'node:net';
 import { parsePodList, MAX_PODS } from '../../../src/kubernetes/pods.js';
 import { KubeletNames } from '../../../src/kubernetes/kubelet.js';
+import { CgroupTree } from '../../../src/cgroupfs/tree.js';
 import { KubernetesCollector } from '../../../src/collectors/kubernetes.js';
 import { loadConfig } from '../../../src/config/load.js';
 import { startExporter, type Running } from '../../../src/main.js';
@@ -217,7 +218,7 @@ test('KubeletNames: a wrong token (401) is a problem and no names; the rate limi
   writeFileSync(tree.token, 'not-the-token');
   const { log, lines } = memoryLogger();
   const names = new KubeletNames({ url: new URL(kubelet.url), tokenFile: tree.token, caFile: undefined, insecureSkipVerify: false, refreshMinIntervalMs: 3_600_000, timeoutMs: 2000 }, (p) => hostOf(tree.root).tryRead(p), log);
-  const col = new KubernetesCollector({ mode: 'v1', mountPoint: '/sys/fs/cgroup/memory', root: '/' }, { include: undefined, exclude: undefined, maxDepth: 16 }, names);
+  const col = new KubernetesCollector(new CgroupTree({ host: hostOf(tree.root), hierarchy: { mode: 'v1', mountPoint: '/sys/fs/cgroup/memory', root: '/' }, maxDepth: 16 }), { include: undefined, exclude: undefined, maxDepth: 16 }, names);
   try {
     const host = hostOf(tree.root);
     const r1 = await col.collect(host, signal());
@@ -241,7 +242,7 @@ test('KubeletNames: a kubelet that never answers holds the collection at most wa
   const tree = kubeTree();
   const kubelet = await standIn({ hang: true });
   const names = new KubeletNames({ url: new URL(kubelet.url), tokenFile: tree.token, caFile: undefined, insecureSkipVerify: false, refreshMinIntervalMs: 0, timeoutMs: 300 }, () => TOKEN, memoryLogger().log);
-  const col = new KubernetesCollector({ mode: 'v1', mountPoint: '/sys/fs/cgroup/memory', root: '/' }, { include: undefined, exclude: undefined, maxDepth: 16 }, names, 50);
+  const col = new KubernetesCollector(new CgroupTree({ host: hostOf(tree.root), hierarchy: { mode: 'v1', mountPoint: '/sys/fs/cgroup/memory', root: '/' }, maxDepth: 16 }), { include: undefined, exclude: undefined, maxDepth: 16 }, names, 50);
   try {
     const t0 = performance.now();
     const r1 = await col.collect(hostOf(tree.root), signal());

@@ -1,0 +1,114 @@
+#!/usr/bin/env node
+// bench/poll-idle: what adaptive v2 polling costs when nothing happens (issue 14).
+//
+// usage (after `npx tsc -p .`; no root needed, nothing of the host's cgroups is touched):
+//   node bench/poll-idle/run.mjs [--cgroups 500] [--seconds 60] [--fractions 0.06,0.8] [--runs 1]
+//
+// A cgroup v2 fixture tree in a temporary directory (memory controller at its root, the procfs files of
+// test/fixtures/v2/proc): N cgroups /workloads/cg-<i>, each memory.max 256 MiB and memory.current at `fraction` of
+// it (0.06: idle, far from the 0.9 threshold, read every --watch.poll-interval; 0.8: 25 MiB below it, read about
+// every 25 ms). For each fraction, memlens (bin/memlens.js, default flags, nothing scraping it) runs twice: with
+// --watch.enabled=false (the exporter idle: the baseline) and with the watcher on. CPU = utime + stime from
+// /proc/PID/stat over `seconds` after a 5 s warm-up; the watcher's cost = watch-on minus baseline, as % of one
+// core. One /metrics scrape at the end checks that the N cgroups were watched by polling.
+import { spawn } from 'node:child_process';
+import { cpSync, mkdirSync, mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
+import { tmpdir, loadavg } from 'node:os';
+import { dirname, join } from 'node:path';
+import { fileURLToPath } from 'node:url';
+import { setTimeout as sleep } from 'node:timers/promises';
+import { createServer } from 'node:net';
+
+const here = dirname(fileURLToPath(import.meta.url));
+const repo = join(here, '..', '..');
+const arg = (n, d) => { const i = process.argv.indexOf(`--${n}`); return i >= 0 ? process.argv[i + 1] : d; };
+const N = Number(arg('cgroups', '500'));
+const SECONDS = Number(arg('seconds', '60'));
+const FRACTIONS = arg('fractions', '0.06,0.8').split(',').map(Number);
+const RUNS = Number(arg('runs', '1'));
+const LIMIT = 256 * 2 ** 20;
+const TICK = 100; // sysconf(_SC_CLK_TCK) on Linux
+
+function freePort() {
+  return new Promise((resolve, reject) => {
+    const s = createServer();
+    s.once('error', reject);
+    s.listen(0, '127.0.0.1', () => { const p = s.address().port; s.close(() => resolve(p)); });
+  });
+}
+
+function buildTree(root, fraction) {
+  cpSync(join(repo, 'test/fixtures/v2/proc'), join(root, 'proc'), { recursive: true });
+  const cg = join(root, 'sys/fs/cgroup');
+  const demo = join(repo, 'test/fixtures/v2/sys/fs/cgroup/workloads/job-42c9/oomdemo');
+  mkdirSync(join(cg, 'workloads'), { recursive: true });
+  writeFileSync(join(cg, 'cgroup.controllers'), 'cpu io memory pids\n');
+  writeFileSync(join(cg, 'cgroup.procs'), '');
+  writeFileSync(join(cg, 'workloads/cgroup.procs'), '');
+  writeFileSync(join(cg, 'workloads/memory.max'), 'max\n');
+  writeFileSync(join(cg, 'workloads/memory.current'), `${Math.floor(fraction * LIMIT) * N}\n`);
+  for (let i = 0; i < N; i++) {
+    const d = join(cg, `workloads/cg-${i}`);
+    mkdirSync(d);
+    for (const f of ['memory.stat', 'memory.events', 'memory.pressure', 'memory.peak', 'memory.swap.current']) cpSync(join(demo, f), join(d, f));
+    writeFileSync(join(d, 'memory.max'), `${LIMIT}\n`);
+    writeFileSync(join(d, 'memory.high'), 'max\n');
+    writeFileSync(join(d, 'memory.current'), `${Math.floor(fraction * LIMIT)}\n`);
+    writeFileSync(join(d, 'cgroup.procs'), '');
+  }
+}
+
+function cpuTicks(pid) {
+  const f = readFileSync(`/proc/${pid}/stat`, 'utf8');
+  const rest = f.slice(f.lastIndexOf(')') + 2).split(' ');
+  return Number(rest[11]) + Number(rest[12]); // utime, stime (fields 14, 15)
+}
+
+async function measure(root, watch) {
+  const port = await freePort();
+  const child = spawn(process.execPath, [join(repo, 'bin/memlens.js'), '--web.listen-address', `127.0.0.1:${port}`,
+    '--path.procfs', join(root, 'proc'), '--path.sysfs', join(root, 'sys'), '--path.kmsg', '/dev/null',
+    '--snapshot.dir', join(root, 'snapshots'), '--log.level', 'warn', `--watch.enabled=${watch}`], { stdio: ['ignore', 'ignore', 'inherit'] });
+  try {
+    for (let i = 0; ; i++) {
+      if (child.exitCode !== null) throw new Error(`memlens exited ${child.exitCode}`);
+      try { if ((await fetch(`http://127.0.0.1:${port}/healthz`)).ok) break; } catch {}
+      if (i > 600) throw new Error('memlens did not come up');
+      await sleep(50);
+    }
+    await sleep(5000);
+    const t0 = cpuTicks(child.pid); const w0 = performance.now(); const l0 = loadavg()[0];
+    await sleep(SECONDS * 1000);
+    const t1 = cpuTicks(child.pid); const w1 = performance.now();
+    const text = await (await fetch(`http://127.0.0.1:${port}/metrics`)).text();
+    const polled = Number(/^memlens_watch_cgroups\{via="poll"\} (\d+)/m.exec(text)?.[1] ?? 0);
+    return { cpuPct: ((t1 - t0) / TICK) / ((w1 - w0) / 1000) * 100, polled, load1: l0 };
+  } finally {
+    child.kill('SIGTERM');
+    await new Promise((r) => (child.exitCode !== null ? r() : child.once('exit', r)));
+  }
+}
+
+if (process.argv.includes('--build-only')) { buildTree(arg('build-only'), FRACTIONS[0]); process.exit(0); }
+const rows = [];
+for (const fraction of FRACTIONS) {
+  for (let r = 0; r < RUNS; r++) {
+    const root = mkdtempSync(join(tmpdir(), 'memlens-poll-idle-'));
+    try {
+      buildTree(root, fraction);
+      const base = await measure(root, false);
+      const on = await measure(root, true);
+      const row = { cgroups: N, fraction, seconds: SECONDS, baselineCpuPct: base.cpuPct, watchCpuPct: on.cpuPct, watcherCostPct: on.cpuPct - base.cpuPct, polled: on.polled, load1: [base.load1, on.load1] };
+      rows.push(row);
+      console.error(JSON.stringify(row));
+    } finally {
+      rmSync(root, { recursive: true, force: true });
+    }
+  }
+}
+const out = join(here, `results-${new Date().toISOString().replace(/[:.]/g, '-')}.json`);
+writeFileSync(out, JSON.stringify({ cgroups: N, seconds: SECONDS, rows }, null, 1));
+console.log(`| cgroups | usage / limit | polled | exporter idle (CPU % of a core) | with the watcher | watcher's cost | load1 |`);
+console.log(`|---:|---:|---:|---:|---:|---:|---|`);
+for (const r of rows) console.log(`| ${r.cgroups} | ${r.fraction} | ${r.polled} | ${r.baselineCpuPct.toFixed(2)} | ${r.watchCpuPct.toFixed(2)} | ${r.watcherCostPct.toFixed(2)} | ${r.load1.map((x) => x.toFixed(1)).join(', ')} |`);
+console.log(`written ${out}`);

@@ -14,7 +14,7 @@ export type { KernelEventLoopOptions, Watch } from './loop.js';
 export type { PsiAttempt, PsiFire, PsiKind, PsiTriggerResult } from './psi.js';
 export { PSI_UNPRIVILEGED_WINDOW_US } from './psi.js';
 export type { V1Signal, V1UsageFile } from './v1Events.js';
-export { EPOLLERR, EPOLLHUP, EPOLLIN, EPOLLPRI, syscallErrno } from './sys.js';
+export { EPOLLERR, EPOLLHUP, EPOLLIN, EPOLLPRI } from './sys.js';
 
 export class KernelEventLoop extends EpollLoop {
   private readonly inotify: InotifyMux;

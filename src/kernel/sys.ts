@@ -136,24 +136,11 @@ export function errnoException(errno: number, syscall: string, path?: string): E
 
 /**
  * The error thrown by the checked wrappers below: MEMLENS_ERR_IO with the path, and as `cause` an ErrnoException.
- * `syscallErrno(err)` digs the errno name out (errors.ts' `errnoCode` only looks at the top-level `code`).
+ * errors.ts' `errnoCode(err)` digs the errno name out of the cause chain.
  */
 export function syscallError(errno: number, syscall: string, path?: string): MemlensError {
   const cause = errnoException(errno, syscall, path);
   return new MemlensError('MEMLENS_ERR_IO', cause.message, path === undefined ? { cause } : { path, cause });
-}
-
-/** The errno name carried by an error from this module (or a Node fs error), else undefined. */
-export function syscallErrno(err: unknown): string | undefined {
-  let cur: unknown = err;
-  for (let depth = 0; depth < 4 && typeof cur === 'object' && cur !== null; depth++) {
-    if ('code' in cur) {
-      const c = (cur as { code: unknown }).code;
-      if (typeof c === 'string' && /^E[A-Z0-9]+$/.test(c)) return c;
-    }
-    cur = 'cause' in cur ? (cur as { cause: unknown }).cause : undefined;
-  }
-  return undefined;
 }
 
 function check(result: number, syscall: string, path?: string): number {

@@ -139,7 +139,8 @@ describe('v2 guest: collectors over a real cgroup v2 hierarchy, through /metrics
     await moveAndGo(wl, W.dir, W.path);
 
     const port = await freePort();
-    const config = exporterConfig(port, ['--process.include', `^(${COMM_W}|${COMM_APP})$`, '--process.smaps-interval', '0s']);
+    // --cgroup.stat-items all: the test checks every byte item memory.stat has (the default exports a chosen few).
+    const config = exporterConfig(port, ['--process.include', `^(${COMM_W}|${COMM_APP})$`, '--process.smaps-interval', '0s', '--cgroup.stat-items', 'all']);
     running = await startExporter(config, createLogger('warn'));
     base = `http://127.0.0.1:${port}`;
   });
@@ -187,7 +188,7 @@ describe('v2 guest: collectors over a real cgroup v2 hierarchy, through /metrics
       assertNear(t, `${c.path} working set vs current - inactive_file`, ws, at.map((r) => r.current - r.stat.get('inactive_file')!));
       const anon = valueOf(samples, 'memlens_cgroup_memory_stat_bytes', { ...l, item: 'anon' });
       assertNear(t, `${c.path} stat anon vs memory.stat anon`, anon, at.map((r) => r.stat.get('anon')!));
-      // Every byte item memory.stat has is exported under its own name.
+      // With --cgroup.stat-items all, every byte item memory.stat has is exported under its own name.
       for (const item of ['file', 'kernel_stack', 'inactive_file', 'active_anon', 'shmem', 'file_mapped']) {
         assert.equal(select(samples, 'memlens_cgroup_memory_stat_bytes', { ...l, item }).length, 1, `${c.path} stat item ${item}`);
       }

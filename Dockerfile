@@ -9,14 +9,18 @@
 # build it from a base made on the test machine (test/image/).
 ARG BASE=node:20-bookworm-slim
 
-# ---- build: dev dependencies, TypeScript compiled to build/, then dev dependencies removed.
+# ---- build: dev dependencies, TypeScript and the page compiled to build/, then dev dependencies removed.
 FROM ${BASE} AS build
 WORKDIR /src
 COPY package.json package-lock.json .npmrc ./
 RUN npm ci --no-audit --no-fund
 COPY tsconfig.json ./
 COPY src ./src
-RUN node node_modules/typescript/bin/tsc -p tsconfig.json && npm prune --omit=dev --no-audit --no-fund
+COPY web ./web
+COPY scripts/build-web.mjs ./scripts/build-web.mjs
+# build/src: the exporter; build/web: the page's static bundle served at / (esbuild, a dev dependency).
+RUN node node_modules/typescript/bin/tsc -p tsconfig.json && node scripts/build-web.mjs \
+ && npm prune --omit=dev --no-audit --no-fund
 
 # ---- run: production dependencies and the compiled code only.
 FROM ${BASE}
@@ -40,6 +44,7 @@ WORKDIR /opt/memlens
 COPY --from=build /src/package.json ./package.json
 COPY --from=build /src/node_modules ./node_modules
 COPY --from=build /src/build/src ./build/src
+COPY --from=build /src/build/web ./build/web
 COPY bin ./bin
 # Root, on purpose: reading other users' /proc/PID/smaps_rollup needs CAP_SYS_PTRACE, their
 # /proc/PID files and the cgroup tree CAP_DAC_READ_SEARCH, /dev/kmsg CAP_SYSLOG, and early

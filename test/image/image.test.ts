@@ -100,6 +100,12 @@ test('image: built from the Dockerfile on a local base, run with the host at /ho
     assert.ok((select(samples, 'memlens_process_group_processes').reduce((a, s) => a + s.value, 0)) > 20, 'the whole host\'s processes are grouped');
     for (const col of ['process', 'cgroup', 'host', 'oom']) assert.equal(select(samples, 'memlens_collector_success', { collector: col })[0]?.value, 1, `collector ${col}`);
     t.diagnostic(`fds open in memlens: ${readdirSync(`/proc/${pid}/fd`).length}`);
+    // The page at / is in the image (build/web, built in the build stage).
+    const page = await fetch(`http://127.0.0.1:${port}/`);
+    assert.equal(page.status, 200, 'the page at / is served');
+    assert.match(await page.text(), /<script[^>]+app\.js/, 'the page loads its bundle');
+    const bundle = await fetch(`http://127.0.0.1:${port}/app.js`);
+    assert.equal(bundle.status, 200, 'the page\'s bundle is in the image');
 
     // `podman healthcheck run` is an exec into the container: seconds on a starved host, so retried.
     await waitFor('the HEALTHCHECK to pass', () => (podman(['healthcheck', 'run', NAME], 60_000).status === 0 ? true : undefined), 120_000);

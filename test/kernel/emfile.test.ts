@@ -7,7 +7,6 @@ import assert from 'node:assert/strict';
 import { mkdtempSync, readdirSync, rmSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
-import { setTimeout as sleep } from 'node:timers/promises';
 import { HostFs } from '../../src/host/hostFs.js';
 import { discoverHierarchy } from '../../src/cgroupfs/hierarchy.js';
 import { KernelEventLoop } from '../../src/kernel/eventLoop.js';
@@ -20,19 +19,11 @@ import { missingCgroupV1, skipOrFail } from '../helpers/capability.js';
 import { makeCgroup, ownCgroup, removeStale, removeTree, uniqueName, writeCg, type TestCgroup } from './helpers/cgroup.js';
 import { compileWorkload, haveGcc, startWorkload, stopWorkload, uniqueComm } from './helpers/workload.js';
 import { memoryLogger } from '../unit/collectors/trees.js';
+import { waitFor } from '../helpers/wait.js';
 
 const MiB = 2 ** 20;
 const skip = skipOrFail(missingCgroupV1() ?? (haveGcc() ? undefined : 'gcc not found'));
 
-async function waitFor<T>(what: string, fn: () => T | undefined, timeoutMs: number): Promise<T> {
-  const deadline = Date.now() + timeoutMs;
-  for (;;) {
-    const v = fn();
-    if (v !== undefined) return v;
-    if (Date.now() > deadline) throw new Error(`timed out after ${timeoutMs} ms waiting for ${what}`);
-    await sleep(10);
-  }
-}
 
 describe('kernel: EMFILE degrades to polling (issue 14)', { skip }, () => {
   let group: TestCgroup | undefined;

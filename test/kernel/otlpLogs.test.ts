@@ -9,8 +9,8 @@
 // Needs root, a writable cgroup v1 memory controller, /dev/kmsg and gcc (skip on a laptop, fail in CI).
 import { after, before, describe, test } from 'node:test';
 import assert from 'node:assert/strict';
-import { spawn, spawnSync, type ChildProcessWithoutNullStreams } from 'node:child_process';
-import { mkdtempSync, readFileSync, rmSync, statSync, writeFileSync } from 'node:fs';
+import { spawn, type ChildProcessWithoutNullStreams } from 'node:child_process';
+import { mkdtempSync, readFileSync, rmSync, statSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { loadConfig } from '../../src/config/load.js';
@@ -25,37 +25,10 @@ import { startReceiver, type OtlpLogRecord, type Receiver } from '../helpers/otl
 import { waitFor } from '../helpers/wait.js';
 import { cleanupSteps } from '../helpers/cleanup.js';
 import { makeCgroup, ownCgroup, removeStale, removeTree, TEST_PREFIX, writeCg, type TestCgroup } from './helpers/cgroup.js';
-import { haveGcc } from './helpers/workload.js';
+import { compileRampAllocator, haveGcc } from './helpers/workload.js';
 
 const MiB = 1024 * 1024;
 const skip = skipOrFail(missingCgroupV1() ?? missingKmsg() ?? (haveGcc() ? undefined : 'gcc not found'));
-
-/** argv: cgroup.procs path, MiB per second. Joins the cgroup, prints ready, waits for a byte, then touches 1 MiB at a time at that rate until killed. */
-const ALLOC_C = String.raw`
-#include <stdio.h>
-#include <stdlib.h>
-#include <time.h>
-#include <unistd.h>
-#include <sys/mman.h>
-int main(int argc, char **argv) {
-  if (argc != 3) return 2;
-  FILE *cg = fopen(argv[1], "w");
-  if (cg == NULL || fprintf(cg, "%d\n", (int)getpid()) < 0 || fclose(cg) != 0) { perror("join"); return 1; }
-  long rate = atol(argv[2]);
-  printf("ready\n"); fflush(stdout);
-  char go[8]; if (read(0, go, 1) != 1) return 0;
-  struct timespec next;
-  clock_gettime(CLOCK_MONOTONIC, &next);
-  for (;;) {
-    char *p = mmap(NULL, 1 << 20, PROT_READ | PROT_WRITE, MAP_PRIVATE | MAP_ANONYMOUS, -1, 0);
-    if (p == MAP_FAILED) { perror("mmap"); return 1; }
-    for (int i = 0; i < (1 << 20); i += 4096) p[i] = 1;
-    next.tv_nsec += 1000000000L / rate;
-    if (next.tv_nsec >= 1000000000L) { next.tv_sec++; next.tv_nsec -= 1000000000L; }
-    clock_nanosleep(CLOCK_MONOTONIC, TIMER_ABSTIME, &next, NULL);
-  }
-}
-`;
 
 describe('kernel: OOM kills as OTLP log records, not re-sent after a restart', { skip }, () => {
   let own: TestCgroup;
@@ -112,12 +85,8 @@ describe('kernel: OOM kills as OTLP log records, not re-sent after a restart', {
     const r1 = await start(r1Dir);
     await waitFor('the watcher arming the test cgroup', () => r1.watch.watcher?.list().find((w) => w.path === cg!.path), 30_000);
 
-    const src = join(tmp, 'alloc.c');
-    writeFileSync(src, ALLOC_C);
     const comm = `mli10-${process.pid % 10_000}`;
-    const bin = join(tmp, comm);
-    const cc = spawnSync('gcc', ['-O1', '-o', bin, src], { encoding: 'utf8' });
-    assert.equal(cc.status, 0, cc.stderr);
+    const bin = compileRampAllocator(tmp, comm);
     const a = spawn(bin, [join(cg.dir, 'cgroup.procs'), '50'], { stdio: ['pipe', 'pipe', 'pipe'] });
     alloc = a;
     const exited = new Promise<void>((resolve) => a.once('exit', () => resolve()));

@@ -22,42 +22,13 @@ import type { SnapshotDoc } from '../../src/forensics/capture.js';
 import { missingCgroupV1, missingKmsg, skipOrFail } from '../helpers/capability.js';
 import { freePort } from '../helpers/exposition.js';
 import { makeCgroup, ownCgroup, removeStale, removeTree, uniqueName, writeCg, type TestCgroup } from './helpers/cgroup.js';
-import { haveGcc } from './helpers/workload.js';
+import { compileRampAllocator, haveGcc } from './helpers/workload.js';
 import { until, waitFor } from '../helpers/wait.js';
 
 const MiB = 1024 * 1024;
 const LIMIT = 256 * MiB;
 const THRESHOLD = 0.9;
 const RAMP_MIB_PER_S = 100;
-
-const ALLOC_C = String.raw`
-#include <stdio.h>
-#include <stdlib.h>
-#include <string.h>
-#include <time.h>
-#include <unistd.h>
-#include <sys/mman.h>
-/* argv: cgroup.procs path, MiB per second. Joins the cgroup, then touches 1 MiB at a time at that rate until killed. */
-int main(int argc, char **argv) {
-  if (argc != 3) return 2;
-  FILE *cg = fopen(argv[1], "w");
-  if (cg == NULL || fprintf(cg, "%d\n", (int)getpid()) < 0 || fclose(cg) != 0) { perror("join"); return 1; }
-  long rate = atol(argv[2]);
-  printf("ready\n"); fflush(stdout);
-  char go[8]; if (read(0, go, 1) != 1) return 0;
-  struct timespec next;
-  clock_gettime(CLOCK_MONOTONIC, &next);
-  for (;;) {
-    char *p = mmap(NULL, 1 << 20, PROT_READ | PROT_WRITE, MAP_PRIVATE | MAP_ANONYMOUS, -1, 0);
-    if (p == MAP_FAILED) { perror("mmap"); return 1; }
-    for (int i = 0; i < (1 << 20); i += 4096) p[i] = 1;
-    /* Absolute deadlines: the rate holds whatever each step costs. */
-    next.tv_nsec += 1000000000L / rate;
-    if (next.tv_nsec >= 1000000000L) { next.tv_sec++; next.tv_nsec -= 1000000000L; }
-    clock_nanosleep(CLOCK_MONOTONIC, TIMER_ABSTIME, &next, NULL);
-  }
-}
-`;
 
 function python(): string | undefined {
   const r = spawnSync('python3', ['-c', 'import sys; print(sys.executable)'], { encoding: 'utf8' });
@@ -175,11 +146,7 @@ describe('kernel: a snapshot taken before the OOM kill, with dumps, linked to th
     const python3 = spawn('sh', ['-c', `echo $$ > ${procs} && exec "$0" -c "$1"`, py, pyCode], { stdio: ['pipe', 'pipe', 'pipe'] });
     children.push(python3);
     await waitLine(python3, /ready/, 'python3');
-    const src = join(tmp, 'alloc.c');
-    writeFileSync(src, ALLOC_C);
-    const bin = join(tmp, 'mlalloc');
-    const cc = spawnSync('gcc', ['-O1', '-o', bin, src], { encoding: 'utf8' });
-    assert.equal(cc.status, 0, cc.stderr);
+    const bin = compileRampAllocator(tmp, 'mlalloc');
     const alloc = spawn(bin, [procs, String(RAMP_MIB_PER_S)], { stdio: ['pipe', 'pipe', 'pipe'] });
     children.push(alloc);
     await waitLine(alloc, /ready/, 'allocator');

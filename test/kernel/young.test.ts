@@ -10,7 +10,7 @@
 // writable v1 memory controller, /dev/kmsg and gcc: skipped on a laptop, failing under CI=true.
 import { after, before, describe, test, type TestContext } from 'node:test';
 import assert from 'node:assert/strict';
-import { spawn, spawnSync, type ChildProcess } from 'node:child_process';
+import { spawn, type ChildProcess } from 'node:child_process';
 import { mkdtempSync, readdirSync, readFileSync, readlinkSync, rmSync, writeFileSync } from 'node:fs';
 import { get } from 'node:http';
 import { tmpdir } from 'node:os';
@@ -24,39 +24,11 @@ import type { WatchEvent } from '../../src/watch/bus.js';
 import { missingCgroupV1, missingKmsg, skipOrFail } from '../helpers/capability.js';
 import { freePort } from '../helpers/exposition.js';
 import { makeCgroup, ownCgroup, removeStale, removeTree, uniqueName, writeCg, type TestCgroup } from './helpers/cgroup.js';
-import { compileWorkload, haveGcc, startWorkload, stopWorkload, uniqueComm, type Workload } from './helpers/workload.js';
+import { compileRampAllocator, compileWorkload, haveGcc, startWorkload, stopWorkload, uniqueComm, type Workload } from './helpers/workload.js';
+import { waitFor } from '../helpers/wait.js';
 
 const MiB = 1024 * 1024;
 const LIMIT = 256 * MiB;
-
-const ALLOC_C = String.raw`
-#include <stdio.h>
-#include <stdlib.h>
-#include <string.h>
-#include <time.h>
-#include <unistd.h>
-#include <sys/mman.h>
-/* argv: cgroup.procs path, MiB per second. Joins the cgroup, says ready, waits for a byte on stdin, then touches
-   1 MiB at a time at that rate until killed. */
-int main(int argc, char **argv) {
-  if (argc != 3) return 2;
-  FILE *cg = fopen(argv[1], "w");
-  if (cg == NULL || fprintf(cg, "%d\n", (int)getpid()) < 0 || fclose(cg) != 0) { perror("join"); return 1; }
-  long rate = atol(argv[2]);
-  printf("ready\n"); fflush(stdout);
-  char go[8]; if (read(0, go, 1) != 1) return 0;
-  struct timespec next;
-  clock_gettime(CLOCK_MONOTONIC, &next);
-  for (;;) {
-    char *p = mmap(NULL, 1 << 20, PROT_READ | PROT_WRITE, MAP_PRIVATE | MAP_ANONYMOUS, -1, 0);
-    if (p == MAP_FAILED) { perror("mmap"); return 1; }
-    for (int i = 0; i < (1 << 20); i += 4096) p[i] = 1;
-    next.tv_nsec += 1000000000L / rate;
-    if (next.tv_nsec >= 1000000000L) { next.tv_sec++; next.tv_nsec -= 1000000000L; }
-    clock_nanosleep(CLOCK_MONOTONIC, TIMER_ABSTIME, &next, NULL);
-  }
-}
-`;
 
 const missing = missingCgroupV1() ?? missingKmsg() ?? (haveGcc() ? undefined : 'gcc not found');
 const skip = skipOrFail(missing);
@@ -67,15 +39,6 @@ function config(argv: string[]): Config {
   return parsed.config;
 }
 
-async function waitFor<T>(what: string, fn: () => T | undefined | Promise<T | undefined>, timeoutMs: number): Promise<T> {
-  const deadline = Date.now() + timeoutMs;
-  for (;;) {
-    const v = await fn();
-    if (v !== undefined) return v;
-    if (Date.now() > deadline) throw new Error(`timed out after ${timeoutMs} ms waiting for ${what}`);
-    await sleep(10);
-  }
-}
 
 const esc = (s: string): string => s.replace(/[.*+?^${}()|[\]\\]/g, '\\$&');
 
@@ -143,10 +106,7 @@ describe('kernel: cgroups watched from birth (issue 14)', { skip }, () => {
     await removeStale(own);
     tmp = mkdtempSync(join(tmpdir(), `memlens-young-${process.pid}-`));
     group = makeCgroup(own, uniqueName());
-    writeFileSync(join(tmp, 'alloc.c'), ALLOC_C);
-    allocBin = join(tmp, 'mlyoung');
-    const cc = spawnSync('gcc', ['-O1', '-o', allocBin, join(tmp, 'alloc.c')], { encoding: 'utf8' });
-    assert.equal(cc.status, 0, cc.stderr);
+    allocBin = compileRampAllocator(tmp, 'mlyoung');
     port = await freePort();
     running = await startExporter(
       config([

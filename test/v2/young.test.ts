@@ -14,19 +14,11 @@ import type { WatchEvent } from '../../src/watch/bus.js';
 import { freePort } from '../helpers/exposition.js';
 import { MiB, exporterConfig, makeCgroup, moveAndGo, removeTree, reportLingering, skip, startWorkload, stopWorkload, writeCg, type Workload } from './guest.js';
 import { cleanupSteps } from '../helpers/cleanup.js';
+import { waitFor } from '../helpers/wait.js';
 
 const LIMIT = 256 * MiB;
 const YOUNG_MS = 200;
 
-async function waitFor<T>(what: string, fn: () => T | undefined, timeoutMs: number): Promise<T> {
-  const deadline = Date.now() + timeoutMs;
-  for (;;) {
-    const v = fn();
-    if (v !== undefined) return v;
-    if (Date.now() > deadline) throw new Error(`timed out after ${timeoutMs} ms waiting for ${what}`);
-    await sleep(20);
-  }
-}
 
 describe('v2 guest: young cgroups (made 200 ms before the ramp) get both crossings and a snapshot before the kill', { skip }, () => {
   let running: Running | undefined;
@@ -79,7 +71,7 @@ describe('v2 guest: young cgroups (made 200 ms before the ramp) get both crossin
         `0.9 at +${(at(0.9)?.timeMs ?? NaN) - goMs} ms, 0.95 at +${(at(0.95)?.timeMs ?? NaN) - goMs} ms (${at(0.95)?.source ?? '-'}), kill at +${(rec.timeMs - goMs).toFixed(0)} ms`);
       assert.ok(at(0.9) !== undefined && at(0.9)!.timeMs <= rec.timeMs, 'no 0.9 crossing before the kill');
       assert.ok(at(0.95) !== undefined && at(0.95)!.timeMs <= rec.timeMs, 'no 0.95 crossing before the kill');
-      const snapshotId = await waitFor('the kill linked to a snapshot', () => r.store.list({ cgroup: path }).find((k) => k.id === rec.id)?.snapshotId, 10_000);
+      const snapshotId = await waitFor('the kill linked to a snapshot', () => r.store.list({ cgroup: path }).find((k) => k.id === rec.id)?.snapshotId, 10_000, 20);
       const doc = r.snapshots.get(snapshotId);
       assert.ok(doc !== undefined);
       t.diagnostic(`snapshot at +${doc.timeMs - goMs} ms, capture ${doc.captureDurationMs.toFixed(0)} ms, ended ${(rec.timeMs - doc.captureEndMs).toFixed(0)} ms before the kill`);

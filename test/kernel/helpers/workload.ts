@@ -54,14 +54,57 @@ export function uniqueComm(): string {
   return `mlw-${process.pid % 100_000}-${Math.random().toString(36).slice(2, 5)}`;
 }
 
-/** Compiles the workload into dir/comm; returns the binary's path. */
-export function compileWorkload(dir: string, comm: string): string {
-  const src = join(dir, 'workload.c');
-  const bin = join(dir, comm);
-  writeFileSync(src, WORKLOAD_C);
+/** Compiles `source` into dir/name (the binary's name is the process's comm); returns the binary's path. */
+function compileC(dir: string, name: string, source: string): string {
+  const src = join(dir, `${name}.c`);
+  const bin = join(dir, name);
+  writeFileSync(src, source);
   const r = spawnSync('gcc', ['-O1', '-Wall', '-Werror', '-o', bin, src], { encoding: 'utf8' });
   if (r.status !== 0) throw new Error(`gcc failed (${r.status ?? r.signal}): ${r.stderr}`);
   return bin;
+}
+
+/** Compiles the workload into dir/comm; returns the binary's path. */
+export function compileWorkload(dir: string, comm: string): string {
+  return compileC(dir, comm, WORKLOAD_C);
+}
+
+/**
+ * A ramp allocator for OOM tests. argv: cgroup.procs path, MiB per second. It joins the cgroup,
+ * prints "ready", waits for a byte on stdin, then touches 1 MiB at a time at that rate until killed.
+ */
+export const RAMP_ALLOC_C = String.raw`
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <time.h>
+#include <unistd.h>
+#include <sys/mman.h>
+/* argv: cgroup.procs path, MiB per second. Joins the cgroup, then touches 1 MiB at a time at that rate until killed. */
+int main(int argc, char **argv) {
+  if (argc != 3) return 2;
+  FILE *cg = fopen(argv[1], "w");
+  if (cg == NULL || fprintf(cg, "%d\n", (int)getpid()) < 0 || fclose(cg) != 0) { perror("join"); return 1; }
+  long rate = atol(argv[2]);
+  printf("ready\n"); fflush(stdout);
+  char go[8]; if (read(0, go, 1) != 1) return 0;
+  struct timespec next;
+  clock_gettime(CLOCK_MONOTONIC, &next);
+  for (;;) {
+    char *p = mmap(NULL, 1 << 20, PROT_READ | PROT_WRITE, MAP_PRIVATE | MAP_ANONYMOUS, -1, 0);
+    if (p == MAP_FAILED) { perror("mmap"); return 1; }
+    for (int i = 0; i < (1 << 20); i += 4096) p[i] = 1;
+    /* Absolute deadlines: the rate holds whatever each step costs. */
+    next.tv_nsec += 1000000000L / rate;
+    if (next.tv_nsec >= 1000000000L) { next.tv_sec++; next.tv_nsec -= 1000000000L; }
+    clock_nanosleep(CLOCK_MONOTONIC, TIMER_ABSTIME, &next, NULL);
+  }
+}
+`;
+
+/** Compiles the ramp allocator into dir/comm; returns the binary's path. */
+export function compileRampAllocator(dir: string, comm: string): string {
+  return compileC(dir, comm, RAMP_ALLOC_C);
 }
 
 export interface Workload {

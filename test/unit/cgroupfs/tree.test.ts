@@ -6,7 +6,6 @@
 import { test } from 'node:test';
 import assert from 'node:assert/strict';
 import { mkdirSync, rmSync, writeFileSync } from 'node:fs';
-import { setTimeout as sleep } from 'node:timers/promises';
 import { CgroupTree, type TreeChange } from '../../../src/cgroupfs/tree.js';
 import { discoverHierarchy } from '../../../src/cgroupfs/hierarchy.js';
 import { KernelEventLoop } from '../../../src/kernel/eventLoop.js';
@@ -15,18 +14,10 @@ import { WatchBus, type WatchEvent } from '../../../src/watch/bus.js';
 import { WatchStats } from '../../../src/watch/stats.js';
 import { CgroupWatcher } from '../../../src/watch/watcher.js';
 import { hostOf, memoryLogger, scratchTree, treeRoot } from '../collectors/trees.js';
+import { waitFor } from '../../helpers/wait.js';
 
 const MiB = 2 ** 20;
 
-async function waitFor<T>(what: string, fn: () => T | undefined, timeoutMs: number): Promise<T> {
-  const deadline = Date.now() + timeoutMs;
-  for (;;) {
-    const v = fn();
-    if (v !== undefined) return v;
-    if (Date.now() > deadline) throw new Error(`timed out after ${timeoutMs} ms waiting for ${what}`);
-    await sleep(2);
-  }
-}
 
 const bytes = (l: { unlimited: boolean; bytes?: number }): number | 'max' => (l.unlimited ? 'max' : l.bytes!);
 
@@ -70,27 +61,27 @@ test('live tree (v2 fixture copy): mkdir, limit writes (own and an ancestor\'s),
     const parent = `${root}/sys/fs/cgroup/workloads/job-42c9`;
     const dir = `${parent}/young`;
     mkdirSync(dir);
-    const added = await waitFor('added', () => changes.find((c) => c.kind === 'added' && c.node.path === '/workloads/job-42c9/young'), 2000);
+    const added = await waitFor('added', () => changes.find((c) => c.kind === 'added' && c.node.path === '/workloads/job-42c9/young'), 2000, 2);
     assert.equal(added.kind, 'added');
     assert.equal(bytes(tree.get('/workloads/job-42c9/young')!.effectiveLimit), 'max');
     writeFileSync(`${dir}/memory.max`, String(100 * MiB));
-    await waitFor('its limit', () => (bytes(tree.get('/workloads/job-42c9/young')!.effectiveLimit) === 100 * MiB ? true : undefined), 2000);
+    await waitFor('its limit', () => (bytes(tree.get('/workloads/job-42c9/young')!.effectiveLimit) === 100 * MiB ? true : undefined), 2000, 2);
     // A grandchild made before anything handles the child's IN_CREATE is found by the listing after the watch.
     mkdirSync(`${dir}/a`);
     mkdirSync(`${dir}/a/b`);
-    await waitFor('the grandchild', () => tree.get('/workloads/job-42c9/young/a/b'), 2000);
+    await waitFor('the grandchild', () => tree.get('/workloads/job-42c9/young/a/b'), 2000, 2);
     assert.equal(bytes(tree.get('/workloads/job-42c9/young/a/b')!.effectiveLimit), 100 * MiB, 'inherited from young');
     // An ancestor's limit lowered: every descendant's effective limit moves, each one reported.
     changes.length = 0;
     writeFileSync(`${parent}/memory.max`, String(50 * MiB));
-    await waitFor('the descendants re-limited', () => (bytes(tree.get('/workloads/job-42c9/young/a/b')!.effectiveLimit) === 50 * MiB ? true : undefined), 2000);
+    await waitFor('the descendants re-limited', () => (bytes(tree.get('/workloads/job-42c9/young/a/b')!.effectiveLimit) === 50 * MiB ? true : undefined), 2000, 2);
     const limited = changes.filter((c) => c.kind === 'limit').map((c) => c.node.path).sort();
     assert.ok(limited.includes('/workloads/job-42c9/young') && limited.includes('/workloads/job-42c9/young/a/b'), limited.join());
     assert.equal(tree.watchCount(), base + 3);
     // Removal: the tree drops the subtree and its watches; the kernel's count follows.
     rmSync(dir, { recursive: true });
-    await waitFor('removed', () => (tree.get('/workloads/job-42c9/young') === undefined ? true : undefined), 2000);
-    await waitFor('watches released', () => (loop.inotifyWatchCount() === base ? true : undefined), 2000);
+    await waitFor('removed', () => (tree.get('/workloads/job-42c9/young') === undefined ? true : undefined), 2000, 2);
+    await waitFor('watches released', () => (loop.inotifyWatchCount() === base ? true : undefined), 2000, 2);
     assert.equal(tree.watchCount(), base);
     assert.deepEqual([...tree.counts().rescans], [['start', 1]]);
   } finally {
@@ -119,18 +110,18 @@ test('v2 watcher on the live tree: a young cgroup above its threshold is a cross
     writeFileSync(`${dir}/memory.current`, String(92 * MiB));
     writeFileSync(`${dir}/memory.events`, 'low 0\nhigh 0\nmax 0\noom 0\noom_kill 0\n');
     writeFileSync(`${dir}/memory.max`, String(100 * MiB));
-    const first = await waitFor('the 0.9 crossing', () => events.find((e) => e.cgroup === '/workloads/job-42c9/young' && e.threshold === 0.9), 2000);
+    const first = await waitFor('the 0.9 crossing', () => events.find((e) => e.cgroup === '/workloads/job-42c9/young' && e.threshold === 0.9), 2000, 2);
     assert.equal(first.source, 'v2-poll');
     assert.equal(first.usageBytes, 92 * MiB);
     // 93 MiB read at 1 GiB/s from 95 MiB: the next read comes within a few ms, not the 10 s poll interval.
     writeFileSync(`${dir}/memory.current`, String(96 * MiB));
     const t0 = Date.now();
-    await waitFor('the 0.95 crossing by an adaptive read', () => events.find((e) => e.cgroup === '/workloads/job-42c9/young' && e.threshold === 0.95), 2000);
+    await waitFor('the 0.95 crossing by an adaptive read', () => events.find((e) => e.cgroup === '/workloads/job-42c9/young' && e.threshold === 0.95), 2000, 2);
     assert.ok(Date.now() - t0 < 1000, `${Date.now() - t0} ms`);
     const held = watcher.heldFdCount();
     assert.deepEqual(watcher.list().map((w) => w.path).sort(), ['/workloads/job-42c9/oomdemo', '/workloads/job-42c9/young']);
     rmSync(dir, { recursive: true });
-    await waitFor('the watch dropped', () => (watcher.list().length === 1 ? true : undefined), 2000);
+    await waitFor('the watch dropped', () => (watcher.list().length === 1 ? true : undefined), 2000, 2);
     assert.equal(watcher.heldFdCount(), held - 1, 'its poll fd closed');
   } finally {
     watcher.close();

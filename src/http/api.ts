@@ -33,13 +33,20 @@ export function parseCgroupParam(v: unknown): string | undefined {
   return v;
 }
 
-export function send(res: Response, fn: () => unknown): void {
+/** Runs a request's parsing: its value, or undefined once a BadRequest has been answered with 400. Other errors propagate. */
+export function parseOr400<T>(res: Response, parse: () => T): T | undefined {
   try {
-    res.json(fn());
+    return parse();
   } catch (err) {
-    if (err instanceof BadRequest) res.status(400).json({ error: err.message });
-    else throw err;
+    if (!(err instanceof BadRequest)) throw err;
+    res.status(400).json({ error: err.message });
+    return undefined;
   }
+}
+
+export function send(res: Response, fn: () => unknown): void {
+  const body = parseOr400(res, fn);
+  if (!res.headersSent) res.json(body);
 }
 
 /** Recent early-warning events (threshold crossings, OOM and memory events), newest first; `time` added as RFC 3339. */

@@ -18,7 +18,7 @@ import type { Explainer } from '../forensics/explain.js';
 import type { OomStore } from '../oom/store.js';
 import type { WatchBus } from '../watch/bus.js';
 import type { SnapshotService } from '../forensics/snapshots.js';
-import { BadRequest, parseCgroupParam, parseLimit, send } from './api.js';
+import { BadRequest, parseCgroupParam, parseLimit, parseOr400, send } from './api.js';
 
 export const PAGE_MAX_AGE_MS = 10_000;
 const SPARK_BUCKETS = 30;
@@ -86,16 +86,8 @@ export function pageRouter(deps: PageDeps): Router {
   });
 
   r.get('/api/v1/cgroups', async (req: Request, res: Response) => {
-    let limit: number;
-    try {
-      limit = parseLimit(req.query['limit'], 100_000);
-    } catch (err) {
-      if (err instanceof BadRequest) {
-        res.status(400).json({ error: err.message });
-        return;
-      }
-      throw err;
-    }
+    const limit = parseOr400(res, () => parseLimit(req.query['limit'], 100_000));
+    if (limit === undefined) return;
     await fresh(deps);
     const collection = deps.recent.collectionCount;
     if (cgroupsCache !== undefined && cgroupsCache.collection === collection && cgroupsCache.limit === limit) {
@@ -138,17 +130,12 @@ export function pageRouter(deps: PageDeps): Router {
   });
 
   r.get('/api/v1/cgroup', async (req: Request, res: Response) => {
-    let path: string | undefined;
-    try {
-      path = parseCgroupParam(req.query['cgroup']);
-      if (path === undefined) throw new BadRequest('cgroup: required (?cgroup=/path)');
-    } catch (err) {
-      if (err instanceof BadRequest) {
-        res.status(400).json({ error: err.message });
-        return;
-      }
-      throw err;
-    }
+    const path = parseOr400(res, () => {
+      const p = parseCgroupParam(req.query['cgroup']);
+      if (p === undefined) throw new BadRequest('cgroup: required (?cgroup=/path)');
+      return p;
+    });
+    if (path === undefined) return;
     await fresh(deps);
     const c = deps.recent.cgroup(path);
     if (c === undefined) {

@@ -2,7 +2,7 @@
 // by id, and POST {"cgroup": "/path"} to take one now (201 with its summary). A bad body is a 400,
 // an unknown cgroup a 404, a snapshot that could not be written a 503 (full disk, read-only dir).
 import express, { Router, type Request, type Response } from 'express';
-import { BadRequest, parseCgroupParam, parseLimit, send } from './api.js';
+import { BadRequest, parseCgroupParam, parseLimit, parseOr400, send } from './api.js';
 import { canonicalCgroupPath, type SnapshotOutcome, type SnapshotService } from '../forensics/snapshots.js';
 import { clip } from './server.js';
 import { isSnapshotId } from '../forensics/store.js';
@@ -29,8 +29,7 @@ export function snapshotsRouter(svc: SnapshotService, o: SnapshotsRouterOptions 
     else res.status(403).json({ error: 'taking snapshots over HTTP is off: start memlens with --web.enable-snapshot-api' });
   });
   r.post('/api/v1/snapshots', express.json({ limit: '16kb' }), (req: Request, res: Response, next) => {
-    let cgroup: string;
-    try {
+    const cgroup = parseOr400(res, () => {
       const body: unknown = req.body;
       if (typeof body !== 'object' || body === null || Array.isArray(body)) throw new BadRequest('body: expected a JSON object {"cgroup": "/path"}');
       const extra = Object.keys(body).find((k) => k !== 'cgroup');
@@ -39,15 +38,9 @@ export function snapshotsRouter(svc: SnapshotService, o: SnapshotsRouterOptions 
       if (c === undefined) throw new BadRequest('cgroup: required');
       const canonical = canonicalCgroupPath(c);
       if (canonical === undefined) throw new BadRequest('cgroup: not a cgroup path (absolute, no "." or "..", no control characters, at most 4096 characters)');
-      cgroup = canonical;
-    } catch (err) {
-      if (err instanceof BadRequest) {
-        res.status(400).json({ error: err.message });
-        return;
-      }
-      next(err);
-      return;
-    }
+      return canonical;
+    });
+    if (cgroup === undefined) return;
     svc.apiSnapshot(cgroup, `POST /api/v1/snapshots from ${req.ip ?? '?'}`).then(
       (out) => {
         if (out.ok) {

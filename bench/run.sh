@@ -1,8 +1,9 @@
 #!/bin/bash
 # run.sh [N ...]   (default: 200 1000 3000)
 #
-# For each N, in one run on the same load: the bare C read (rawread -f both, -f status),
-# the bare read of process-exporter's own file set (rawread -f pe), Debian's prometheus-process-exporter (smaps on) and memlens in two configurations
+# For each N, in one run on the same load: the bare C read of exactly the per-pid files memlens
+# reads (rawread -f status-stat-rollup for pss-all, -f status-stat for the default; see
+# src/rawread.c), the bare read of process-exporter's own file set (rawread -f pe), Debian's prometheus-process-exporter (smaps on) and memlens in two configurations
 # (default; pss-all = --process.smaps-scope all --process.smaps-interval 0s), both memlens
 # runs with --collect.min-interval 0s so that every scrape is a full collection.
 # Exporters are started one at a time (never two at once), scraped with scrape-bench.sh,
@@ -147,7 +148,7 @@ for N in "${NS[@]}"; do
   LOAD_N=$N
   say "# $("$BENCH/loadgen.sh" start "$N")"
   sleep 2
-  for f in both status pe; do
+  for f in status-stat-rollup status-stat pe; do
     bg=$(quiet); s0=$(stat_now); r=$("$BENCH/bin/rawread" -i "$ITER" -f "$f")
     say "$r bg_cpu_busy_pct $bg busy_during_pct $(busy_since "$s0") pids $(npids)"
   done
@@ -162,7 +163,7 @@ for N in "${NS[@]}"; do
   bench_exporter memlens-pss-all "$BENCH/run/memlens_pssall_$N.log" "$ML_PORT" \
     "${ML[0]}" "${PROF[@]}" "${ML[@]:1}" "${ML_PSS[@]}"
   # the bare read once more at the end: shows drift of the load/machine during the run
-  bg=$(quiet); s0=$(stat_now); r=$("$BENCH/bin/rawread" -i "$ITER" -f both | sed 's/^RESULT raw-both/RESULT raw-both-end/')
+  bg=$(quiet); s0=$(stat_now); r=$("$BENCH/bin/rawread" -i "$ITER" -f status-stat-rollup | sed 's/^RESULT raw-status-stat-rollup/RESULT raw-status-stat-rollup-end/')
   say "$r bg_cpu_busy_pct $bg busy_during_pct $(busy_since "$s0") pids $(npids)"
   say "# $("$BENCH/loadgen.sh" stop "$N")"
   LOAD_N=""

@@ -34,6 +34,38 @@ export class HostFs {
    * per scrape. Never for files of many records (maps, smaps): those come a page at a time.
    */
   read(path: string, oneShow = false): string {
+    const len = this.readIntoBuf(path, oneShow);
+    return this.buf.toString('utf8', 0, len);
+  }
+
+  /** The file's text, or undefined when it is gone (pid exited, cgroup removed, file absent). */
+  tryRead(path: string, oneShow = false): string | undefined {
+    try {
+      return this.read(path, oneShow);
+    } catch (err) {
+      if (isGone(err)) return undefined;
+      throw err;
+    }
+  }
+
+  /**
+   * Like tryRead, but the bytes, for parsers that scan them without making a string of the file
+   * (files read for every process on every collection): a view of this HostFs's reused buffer,
+   * valid only until the next read through it. undefined when the file is gone.
+   */
+  tryReadBytes(path: string, oneShow = false): Buffer | undefined {
+    let len: number;
+    try {
+      len = this.readIntoBuf(path, oneShow);
+    } catch (err) {
+      if (isGone(err)) return undefined;
+      throw err;
+    }
+    return this.buf.subarray(0, len);
+  }
+
+  /** Reads the whole file into this.buf (grown as needed); returns its length. */
+  private readIntoBuf(path: string, oneShow: boolean): number {
     const fd = openSync(path, 'r');
     try {
       let len = 0;
@@ -46,21 +78,10 @@ export class HostFs {
         const want = this.buf.length - len;
         const n = readSync(fd, this.buf, len, want, null);
         len += n;
-        if (n === 0 || (oneShow && n < want)) break;
+        if (n === 0 || (oneShow && n < want)) return len;
       }
-      return this.buf.toString('utf8', 0, len);
     } finally {
       closeSync(fd);
-    }
-  }
-
-  /** The file's text, or undefined when it is gone (pid exited, cgroup removed, file absent). */
-  tryRead(path: string, oneShow = false): string | undefined {
-    try {
-      return this.read(path, oneShow);
-    } catch (err) {
-      if (isGone(err)) return undefined;
-      throw err;
     }
   }
 

@@ -25,47 +25,83 @@ const MINFLT = 10 - 3;
 const MAJFLT = 12 - 3;
 const STARTTIME = 22 - 3;
 
-/**
- * stat is read for every process on every collection: one pass over the text after the comm,
- * digits parsed in place, no split. A line too short or with a non-number where a number must be
- * gives undefined and a problem.
- */
+/** The numbers of ProcStat that the process collector needs, filled by scanStat into a reused object. */
+export interface StatFaults {
+  pid: number;
+  minorFaults: number;
+  majorFaults: number;
+  startTimeTicks: number;
+}
+
 export function parseStat(text: string, path: string): Parsed<ProcStat | undefined> {
-  const open = text.indexOf(' (');
-  const close = text.lastIndexOf(')');
-  const bad = (why: string): Parsed<undefined> => ({ value: undefined, problems: [new ParseError(`${why}: ${JSON.stringify(text.slice(0, 60))}`, path, 1)] });
-  if (open <= 0 || close < open + 1 || text.charCodeAt(close + 1) !== 32) return bad('not "pid (comm) state ..."');
+  const b = Buffer.from(text, 'utf8');
+  const problems: ParseError[] = [];
+  const f: StatFaults = { pid: 0, minorFaults: 0, majorFaults: 0, startTimeTicks: 0 };
+  if (!scanStat(b, path, f, problems)) return { value: undefined, problems };
+  const open = b.indexOf(' (');
+  const close = b.lastIndexOf(')');
+  let stateEnd = close + 2;
+  while (stateEnd < b.length && b[stateEnd] !== SPACE && b[stateEnd] !== NL) stateEnd++;
+  return {
+    value: { ...f, comm: b.toString('utf8', open + 2, close), state: b.toString('utf8', close + 2, stateEnd) },
+    problems,
+  };
+}
+
+const SPACE = 32;
+const NL = 10;
+const OPEN = 40; // (
+const CLOSE = 41; // )
+
+/**
+ * stat is read for every process on every collection: one pass over the bytes as read, from the
+ * last ')' on, digits parsed in place, no string. Fills `out` and returns true; a line too short or
+ * with a non-number where a number must be returns false with a problem (out is then undefined
+ * in part).
+ */
+export function scanStat(b: Buffer, path: string, out: StatFaults, problems: ParseError[]): boolean {
+  const end = b.length;
+  const bad = (why: string): false => {
+    problems.push(new ParseError(`${why}: ${JSON.stringify(b.toString('utf8', 0, Math.min(end, 120)).slice(0, 60))}`, path, 1));
+    return false;
+  };
+  let open = -1;
+  for (let i = 0; i + 1 < end; i++) {
+    if (b[i] === SPACE && b[i + 1] === OPEN) {
+      open = i;
+      break;
+    }
+  }
+  let close = end - 1;
+  while (close >= 0 && b[close] !== CLOSE) close--;
+  if (open <= 0 || close < open + 1 || b[close + 1] !== SPACE) return bad('not "pid (comm) state ..."');
   let pid = 0;
   for (let i = 0; i < open; i++) {
-    const c = text.charCodeAt(i);
+    const c = b[i]!;
     if (c < 48 || c > 57) return bad('pid is not a number');
     pid = pid * 10 + (c - 48);
   }
-  const nums: number[] = [];
-  let state = '';
+  out.pid = pid;
   let field = 0;
   let i = close + 2;
-  const end = text.length;
   while (field <= STARTTIME && i < end) {
     const start = i;
-    while (i < end && text.charCodeAt(i) !== 32 && text.charCodeAt(i) !== 10) i++;
+    while (i < end && b[i] !== SPACE && b[i] !== NL) i++;
     if (i === start) return bad(`empty field ${field + 3}`);
-    if (field === 0) state = text.slice(start, i);
-    else if (field === MINFLT || field === MAJFLT || field === STARTTIME) {
+    if (field === MINFLT || field === MAJFLT || field === STARTTIME) {
       let n = 0;
       for (let j = start; j < i; j++) {
-        const c = text.charCodeAt(j);
+        const c = b[j]!;
         if (c < 48 || c > 57) return bad(`field ${field + 3} is not a number`);
         n = n * 10 + (c - 48);
       }
-      nums[field] = n;
+      if (field === MINFLT) out.minorFaults = n;
+      else if (field === MAJFLT) out.majorFaults = n;
+      else out.startTimeTicks = n;
     }
     field++;
     i++; // the space
   }
   if (field <= STARTTIME) return bad(`only ${field + 2} fields`);
-  return {
-    value: { pid, comm: text.slice(open + 2, close), state, minorFaults: nums[MINFLT]!, majorFaults: nums[MAJFLT]!, startTimeTicks: nums[STARTTIME]! },
-    problems: [],
-  };
+  return true;
 }

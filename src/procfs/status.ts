@@ -1,8 +1,9 @@
 // /proc/PID/status (Documentation/filesystems/proc.rst, "Contents of the status fields").
 // RssAnon/RssFile/RssShmem: 4.5+. VmSwap: 2.6.34+. Kernel threads have no Vm* lines.
 // proc.rst: RSS values here are kept per-thread-batched and "may not be very precise".
-import { ParseError } from '../errors.js';
-import { textField, type Parsed } from './common.js';
+import type { ParseError } from '../errors.js';
+import { badLine, kbValue, KbKeys } from './kbScan.js';
+import type { Parsed } from './common.js';
 
 export interface ProcStatus {
   name: string | undefined;
@@ -16,29 +17,14 @@ export interface ProcStatus {
   pageTablesBytes: number | undefined;
 }
 
-const FIELD_OF_KEY: ReadonlyMap<string, keyof Omit<ProcStatus, 'name'>> = new Map([
-  ['VmRSS', 'residentBytes'],
-  ['RssAnon', 'residentAnonBytes'],
-  ['RssFile', 'residentFileBytes'],
-  ['RssShmem', 'residentShmemBytes'],
-  ['VmHWM', 'residentPeakBytes'],
-  ['VmSize', 'virtualBytes'],
-  ['VmSwap', 'swapBytes'],
-  ['VmPTE', 'pageTablesBytes'],
-]);
+// In the order of the fields of ProcStatus below.
+const KEYS = new KbKeys(['VmRSS', 'RssAnon', 'RssFile', 'RssShmem', 'VmHWM', 'VmSize', 'VmSwap', 'VmPTE']);
+const NAME = [78, 97, 109, 101, 58]; // "Name:"
+const NL = 10;
 
-const V = 86;
-const R = 82;
-
-/**
- * status is read for every process on every collection, so this is one pass over the text
- * that only looks closer at lines starting with V or R (measured: 13 us -> 3 us per file).
- */
-export function parseStatus(text: string, path: string): Parsed<ProcStatus> {
-  const problems: ParseError[] = [];
-  const value: ProcStatus = {
-    // comm is at most 15 bytes; the kernel escapes \n and \\ in it.
-    name: textField(text, 'Name'),
+export function emptyStatus(): ProcStatus {
+  return {
+    name: undefined,
     residentBytes: undefined,
     residentAnonBytes: undefined,
     residentFileBytes: undefined,
@@ -48,25 +34,72 @@ export function parseStatus(text: string, path: string): Parsed<ProcStatus> {
     swapBytes: undefined,
     pageTablesBytes: undefined,
   };
-  let line = 0;
-  for (let start = 0; start < text.length; line++) {
-    let end = text.indexOf('\n', start);
-    if (end < 0) end = text.length;
-    const c0 = text.charCodeAt(start);
-    if (c0 === V || c0 === R) {
-      const colon = text.indexOf(':', start);
-      const field = colon > 0 && colon < end ? FIELD_OF_KEY.get(text.slice(start, colon)) : undefined;
-      if (field !== undefined) {
-        let i = colon + 1;
-        while (text.charCodeAt(i) === 32 || text.charCodeAt(i) === 9) i++;
-        const digits = i;
-        let n = 0;
-        for (let c = text.charCodeAt(i); c >= 48 && c <= 57; c = text.charCodeAt(++i)) n = n * 10 + (c - 48);
-        if (i > digits && i + 3 === end && text.startsWith(' kB', i)) value[field] = n * 1024;
-        else problems.push(new ParseError(`not "Key: N kB": ${JSON.stringify(text.slice(start, end).slice(0, 40))}`, path, line + 1));
-      }
-    }
-    start = end + 1;
-  }
+}
+
+export function parseStatus(text: string, path: string): Parsed<ProcStatus> {
+  const value = emptyStatus();
+  const problems: ParseError[] = [];
+  const b = Buffer.from(text, 'utf8');
+  scanStatus(b, path, value, problems);
   return { value, problems };
+}
+
+const vals = new Float64Array(KEYS.keys.length);
+const field = (v: number): number | undefined => (Number.isNaN(v) ? undefined : v);
+
+/**
+ * parseStatus on the bytes as read, into `out` (every field overwritten): status is read for
+ * every process on every collection, so the process collector reuses one ProcStatus and makes
+ * no string but the name. One pass, up to the last wanted line; only lines starting with a wanted
+ * key's first byte (V, R) or "Name:" are looked at closer.
+ */
+export function scanStatus(b: Buffer, path: string, out: ProcStatus, problems: ParseError[]): void {
+  const len = b.length;
+  vals.fill(NaN);
+  out.name = undefined;
+  let line = 0;
+  let found = 0;
+  for (let start = 0; start < len; line++) {
+    let i = start;
+    const c0 = b[i]!;
+    if (KEYS.starts(c0)) {
+      let h = 0;
+      for (; i < len; i++) {
+        const c = b[i]!;
+        if (c === 58 || c === NL) break;
+        h = (Math.imul(h, 31) + c) | 0;
+      }
+      const idx = i < len && b[i] === 58 ? KEYS.indexOf(b, start, i, h) : -1;
+      if (idx >= 0) {
+        const v = kbValue(b, i + 1, len);
+        if (Number.isNaN(vals[idx]!) && !Number.isNaN(v)) found++;
+        vals[idx] = v;
+        if (Number.isNaN(v)) problems.push(badLine(b, start, len, path, line));
+        // Every wanted line seen (they come before the signal, capability and cpu lines that
+        // make up most of the file): the rest is not looked at.
+        if (found === vals.length && out.name !== undefined) break;
+      }
+    } else if (c0 === NAME[0] && out.name === undefined && isName(b, start, len)) {
+      // comm is at most 15 bytes; the kernel escapes \n and \\ in it.
+      i = start + NAME.length;
+      while (i < len && b[i] !== NL) i++;
+      out.name = b.toString('utf8', start + NAME.length, i).trim();
+    }
+    while (i < len && b[i] !== NL) i++;
+    start = i + 1;
+  }
+  out.residentBytes = field(vals[0]!);
+  out.residentAnonBytes = field(vals[1]!);
+  out.residentFileBytes = field(vals[2]!);
+  out.residentShmemBytes = field(vals[3]!);
+  out.residentPeakBytes = field(vals[4]!);
+  out.virtualBytes = field(vals[5]!);
+  out.swapBytes = field(vals[6]!);
+  out.pageTablesBytes = field(vals[7]!);
+}
+
+function isName(b: Buffer, start: number, len: number): boolean {
+  if (start + NAME.length > len) return false;
+  for (let j = 1; j < NAME.length; j++) if (b[start + j] !== NAME[j]) return false;
+  return true;
 }

@@ -1,0 +1,110 @@
+// `Key:   N kB` lines (/proc/PID/status, /proc/PID/smaps_rollup) scanned straight from the bytes
+// the kernel returned: no string per file, per line or per key. These two files are read for every
+// process on every collection (with --process.smaps-scope all), thousands of times per scrape, and
+// decoding each to a string, slicing a key per line and looking it up in a Map cost more CPU than
+// the rest of the collector. Pure: no IO, never throws on odd text.
+import { ParseError } from '../errors.js';
+
+const NL = 10;
+const COLON = 58;
+const SPACE = 32;
+const TAB = 9;
+const KB_SUFFIX = [SPACE, 107, 66]; // " kB"
+
+/** A fixed set of keys, looked up by the bytes before a line's colon. */
+export class KbKeys {
+  /** Per first byte: 1 when some key starts with it (other lines are skipped unread). */
+  private readonly firstByte = new Uint8Array(256);
+  private readonly byHash = new Map<number, number>();
+  private readonly bytes: Uint8Array[];
+
+  constructor(readonly keys: readonly string[]) {
+    this.bytes = keys.map((k) => Buffer.from(k, 'latin1'));
+    this.bytes.forEach((b, i) => {
+      this.firstByte[b[0]!] = 1;
+      const h = hashOf(b, 0, b.length);
+      if (this.byHash.has(h)) throw new Error(`KbKeys: ${k(keys, i)} collides with ${k(keys, this.byHash.get(h)!)}`);
+      this.byHash.set(h, i);
+    });
+  }
+
+  starts(c: number): boolean {
+    return this.firstByte[c] === 1;
+  }
+
+  /** The index of the key b[start, end) with hash h, or -1. */
+  indexOf(b: Uint8Array, start: number, end: number, h: number): number {
+    const i = this.byHash.get(h);
+    if (i === undefined) return -1;
+    const k = this.bytes[i]!;
+    if (k.length !== end - start) return -1;
+    for (let j = 0; j < k.length; j++) if (k[j] !== b[start + j]) return -1;
+    return i;
+  }
+}
+
+const k = (keys: readonly string[], i: number): string => keys[i] ?? '?';
+
+function hashOf(b: Uint8Array, start: number, end: number): number {
+  let h = 0;
+  for (let i = start; i < end; i++) h = (Math.imul(h, 31) + b[i]!) | 0;
+  return h;
+}
+
+/**
+ * Scans every line of b[0, len) and, for each line `Key: N kB` whose key is in `keys`, writes
+ * N * 1024 into out[index of the key]. A wanted key whose value is not `N kB` gets NaN and a
+ * problem. out is filled with NaN first: NaN = the line was not there.
+ */
+export function scanKbLines(b: Uint8Array, len: number, keys: KbKeys, out: Float64Array, path: string, problems: ParseError[]): void {
+  out.fill(NaN);
+  let line = 0;
+  for (let start = 0; start < len; line++) {
+    let i = start;
+    if (keys.starts(b[i]!)) {
+      let h = 0;
+      for (; i < len; i++) {
+        const c = b[i]!;
+        if (c === COLON || c === NL) break;
+        h = (Math.imul(h, 31) + c) | 0;
+      }
+      if (i < len && b[i] === COLON) {
+        const idx = keys.indexOf(b, start, i, h);
+        if (idx >= 0) {
+          const v = kbValue(b, i + 1, len);
+          out[idx] = v;
+          if (Number.isNaN(v)) problems.push(badLine(b, start, len, path, line));
+        }
+      }
+    }
+    while (i < len && b[i] !== NL) i++;
+    start = i + 1;
+  }
+}
+
+/**
+ * The value of `  N kB` from `at` (just after the colon) to the end of its line, in bytes; NaN
+ * when the line is not exactly blanks, digits, " kB".
+ */
+export function kbValue(b: Uint8Array, at: number, len: number): number {
+  let i = at;
+  while (i < len && (b[i] === SPACE || b[i] === TAB)) i++;
+  const digits = i;
+  let n = 0;
+  for (; i < len; i++) {
+    const c = b[i]!;
+    if (c < 48 || c > 57) break;
+    n = n * 10 + (c - 48);
+  }
+  if (i === digits || i + 3 > len || b[i] !== KB_SUFFIX[0] || b[i + 1] !== KB_SUFFIX[1] || b[i + 2] !== KB_SUFFIX[2]) return NaN;
+  if (i + 3 < len && b[i + 3] !== NL) return NaN;
+  return n * 1024;
+}
+
+/** A problem naming the line (its first 40 characters), for a wanted line that did not parse. */
+export function badLine(b: Uint8Array, start: number, len: number, path: string, line: number): ParseError {
+  let end = start;
+  while (end < len && b[end] !== NL) end++;
+  const text = Buffer.from(b.buffer, b.byteOffset + start, end - start).toString('utf8');
+  return new ParseError(`not "Key: N kB": ${JSON.stringify(text.slice(0, 40))}`, path, line + 1);
+}

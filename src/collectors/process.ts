@@ -5,15 +5,30 @@
 // skipped above --process.smaps-max-rss unless included by name, and its time is counted.
 // /proc/PID/stat (page faults) is read beside status for every process with memory of its own:
 // one more small single-show read per process (measured in bench/RESULTS.md, "Page faults").
+//
+// The per-process files are single-show seq_files: the kernel writes the whole file in one show()
+// call into its seq_file buffer and the first read returns all of it (HostFs's `oneShow`):
+// status, stat (fs/proc/base.c tgid_base_stuff: ONE("status", proc_pid_status), ONE("stat",
+// proc_tgid_stat), ONE("oom_score", proc_oom_score), ONE("cgroup", proc_cgroup_show), all
+// proc_single_open -> single_open) and smaps_rollup (fs/proc/task_mmu.c smaps_rollup_open ->
+// single_open(file, show_smaps_rollup, priv), 4.14+). oom_score_adj is not a seq_file
+// (oom_score_adj_read, simple_read_from_buffer) and is read the ordinary way.
+//
+// With PSS for every process (--process.smaps-scope all) a collection reads three files per
+// process; what it costs beyond the bare read of those files is measured in bench/RESULTS.md
+// ("PSS for every process at N = 1000"). So the loop over /proc makes no object and no string per
+// process beyond its comm: the files are scanned as bytes into reused records, groups are summed
+// on the way, and only the top N (and the included) are kept for their per-pid series.
 import * as c from '../model/catalog.js';
 import type { HostFs } from '../host/hostFs.js';
 import type { CollectResult, Labels, MetricDesc } from '../model/types.js';
+import type { ParseError } from '../errors.js';
 import { describe, isGone } from '../errors.js';
-import { parseStatus, type ProcStatus } from '../procfs/status.js';
-import { parseSmapsRollup, type SmapsRollup } from '../procfs/smapsRollup.js';
+import { emptyStatus, scanStatus, type ProcStatus } from '../procfs/status.js';
+import { rollupOf, rollupPss, rollupUss, scanSmapsRollup, type SmapsRollup } from '../procfs/smapsRollup.js';
 import { memoryCgroupPath, parseProcCgroup } from '../procfs/procCgroup.js';
 import { parseSingleInt } from '../procfs/common.js';
-import { parseStat, type ProcStat } from '../procfs/stat.js';
+import { scanStat, type StatFaults } from '../procfs/stat.js';
 import type { CgroupMode } from '../cgroupfs/discover.js';
 import type { GroupRule } from '../config/load.js';
 import type { Collector } from './collector.js';
@@ -31,13 +46,17 @@ export interface ProcessOptions {
   cgroupMode: CgroupMode;
 }
 
-interface Proc {
+/** A process kept for its per-pid series (top N or included): the only per-process object. */
+interface Kept {
+  /** Position in the /proc listing: per-pid series come out in listing order. */
+  seq: number;
   pid: number;
   comm: string;
   status: ProcStatus;
-  rssBytes: number;
   /** undefined when /proc/PID/stat could not be read or parsed: no fault samples for it. */
-  stat: ProcStat | undefined;
+  faults: { minor: number; major: number } | undefined;
+  /** smaps_rollup when read in the loop (--process.smaps-scope all). */
+  rollup: SmapsRollup | undefined;
 }
 
 /** The fault counters of a process when last seen (starttime tells a reused pid from the same process). */
@@ -45,6 +64,17 @@ interface SeenFaults {
   startTimeTicks: number;
   minor: number;
   major: number;
+  /** The collection that last saw the pid: older ones are forgotten at the end of a collection. */
+  gen: number;
+}
+
+interface Group {
+  n: number;
+  /** Per GROUP_FIELDS entry; NaN until a process of the group has the field. */
+  sums: Float64Array;
+  pss: number;
+  uss: number;
+  pssCount: number;
 }
 
 /**
@@ -59,6 +89,7 @@ interface CachedRollup {
   comm: string;
   readAtMs: number;
   value: SmapsRollup;
+  gen: number;
 }
 
 const GROUP_FIELDS = [
@@ -91,6 +122,15 @@ export class ProcessCollector implements Collector {
   private smapsReadSeconds = 0;
   private smapsSkipped = 0;
   private readonly needCmdline: boolean;
+  private gen = 0;
+  // Reused for every process of every collection: no object per process.
+  private readonly status = emptyStatus();
+  private readonly stat: StatFaults = { pid: 0, minorFaults: 0, majorFaults: 0, startTimeTicks: 0 };
+  private readonly problems: ParseError[] = [];
+  // What readRollup read last.
+  private rolledPss = NaN;
+  private rolledUss = NaN;
+  private rolled: SmapsRollup | undefined;
 
   constructor(
     private readonly opts: ProcessOptions,
@@ -102,66 +142,101 @@ export class ProcessCollector implements Collector {
   async collect(host: HostFs, signal: AbortSignal): Promise<CollectResult> {
     const out = new SampleSink();
     const yp = new YieldPoint(signal);
-    const procs: Proc[] = [];
-    const groups = new Map<string, { n: number; sums: (number | undefined)[]; pss: number; uss: number; pssCount: number }>();
+    const groups = new Map<string, Group>();
+    const gen = ++this.gen;
+    const { top, include, smapsScope } = this.opts;
+    const all = smapsScope === 'all';
+    // The top N by resident memory, largest first (ties: the earlier in the listing first, as a
+    // stable sort of every process would have them), and the processes included by name.
+    const topN: Kept[] = [];
+    const included: Kept[] = [];
+    const nowMs = this.now();
+    const st = this.status;
+    const problems = this.problems;
 
     // /proc itself unreadable is the one failure of this area: let it throw.
-    const pids = host.list(host.procRoot).filter((n) => n.charCodeAt(0) >= 48 && n.charCodeAt(0) <= 57);
-    for (const name of pids) {
+    const pids = host.list(host.procRoot);
+    for (let seq = 0; seq < pids.length; seq++) {
+      const name = pids[seq]!;
+      const c0 = name.charCodeAt(0);
+      if (c0 < 48 || c0 > 57) continue;
       // A promise per pid costs more than the check: await only when the time slice is used up.
       if (yp.due()) await yp.turn();
-      const pid = Number(name);
       const statusPath = host.proc(`${name}/status`);
-      let text: string | undefined;
+      let bytes: Buffer | undefined;
       try {
-        text = host.tryRead(statusPath, true);
+        bytes = host.tryReadBytes(statusPath, true);
       } catch (err) {
         out.problem('read_status', describe(err), statusPath);
         continue;
       }
-      if (text === undefined) continue; // exited since the listing: normal
-      const st = parseStatus(text, statusPath);
-      out.parseProblems(st.problems);
+      if (bytes === undefined) continue; // exited since the listing: normal
+      scanStatus(bytes, statusPath, st, problems);
+      this.flush(problems, out);
       // Kernel threads have no memory of their own (no VmRSS line).
-      if (st.value.residentBytes === undefined) continue;
-      const comm = st.value.name ?? '';
-      procs.push({ pid, comm, status: st.value, rssBytes: st.value.residentBytes, stat: this.readStat(host, name, out) });
-    }
+      const rssBytes = st.residentBytes;
+      if (rssBytes === undefined) continue;
+      const pid = Number(name);
+      const comm = st.name ?? '';
+      const faults = this.readStat(host, name, out);
 
-    // Selection: the top N by resident memory, plus the processes included by name.
-    const byRss = [...procs].sort((a, b) => b.rssBytes - a.rssBytes);
-    const selected = new Set(byRss.slice(0, this.opts.top));
-    if (this.opts.include !== undefined) for (const p of procs) if (this.opts.include.test(p.comm)) selected.add(p);
-
-    const nowMs = this.now();
-    const live = new Set<number>();
-    for (const p of procs) {
-      live.add(p.pid);
-      const group = this.groupOf(host, p);
+      const group = this.groupOf(host, pid, comm);
       let g = groups.get(group);
       if (g === undefined) {
-        g = { n: 0, sums: GROUP_FIELDS.map(() => undefined), pss: 0, uss: 0, pssCount: 0 };
+        g = { n: 0, sums: new Float64Array(GROUP_FIELDS.length).fill(NaN), pss: 0, uss: 0, pssCount: 0 };
         groups.set(group, g);
       }
       g.n++;
-      if (p.stat !== undefined) this.countFaults(group, p.pid, p.stat);
-      for (let i = 0; i < GROUP_FIELDS.length; i++) {
-        // A field no process of the group has (RssAnon before 4.5) gives no sample, not 0.
-        const v = p.status[GROUP_FIELDS[i]![1]];
-        if (v !== undefined) g.sums[i] = (g.sums[i] ?? 0) + v;
+      if (faults) this.countFaults(group, pid, gen);
+      else this.markSeen(this.seenFaults.get(pid), gen); // unreadable this time: its counts are kept
+      if (this.rollups.size > 0) this.markSeen(this.rollups.get(pid), gen); // live: its cached rollup is kept
+      const sums = g.sums;
+      // A field no process of the group has (RssAnon before 4.5) gives no sample, not 0.
+      addTo(sums, 0, rssBytes);
+      addTo(sums, 1, st.residentAnonBytes);
+      addTo(sums, 2, st.residentFileBytes);
+      addTo(sums, 3, st.residentShmemBytes);
+      addTo(sums, 4, st.virtualBytes);
+      addTo(sums, 5, st.swapBytes);
+      addTo(sums, 6, st.pageTablesBytes);
+
+      const isTop = top > 0 && (topN.length < top || rssBytes > topN[topN.length - 1]!.status.residentBytes!);
+      const isIncluded = include !== undefined && include.test(comm);
+      let rollup: SmapsRollup | undefined;
+      if (all) {
+        // Only the kept processes need the rollup as an object; the others add to their group.
+        if (this.readRollup(host, pid, comm, rssBytes, isIncluded, nowMs, gen, isTop || isIncluded, out)) {
+          if (!Number.isNaN(this.rolledPss)) g.pss += this.rolledPss;
+          if (!Number.isNaN(this.rolledUss)) g.uss += this.rolledUss;
+          g.pssCount++;
+          rollup = this.rolled;
+        }
       }
-      const wantRollup = this.opts.smapsScope === 'all' || (this.opts.smapsScope === 'selected' && selected.has(p));
-      if (wantRollup && yp.due()) await yp.turn();
-      const rollup = wantRollup ? this.rollup(host, p, nowMs, out) : undefined;
-      if (rollup !== undefined && this.opts.smapsScope === 'all') {
-        g.pss += rollup.pssBytes ?? 0;
-        g.uss += rollup.ussBytes ?? 0;
-        g.pssCount++;
+      if (isTop || isIncluded) {
+        const kept: Kept = {
+          seq, pid, comm, status: { ...st },
+          faults: faults ? { minor: this.stat.minorFaults, major: this.stat.majorFaults } : undefined,
+          rollup,
+        };
+        if (isTop) insertTop(topN, kept, top);
+        if (isIncluded) included.push(kept);
       }
-      if (selected.has(p)) this.emitProcess(host, p, rollup, out);
     }
-    for (const pid of this.rollups.keys()) if (!live.has(pid)) this.rollups.delete(pid);
-    for (const pid of this.seenFaults.keys()) if (!live.has(pid)) this.seenFaults.delete(pid);
+
+    const selected = new Set(topN);
+    for (const k of included) selected.add(k);
+    const kept = [...selected].sort((a, b) => a.seq - b.seq);
+    for (const k of kept) {
+      if (smapsScope === 'selected') {
+        if (yp.due()) await yp.turn();
+        if (this.readRollup(host, k.pid, k.comm, k.status.residentBytes!, include?.test(k.comm) ?? false, nowMs, gen, true, out)) k.rollup = this.rolled;
+      }
+      this.emitProcess(host, k, out);
+    }
+
+    // What was kept for processes that were not seen in this collection goes.
+    for (const [pid, r] of this.rollups) if (r.gen !== gen) this.rollups.delete(pid);
+    for (const [pid, f] of this.seenFaults) if (f.gen !== gen) this.seenFaults.delete(pid);
     if (this.groupFaults.size > MAX_FAULT_GROUPS) {
       for (const name of this.groupFaults.keys()) {
         if (this.groupFaults.size <= MAX_FAULT_GROUPS) break;
@@ -171,8 +246,11 @@ export class ProcessCollector implements Collector {
 
     for (const [group, g] of groups) {
       const l = { group };
-      GROUP_FIELDS.forEach(([desc], i) => out.add(desc, l, g.sums[i]));
-      if (this.opts.smapsScope === 'all' && g.pssCount > 0) {
+      for (let i = 0; i < GROUP_FIELDS.length; i++) {
+        const v = g.sums[i]!;
+        if (!Number.isNaN(v)) out.add(GROUP_FIELDS[i]![0], l, v);
+      }
+      if (all && g.pssCount > 0) {
         out.add(c.groupPss, l, g.pss);
         out.add(c.groupUss, l, g.uss);
       }
@@ -188,33 +266,55 @@ export class ProcessCollector implements Collector {
     return out.result();
   }
 
-  private readStat(host: HostFs, name: string, out: SampleSink): ProcStat | undefined {
+  private markSeen(entry: { gen: number } | undefined, gen: number): void {
+    if (entry !== undefined) entry.gen = gen;
+  }
+
+  private flush(problems: ParseError[], out: SampleSink): void {
+    if (problems.length === 0) return;
+    out.parseProblems(problems);
+    problems.length = 0;
+  }
+
+  /** Reads /proc/PID/stat into this.stat; false when it could not be read or parsed. */
+  private readStat(host: HostFs, name: string, out: SampleSink): boolean {
     const path = host.proc(`${name}/stat`);
-    let text: string | undefined;
+    let bytes: Buffer | undefined;
     try {
-      text = host.tryRead(path, true);
+      bytes = host.tryReadBytes(path, true);
     } catch (err) {
       out.problem('read_stat', describe(err), path);
-      return undefined;
+      return false;
     }
-    if (text === undefined) return undefined; // exited between status and stat: normal
-    const r = parseStat(text, path);
-    out.parseProblems(r.problems);
-    return r.value;
+    if (bytes === undefined) return false; // exited between status and stat: normal
+    const ok = scanStat(bytes, path, this.stat, this.problems);
+    this.flush(this.problems, out);
+    return ok;
   }
 
   /**
-   * Adds to the group what the process faulted since it was last seen: everything on first sight
-   * (those faults happened in this group), the difference afterwards. A process that exits takes
-   * nothing away, so the group counter never goes down; what it did between the last collection
-   * and its exit is not seen (as with process-exporter).
+   * Adds to the group what the process (this.stat) faulted since it was last seen: everything on
+   * first sight (those faults happened in this group), the difference afterwards. A process that
+   * exits takes nothing away, so the group counter never goes down; what it did between the last
+   * collection and its exit is not seen (as with process-exporter).
    */
-  private countFaults(group: string, pid: number, stat: ProcStat): void {
+  private countFaults(group: string, pid: number, gen: number): void {
+    const stat = this.stat;
     const prev = this.seenFaults.get(pid);
-    const same = prev !== undefined && prev.startTimeTicks === stat.startTimeTicks;
-    const minor = same ? Math.max(0, stat.minorFaults - prev.minor) : stat.minorFaults;
-    const major = same ? Math.max(0, stat.majorFaults - prev.major) : stat.majorFaults;
-    this.seenFaults.set(pid, { startTimeTicks: stat.startTimeTicks, minor: stat.minorFaults, major: stat.majorFaults });
+    let minor = stat.minorFaults;
+    let major = stat.majorFaults;
+    if (prev === undefined) {
+      this.seenFaults.set(pid, { startTimeTicks: stat.startTimeTicks, minor, major, gen });
+    } else {
+      if (prev.startTimeTicks === stat.startTimeTicks) {
+        minor = Math.max(0, minor - prev.minor);
+        major = Math.max(0, major - prev.major);
+      }
+      prev.startTimeTicks = stat.startTimeTicks;
+      prev.minor = stat.minorFaults;
+      prev.major = stat.majorFaults;
+      prev.gen = gen;
+    }
     const acc = this.groupFaults.get(group);
     if (acc === undefined) this.groupFaults.set(group, { minor, major });
     else {
@@ -223,53 +323,74 @@ export class ProcessCollector implements Collector {
     }
   }
 
-  private groupOf(host: HostFs, p: Proc): string {
-    if (this.opts.groups.length === 0) return p.comm;
+  private groupOf(host: HostFs, pid: number, comm: string): string {
+    if (this.opts.groups.length === 0) return comm;
     let cmdline: string | undefined;
     if (this.needCmdline) {
       try {
-        cmdline = host.tryRead(host.proc(`${p.pid}/cmdline`))?.replace(/\0/g, ' ').trim();
+        cmdline = host.tryRead(host.proc(`${pid}/cmdline`))?.replace(/\0/g, ' ').trim();
       } catch (err) {
         // Unreadable cmdline (EACCES, EIO on a zombie): rules on cmdline cannot match it; rules on comm still can.
         cmdline = isGone(err) ? undefined : '';
       }
     }
     for (const rule of this.opts.groups) {
-      if (rule.comm !== undefined && !rule.comm.test(p.comm)) continue;
+      if (rule.comm !== undefined && !rule.comm.test(comm)) continue;
       if (rule.cmdline !== undefined && (cmdline === undefined || !rule.cmdline.test(cmdline))) continue;
       return rule.name;
     }
-    return p.comm;
+    return comm;
   }
 
-  private rollup(host: HostFs, p: Proc, nowMs: number, out: SampleSink): SmapsRollup | undefined {
-    const cached = this.rollups.get(p.pid);
-    if (cached !== undefined && cached.comm === p.comm && nowMs - cached.readAtMs < this.opts.smapsIntervalMs) return cached.value;
-    const includedByName = this.opts.include?.test(p.comm) ?? false;
-    if (p.rssBytes > this.opts.smapsMaxRssBytes && !includedByName) {
-      this.smapsSkipped++;
-      return undefined;
+  /**
+   * The process's smaps_rollup, read or cached: false when skipped or unreadable. Its PSS and USS
+   * go to rolledPss/rolledUss (NaN when absent) and, when `asObject` or when it is cached for
+   * --process.smaps-interval, the whole record to `rolled` (else undefined).
+   */
+  private readRollup(
+    host: HostFs, pid: number, comm: string, rssBytes: number, includedByName: boolean,
+    nowMs: number, gen: number, asObject: boolean, out: SampleSink,
+  ): boolean {
+    const interval = this.opts.smapsIntervalMs;
+    const cached = interval > 0 ? this.rollups.get(pid) : undefined;
+    if (cached !== undefined && cached.comm === comm && nowMs - cached.readAtMs < interval) {
+      cached.gen = gen;
+      const v = cached.value;
+      this.rolledPss = v.pssBytes ?? NaN;
+      this.rolledUss = v.ussBytes ?? NaN;
+      this.rolled = v;
+      return true;
     }
-    const path = host.proc(`${p.pid}/smaps_rollup`);
+    if (rssBytes > this.opts.smapsMaxRssBytes && !includedByName) {
+      this.smapsSkipped++;
+      return false;
+    }
+    const path = host.proc(`${pid}/smaps_rollup`);
     const t0 = performance.now();
-    let text: string | undefined;
+    let bytes: Buffer | undefined;
     try {
-      text = host.tryRead(path, true);
+      bytes = host.tryReadBytes(path, true);
     } catch (err) {
       // EACCES without CAP_SYS_PTRACE; the process keeps its status-based series.
       out.problem('read_smaps', describe(err), path);
-      return undefined;
-    } finally {
       this.smapsReadSeconds += (performance.now() - t0) / 1000;
+      return false;
     }
-    if (text === undefined) return undefined;
-    const r = parseSmapsRollup(text, path);
-    out.parseProblems(r.problems);
-    this.rollups.set(p.pid, { comm: p.comm, readAtMs: nowMs, value: r.value });
-    return r.value;
+    this.smapsReadSeconds += (performance.now() - t0) / 1000;
+    if (bytes === undefined) return false;
+    const v = scanSmapsRollup(bytes, path, this.problems);
+    this.flush(this.problems, out);
+    this.rolledPss = rollupPss(v);
+    this.rolledUss = rollupUss(v);
+    this.rolled = undefined;
+    if (!asObject && interval === 0) return true;
+    const value = rollupOf(v);
+    if (interval > 0) this.rollups.set(pid, { comm, readAtMs: nowMs, value, gen });
+    this.rolled = value;
+    return true;
   }
 
-  private emitProcess(host: HostFs, p: Proc, rollup: SmapsRollup | undefined, out: SampleSink): void {
+  private emitProcess(host: HostFs, p: Kept, out: SampleSink): void {
     const small = (file: string): string | undefined => {
       try {
         return host.tryRead(host.proc(`${p.pid}/${file}`));
@@ -295,8 +416,9 @@ export class ProcessCollector implements Collector {
     out.add(c.processVirtual, l, s.virtualBytes);
     out.add(c.processSwap, l, s.swapBytes);
     out.add(c.processPageTables, l, s.pageTablesBytes);
-    out.add(c.processMinorFaults, l, p.stat?.minorFaults);
-    out.add(c.processMajorFaults, l, p.stat?.majorFaults);
+    out.add(c.processMinorFaults, l, p.faults?.minor);
+    out.add(c.processMajorFaults, l, p.faults?.major);
+    const rollup = p.rollup;
     if (rollup !== undefined) {
       out.add(c.processPss, l, rollup.pssBytes);
       out.add(c.processPssAnon, l, rollup.pssAnonBytes);
@@ -313,4 +435,19 @@ export class ProcessCollector implements Collector {
       out.add(desc, l, v.value);
     }
   }
+}
+
+function addTo(sums: Float64Array, i: number, v: number | undefined): void {
+  if (v === undefined) return;
+  const s = sums[i]!;
+  sums[i] = Number.isNaN(s) ? v : s + v;
+}
+
+/** Inserts into the top list (largest resident first, at most n): after every equal one, as a stable sort would. */
+function insertTop(list: Kept[], k: Kept, n: number): void {
+  const rss = k.status.residentBytes!;
+  let i = list.length;
+  while (i > 0 && list[i - 1]!.status.residentBytes! < rss) i--;
+  list.splice(i, 0, k);
+  if (list.length > n) list.pop();
 }

@@ -40,10 +40,11 @@ function category(stack) {
   if (leaf.functionName === '(garbage collector)') return 'GC';
   if (leaf.functionName === '(program)') return '(program): native V8/libuv outside JS frames';
   const leafSys = leaf.url === '' && FSOPS.has(leaf.functionName);
-  if (has(stack, /host\/hostFs\.js$/, /^read$/)) {
+  if (has(stack, /host\/hostFs\.js$/, /^(read|readIntoBuf)$/)) {
     if (!leafSys) return 'HostFs.read JS: node:fs wrappers, Buffer -> string';
-    if (has(stack, /collectors\/process\.js$/, /^rollup$/)) return 'syscalls: smaps_rollup open/read/close (kernel page walk)';
+    if (has(stack, /collectors\/process\.js$/, /^(rollup|readRollup)$/)) return 'syscalls: smaps_rollup open/read/close (kernel page walk)';
     if (has(stack, /collectors\/process\.js$/, /^emitProcess$/)) return 'syscalls: cgroup/oom_score of selected pids';
+    if (has(stack, /collectors\/process\.js$/, /^readStat$/)) return 'syscalls: stat open/read/close';
     if (has(stack, /collectors\/process\.js$/)) return 'syscalls: status open/read/close';
     if (has(stack, /collectors\/cgroup\.js$|cgroupfs\//)) return 'syscalls: cgroup files';
     return 'syscalls: other files';

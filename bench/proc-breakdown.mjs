@@ -4,6 +4,8 @@
 // the live host, in one Node process (no HTTP, no other collector, no sink).
 //
 //   node --max-semi-space-size=1 bench/proc-breakdown.mjs [ROUNDS=9] [BASE_DIR]
+//   CONFIG=default node ... : the default configuration instead (smaps-scope selected, 60 s),
+//   against rawread -f status-stat
 //
 // BASE_DIR: another built checkout (e.g. a `git archive` of main built with `npm run build`): its
 // ProcessCollector is measured in the same rounds as "base". CPU is process.cpuUsage() of this
@@ -21,7 +23,9 @@ const load = async (dir) => ({
   HostFs: (await import(resolve(dir, 'build/src/host/hostFs.js'))).HostFs,
   ProcessCollector: (await import(resolve(dir, 'build/src/collectors/process.js'))).ProcessCollector,
 });
-const opts = { top: 10, include: undefined, smapsIntervalMs: 0, smapsMaxRssBytes: 4 * 2 ** 30, smapsScope: 'all', groups: [], cgroupMode: 'v1' };
+const pssAll = (process.env.CONFIG ?? 'pss-all') === 'pss-all';
+const MODE = pssAll ? 'status-stat-rollup' : 'status-stat';
+const opts = { top: 10, include: undefined, smapsIntervalMs: pssAll ? 0 : 60_000, smapsMaxRssBytes: 4 * 2 ** 30, smapsScope: pssAll ? 'all' : 'selected', groups: [], cgroupMode: 'v1' };
 const signal = new AbortController().signal;
 const builds = [['this', await load(resolve(BENCH, '..'))]];
 if (baseDir !== undefined) builds.push(['base', await load(baseDir)]);
@@ -46,9 +50,10 @@ const nodeBare = () => {
     slurp(`/proc/${n}/stat`);
     withMm.push(n);
   }
-  for (const n of withMm) slurp(`/proc/${n}/smaps_rollup`);
+  if (pssAll) for (const n of withMm) slurp(`/proc/${n}/smaps_rollup`);
 };
 
+const RAW = `rawread -f ${MODE} (C)`;
 const userMs = {};
 // The same through this build's HostFs (tryReadBytes), nothing parsed.
 const hostFs = new builds[0][1].HostFs('/proc', '/sys');
@@ -62,7 +67,7 @@ const hostBare = () => {
     hostFs.tryReadBytes(hostFs.proc(`${n}/stat`), true);
     withMm.push(n);
   }
-  for (const n of withMm) {
+  for (const n of pssAll ? withMm : []) {
     try {
       hostFs.tryReadBytes(hostFs.proc(`${n}/smaps_rollup`), true);
     } catch {
@@ -79,21 +84,21 @@ const cpuMs = async (f, key) => {
   return (d.user + d.system) / 1000;
 };
 const raw = () => {
-  const out = execFileSync(resolve(BENCH, 'bin/rawread'), ['-i', '3', '-f', 'status-stat-rollup'], { encoding: 'utf8' });
+  const out = execFileSync(resolve(BENCH, 'bin/rawread'), ['-i', '3', '-f', MODE], { encoding: 'utf8' });
   const m = /units=(\d+) rollups=(\d+) .*? cpu_ms ([\d.]+)/.exec(out);
   const share = Number(/sys_share ([\d.]+)/.exec(out)[1]);
-  (userMs['rawread -f status-stat-rollup (C)'] ??= []).push(Number(m[3]) * (1 - share));
+  (userMs[RAW] ??= []).push(Number(m[3]) * (1 - share));
   return { pids: Number(m[1]), rollups: Number(m[2]), cpu: Number(m[3]) };
 };
 
-const res = { 'rawread -f status-stat-rollup (C)': [], 'node bare read': [], 'HostFs bare read': [] };
+const res = { [RAW]: [], 'node bare read': [], 'HostFs bare read': [] };
 for (const [name] of cols) res[`collector ${name}`] = [];
 for (let w = 0; w < 2; w++) for (const [, col, host] of cols) await col.collect(host, signal); // warm-up (JIT)
 let pids = 0;
 let rollups = 0;
 for (let r = 0; r < rounds; r++) {
   const rr = raw();
-  res['rawread -f status-stat-rollup (C)'].push(rr.cpu);
+  res[RAW].push(rr.cpu);
   pids = rr.pids;
   rollups = rr.rollups;
   res['node bare read'].push(await cpuMs(nodeBare, 'node bare read'));
@@ -106,8 +111,8 @@ const median = (a) => {
   const s = [...a].sort((x, y) => x - y);
   return s.length % 2 ? s[(s.length - 1) / 2] : (s[s.length / 2 - 1] + s[s.length / 2]) / 2;
 };
-const bare = median(res['rawread -f status-stat-rollup (C)']);
-console.log(`pids ${pids} (with memory: ${rollups}), rounds ${rounds}, load average ${(await import('node:os')).loadavg().map((x) => x.toFixed(1)).join(' ')}`);
+const bare = median(res[RAW]);
+console.log(`config ${pssAll ? 'pss-all' : 'default'}, pids ${pids} (with memory: ${pssAll ? rollups : '-'}), rounds ${rounds}, load average ${(await import('node:os')).loadavg().map((x) => x.toFixed(1)).join(' ')}`);
 console.log('| pass | CPU ms (median) | min-max | x rawread | of which user ms (median) |');
 console.log('|---|---:|---:|---:|---:|');
 for (const [k, v] of Object.entries(res)) {

@@ -1,6 +1,6 @@
 import { test } from 'node:test';
 import assert from 'node:assert/strict';
-import { mkdirSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
+import { mkdirSync, readdirSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
 import { ProcessCollector, type ProcessOptions } from '../../../src/collectors/process.js';
 import type { CollectResult } from '../../../src/model/types.js';
 import { hostOf, scratchTree, series, signal, treeRoot, value } from './trees.js';
@@ -174,6 +174,65 @@ test('process: a malformed oom_score is a parse problem with its full path', asy
     const r = await collect(t.root);
     assert.equal(value(r.samples, 'memlens_process_oom_score', V1), undefined);
     assert.deepEqual(r.problems.map((p) => [p.reason, p.path]), [['parse', path]]);
+  } finally {
+    t.dispose();
+  }
+});
+
+/** A copy of the v1 process as pid `pid` with `rssKb` resident and `pssKb` in its smaps_rollup. */
+function addProcess(root: string, pid: number, rssKb: number, pssKb: number): void {
+  const src = `${root}/proc/8467`;
+  mkdirSync(`${root}/proc/${pid}`);
+  const status = readFileSync(`${src}/status`, 'utf8');
+  writeFileSync(`${root}/proc/${pid}/status`, status.replace('VmRSS:\t    1704 kB', `VmRSS:\t    ${rssKb} kB`).replace(/\bPid:\t8467/, `Pid:\t${pid}`));
+  writeFileSync(`${root}/proc/${pid}/smaps_rollup`, readFileSync(`${src}/smaps_rollup`, 'utf8').replace(/^Pss:\s+\d+ kB$/m, `Pss:            ${pssKb} kB`));
+  writeFileSync(`${root}/proc/${pid}/stat`, readFileSync(`${src}/stat`, 'utf8').replace(/^8467 /, `${pid} `));
+  writeFileSync(`${root}/proc/${pid}/cgroup`, readFileSync(`${src}/cgroup`, 'utf8'));
+}
+
+test('process: smaps-scope=all over several processes: PSS per pid for the final top N only, equal RSS in listing order, group PSS over all', async () => {
+  const t = scratchTree('v1');
+  try {
+    addProcess(t.root, 8470, 9000, 100);
+    addProcess(t.root, 8480, 9000, 200);
+    addProcess(t.root, 8490, 500, 300);
+    const listing = readdirSync(`${t.root}/proc`).filter((n) => /^\d+$/.test(n));
+    const firstOfTies = listing.find((n) => n === '8470' || n === '8480');
+    const r = await collect(t.root, { top: 1, smapsScope: 'all', smapsIntervalMs: 0 });
+    assert.deepEqual(r.problems, []);
+    assert.deepEqual(series(r.samples, 'memlens_process_resident_bytes').map((s) => s.labels['pid']), [firstOfTies]);
+    assert.deepEqual(series(r.samples, 'memlens_process_pss_bytes').map((s) => [s.labels['pid'], s.value]), [[firstOfTies, kB(firstOfTies === '8470' ? 100 : 200)]]);
+    assert.equal(value(r.samples, 'memlens_process_group_pss_bytes', { group: 'cat' }), kB(279 + 100 + 200 + 300));
+    assert.equal(value(r.samples, 'memlens_process_group_processes', { group: 'cat' }), 4);
+    // top 3: per-pid series in listing order, whatever order they entered the top in
+    const r3 = await collect(t.root, { top: 3, smapsScope: 'all', smapsIntervalMs: 0 });
+    const top3 = listing.filter((n) => n !== '8490');
+    assert.deepEqual(series(r3.samples, 'memlens_process_pss_bytes').map((s) => s.labels['pid']), top3);
+  } finally {
+    t.dispose();
+  }
+});
+
+test('process: a cached smaps_rollup outlives a collection in which its process was not selected, while the process lives', async () => {
+  const t = scratchTree('v1');
+  try {
+    addProcess(t.root, 8470, 500, 100);
+    let nowMs = 1_000_000;
+    const col = new ProcessCollector(options({ top: 1, smapsIntervalMs: 60_000 }), () => nowMs);
+    const host = hostOf(t.root);
+    const pss = async (): Promise<number | undefined> => value((await col.collect(host, signal())).samples, 'memlens_process_pss_bytes', V1);
+    assert.equal(await pss(), kB(279)); // 8467 is the top one: read
+    const rollup = `${t.root}/proc/8467/smaps_rollup`;
+    writeFileSync(rollup, readFileSync(rollup, 'utf8').replace(/^Pss:\s+\d+ kB$/m, 'Pss:            999 kB'));
+    const status = `${t.root}/proc/8470/status`;
+    writeFileSync(status, readFileSync(status, 'utf8').replace('VmRSS:\t    500 kB', 'VmRSS:\t    9000 kB'));
+    nowMs += 10_000;
+    assert.equal(await pss(), undefined); // 8470 is the top one now; 8467 lives on unselected
+    writeFileSync(status, readFileSync(status, 'utf8').replace('VmRSS:\t    9000 kB', 'VmRSS:\t    500 kB'));
+    nowMs += 10_000;
+    assert.equal(await pss(), kB(279)); // back within the interval: the cached value
+    nowMs += 60_000;
+    assert.equal(await pss(), kB(999)); // the interval is over: read again
   } finally {
     t.dispose();
   }

@@ -55,21 +55,21 @@ const nodeBare = () => {
 
 const RAW = `rawread -f ${MODE} (C)`;
 const userMs = {};
-// The same through this build's HostFs (tryReadBytes), nothing parsed.
+// The same through this build's HostFs (tryReadInto), nothing parsed.
 const hostFs = new builds[0][1].HostFs('/proc', '/sys');
 const hostBare = () => {
   const withMm = [];
   for (const n of hostFs.list('/proc')) {
     const c = n.charCodeAt(0);
     if (c < 48 || c > 57) continue;
-    const b = hostFs.tryReadBytes(hostFs.proc(`${n}/status`), true);
-    if (b === undefined || b.indexOf(VMRSS) < 0) continue;
-    hostFs.tryReadBytes(hostFs.proc(`${n}/stat`), true);
+    const len = hostFs.tryReadInto(hostFs.proc(`${n}/status`), true);
+    if (len < 0 || hostFs.bytes.subarray(0, len).indexOf(VMRSS) < 0) continue;
+    hostFs.tryReadInto(hostFs.proc(`${n}/stat`), true);
     withMm.push(n);
   }
   for (const n of pssAll ? withMm : []) {
     try {
-      hostFs.tryReadBytes(hostFs.proc(`${n}/smaps_rollup`), true);
+      hostFs.tryReadInto(hostFs.proc(`${n}/smaps_rollup`), true);
     } catch {
       // EACCES (pid 1 of another namespace): the collector counts it as a problem
     }
@@ -102,7 +102,7 @@ for (let r = 0; r < rounds; r++) {
   pids = rr.pids;
   rollups = rr.rollups;
   res['node bare read'].push(await cpuMs(nodeBare, 'node bare read'));
-  if (hostFs.tryReadBytes) res['HostFs bare read'].push(await cpuMs(hostBare, 'HostFs bare read'));
+  if (hostFs.tryReadInto) res['HostFs bare read'].push(await cpuMs(hostBare, 'HostFs bare read'));
   // alternate the order of the builds from round to round
   const order = r % 2 === 0 ? cols : [...cols].reverse();
   for (const [name, col, host] of order) res[`collector ${name}`].push(await cpuMs(() => col.collect(host, signal), `collector ${name}`));

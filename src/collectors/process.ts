@@ -166,15 +166,15 @@ export class ProcessCollector implements Collector {
       // A promise per pid costs more than the check: await only when the time slice is used up.
       if (yp.due()) await yp.turn();
       const statusPath = host.proc(`${name}/status`);
-      let bytes: Buffer | undefined;
+      let len: number;
       try {
-        bytes = host.tryReadBytes(statusPath, true);
+        len = host.tryReadInto(statusPath, true);
       } catch (err) {
         out.problem('read_status', describe(err), statusPath);
         continue;
       }
-      if (bytes === undefined) continue; // exited since the listing: normal
-      scanStatus(bytes, statusPath, st, problems);
+      if (len < 0) continue; // exited since the listing: normal
+      scanStatus(host.bytes, len, statusPath, st, problems);
       this.flush(problems, out);
       // Kernel threads have no memory of their own (no VmRSS line).
       const rssBytes = st.residentBytes;
@@ -296,15 +296,15 @@ export class ProcessCollector implements Collector {
   /** Reads /proc/PID/stat into this.stat; false when it could not be read or parsed. */
   private readStat(host: HostFs, name: string, out: SampleSink): boolean {
     const path = host.proc(`${name}/stat`);
-    let bytes: Buffer | undefined;
+    let len: number;
     try {
-      bytes = host.tryReadBytes(path, true);
+      len = host.tryReadInto(path, true);
     } catch (err) {
       out.problem('read_stat', describe(err), path);
       return false;
     }
-    if (bytes === undefined) return false; // exited between status and stat: normal
-    const ok = scanStat(bytes, path, this.stat, this.problems);
+    if (len < 0) return false; // exited between status and stat: normal
+    const ok = scanStat(host.bytes, len, path, this.stat, this.problems);
     this.flush(this.problems, out);
     return ok;
   }
@@ -384,9 +384,9 @@ export class ProcessCollector implements Collector {
     }
     const path = host.proc(`${pid}/smaps_rollup`);
     const t0 = performance.now();
-    let bytes: Buffer | undefined;
+    let len: number;
     try {
-      bytes = host.tryReadBytes(path, true);
+      len = host.tryReadInto(path, true);
     } catch (err) {
       // EACCES without CAP_SYS_PTRACE; the process keeps its status-based series.
       out.problem('read_smaps', describe(err), path);
@@ -394,8 +394,8 @@ export class ProcessCollector implements Collector {
       return false;
     }
     this.smapsReadSeconds += (performance.now() - t0) / 1000;
-    if (bytes === undefined) return false;
-    const v = scanSmapsRollup(bytes, path, this.problems);
+    if (len < 0) return false;
+    const v = scanSmapsRollup(host.bytes, len, path, this.problems);
     this.flush(this.problems, out);
     this.rolledPss = rollupPss(v);
     this.rolledUss = rollupUss(v);

@@ -23,21 +23,26 @@ export interface SmapsRollup {
 
 export function parseSmapsRollup(text: string, path: string): Parsed<SmapsRollup> {
   const problems: ParseError[] = [];
-  return { value: rollupOf(scanSmapsRollup(Buffer.from(text, 'utf8'), path, problems)), problems };
+  return { value: rollupOf(scanSmapsRollup(...bytesOf(text), path, problems)), problems };
 }
 
 /**
  * The rollup's values on the bytes as read, in a Float64Array reused from call to call (valid
  * until the next call; NaN = the line was not there): with --process.smaps-scope all the process
+* b[0, len) is the file (HostFs.bytes after tryReadInto). With --process.smaps-scope all the process
  * collector reads smaps_rollup for every process and needs an object (rollupOf) only for those
  * it exports per pid. The first line is the VMA header `start-end perms ... [rollup]`: its first
  * byte is a hex digit, never a wanted key's, so it is skipped without a problem.
  */
-export function scanSmapsRollup(b: Buffer, path: string, problems: ParseError[]): Float64Array {
-  scanKbLines(b, b.length, KEYS, vals, path, problems);
+export function scanSmapsRollup(b: Buffer, len: number, path: string, problems: ParseError[]): Float64Array {
+  scanKbLines(b, len, KEYS, vals, path, problems);
   return vals;
 }
 const vals = new Float64Array(KEYS.keys.length);
+const bytesOf = (text: string): [Buffer, number] => {
+  const b = Buffer.from(text, 'utf8');
+  return [b, b.length];
+};
 
 const field = (v: number): number | undefined => (Number.isNaN(v) ? undefined : v);
 

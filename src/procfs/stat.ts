@@ -37,7 +37,7 @@ export function parseStat(text: string, path: string): Parsed<ProcStat | undefin
   const b = Buffer.from(text, 'utf8');
   const problems: ParseError[] = [];
   const f: StatFaults = { pid: 0, minorFaults: 0, majorFaults: 0, startTimeTicks: 0 };
-  if (!scanStat(b, path, f, problems)) return { value: undefined, problems };
+  if (!scanStat(b, b.length, path, f, problems)) return { value: undefined, problems };
   const open = b.indexOf(' (');
   const close = b.lastIndexOf(')');
   let stateEnd = close + 2;
@@ -54,13 +54,14 @@ const OPEN = 40; // (
 const CLOSE = 41; // )
 
 /**
- * stat is read for every process on every collection: one pass over the bytes as read, from the
+ * stat is read for every process on every collection: one pass over the bytes as read (b[0, len):
+ * HostFs.bytes after tryReadInto), from the
  * last ')' on, digits parsed in place, no string. Fills `out` and returns true; a line too short or
  * with a non-number where a number must be returns false with a problem (out is then undefined
  * in part).
  */
-export function scanStat(b: Buffer, path: string, out: StatFaults, problems: ParseError[]): boolean {
-  const end = b.length;
+export function scanStat(b: Buffer, len: number, path: string, out: StatFaults, problems: ParseError[]): boolean {
+  const end = len;
   const bad = (why: string): false => {
     problems.push(new ParseError(`${why}: ${JSON.stringify(b.toString('utf8', 0, Math.min(end, 120)).slice(0, 60))}`, path, 1));
     return false;

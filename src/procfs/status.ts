@@ -40,7 +40,7 @@ export function parseStatus(text: string, path: string): Parsed<ProcStatus> {
   const value = emptyStatus();
   const problems: ParseError[] = [];
   const b = Buffer.from(text, 'utf8');
-  scanStatus(b, path, value, problems);
+  scanStatus(b, b.length, path, value, problems);
   return { value, problems };
 }
 
@@ -53,8 +53,8 @@ const field = (v: number): number | undefined => (Number.isNaN(v) ? undefined : 
  * no string but the name. One pass, up to the last wanted line; only lines starting with a wanted
  * key's first byte (V, R) or "Name:" are looked at closer.
  */
-export function scanStatus(b: Buffer, path: string, out: ProcStatus, problems: ParseError[]): void {
-  const len = b.length;
+/** b[0, len) is the file (HostFs.bytes after tryReadInto). */
+export function scanStatus(b: Buffer, len: number, path: string, out: ProcStatus, problems: ParseError[]): void {
   vals.fill(NaN);
   out.name = undefined;
   let line = 0;

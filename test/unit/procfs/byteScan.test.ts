@@ -123,7 +123,8 @@ function checkStatus(text: string): void {
   out.name = 'left over from the previous process';
   out.residentBytes = 1;
   const problems: ParseError[] = [];
-  scanStatus(bytes(text), 'p', out, problems);
+  const b = bytes(text);
+  scanStatus(b, b.length, 'p', out, problems);
   assert.deepEqual(out, ref.value, JSON.stringify(text.slice(0, 200)));
   // The scan stops after the last wanted line: a malformed line after it is not looked at (the
   // reference reports problems of wanted keys only, and every wanted key was seen by then).
@@ -136,7 +137,8 @@ function checkStatus(text: string): void {
 function checkRollup(text: string): void {
   const ref = refRollup(text, 'p');
   const problems: ParseError[] = [];
-  const v = scanSmapsRollup(bytes(text), 'p', problems);
+  const b = bytes(text);
+  const v = scanSmapsRollup(b, b.length, 'p', problems);
   assert.deepEqual(rollupOf(v), ref.value, JSON.stringify(text.slice(0, 200)));
   assert.equal(rollupPss(v), ref.value.pssBytes ?? NaN);
   assert.equal(rollupUss(v), ref.value.ussBytes ?? NaN);
@@ -147,7 +149,8 @@ function checkStat(text: string): void {
   const ref = refStat(text);
   const out: StatFaults = { pid: -1, minorFaults: -1, majorFaults: -1, startTimeTicks: -1 };
   const problems: ParseError[] = [];
-  const ok = scanStat(bytes(text), 'p', out, problems);
+  const b = bytes(text);
+  const ok = scanStat(b, b.length, 'p', out, problems);
   assert.equal(ok, ref !== undefined, JSON.stringify(text.slice(0, 200)));
   assert.equal(problems.length, ok ? 0 : 1);
   if (ref !== undefined) assert.deepEqual(out, ref);
@@ -163,7 +166,8 @@ test('byte scanners = the string parsers on the captured status, smaps_rollup an
   for (const t of files('stat')) checkStat(t);
   // and the values are there (not undefined on both sides)
   const s = emptyStatus();
-  scanStatus(bytes(files('status')[0]!), 'p', s, []);
+  const b = bytes(files('status')[0]!);
+  scanStatus(b, b.length, 'p', s, []);
   assert.ok(s.residentBytes !== undefined && s.name !== undefined);
 });
 
@@ -177,11 +181,14 @@ test('byte scanners = the string parsers on random damage to the captured files'
 
 test('byte scanners: a value of another process never leaks into the next (reused records)', () => {
   const out = emptyStatus();
-  scanStatus(bytes('Name:\tbig\nVmRSS:\t 100 kB\nRssAnon:\t 5 kB\n'), 'p', out, []);
-  scanStatus(bytes('Name:\tkworker/0:1\nState:\tI (idle)\n'), 'p', out, []);
+  // one buffer for both, as HostFs reuses it: the second file is shorter than the first
+  const buf = Buffer.alloc(256);
+  const put = (t: string): number => buf.write(t);
+  scanStatus(buf, put('Name:\tbig\nVmRSS:\t 100 kB\nRssAnon:\t 5 kB\n'), 'p', out, []);
+  scanStatus(buf, put('Name:\tkworker/0:1\nState:\tI (idle)\n'), 'p', out, []);
   assert.deepEqual(out, { ...emptyStatus(), name: 'kworker/0:1' });
-  scanSmapsRollup(bytes('Rss: 4 kB\nPss: 3 kB\n'), 'p', []);
-  const v = scanSmapsRollup(bytes('Rss: 8 kB\n'), 'p', []);
+  scanSmapsRollup(buf, put('Rss: 4 kB\nPss: 3 kB\n'), 'p', []);
+  const v = scanSmapsRollup(buf, put('Rss: 8 kB\n'), 'p', []);
   assert.equal(rollupOf(v).pssBytes, undefined);
   assert.equal(rollupOf(v).rssBytes, 8192);
 });

@@ -40,7 +40,7 @@ function category(stack) {
   if (leaf.functionName === '(garbage collector)') return 'GC';
   if (leaf.functionName === '(program)') return '(program): native V8/libuv outside JS frames';
   const leafSys = leaf.url === '' && FSOPS.has(leaf.functionName);
-  if (has(stack, /host\/hostFs\.js$/, /^(read|readIntoBuf)$/)) {
+  if (has(stack, /host\/hostFs\.js$/, /^(read|readInto|readIntoBuf)$/)) {
     if (!leafSys) return 'HostFs.read JS: node:fs wrappers, Buffer -> string';
     if (has(stack, /collectors\/process\.js$/, /^(rollup|readRollup)$/)) return 'syscalls: smaps_rollup open/read/close (kernel page walk)';
     if (has(stack, /collectors\/process\.js$/, /^emitProcess$/)) return 'syscalls: cgroup/oom_score of selected pids';

@@ -53,8 +53,8 @@ function hashOf(b: Uint8Array, start: number, end: number): number {
 
 /**
  * Scans every line of b[0, len) and, for each line `Key: N kB` whose key is in `keys`, writes
- * N * 1024 into out[index of the key]. A wanted key whose value is not `N kB` gets NaN and a
- * problem. out is filled with NaN first: NaN = the line was not there.
+ * N * 1024 into out[index of the key]. A wanted line whose value is not `N kB` is a problem and
+ * writes nothing. out is filled with NaN first: NaN = no such line (with a value).
  */
 export function scanKbLines(b: Uint8Array, len: number, keys: KbKeys, out: Float64Array, path: string, problems: ParseError[]): void {
   out.fill(NaN);
@@ -72,8 +72,9 @@ export function scanKbLines(b: Uint8Array, len: number, keys: KbKeys, out: Float
         const idx = keys.indexOf(b, start, i, h);
         if (idx >= 0) {
           const v = kbValue(b, i + 1, len);
-          out[idx] = v;
+          // A malformed line is a problem and leaves the key as it was (absent, or an earlier line's value).
           if (Number.isNaN(v)) problems.push(badLine(b, start, len, path, line));
+          else out[idx] = v;
         }
       }
     }

@@ -72,9 +72,12 @@ export function scanStatus(b: Buffer, len: number, path: string, out: ProcStatus
       const idx = i < len && b[i] === 58 ? KEYS.indexOf(b, start, i, h) : -1;
       if (idx >= 0) {
         const v = kbValue(b, i + 1, len);
-        if (Number.isNaN(vals[idx]!) && !Number.isNaN(v)) found++;
-        vals[idx] = v;
+        // A malformed line is a problem and leaves the field as it was (as parseStatus always did).
         if (Number.isNaN(v)) problems.push(badLine(b, start, len, path, line));
+        else {
+          if (Number.isNaN(vals[idx]!)) found++;
+          vals[idx] = v;
+        }
         // Every wanted line seen (they come before the signal, capability and cpu lines that
         // make up most of the file): the rest is not looked at.
         if (found === vals.length && out.name !== undefined) break;

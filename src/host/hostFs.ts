@@ -28,12 +28,45 @@ export class HostFs {
 
   /**
    * The whole file as text. Throws the system error (with its errno code).
-   * `oneShow`: the file is a seq_file written by a single show() call (/proc/PID/status,
-   * smaps_rollup, cgroup, ...): the kernel returns it whole in the first read, so a short read is
-   * the end and the read that would return 0 is skipped: one system call less per file, thousands
-   * per scrape. Never for files of many records (maps, smaps): those come a page at a time.
+   * `oneShow`: see readInto.
    */
   read(path: string, oneShow = false): string {
+    const len = this.readInto(path, oneShow);
+    return this.buf.toString('utf8', 0, len);
+  }
+
+  /** The file's text, or undefined when it is gone (pid exited, cgroup removed, file absent). */
+  tryRead(path: string, oneShow = false): string | undefined {
+    try {
+      return this.read(path, oneShow);
+    } catch (err) {
+      if (isGone(err)) return undefined;
+      throw err;
+    }
+  }
+
+  /**
+   * The bytes the last readInto/tryReadInto (or read) filled, from 0 to the length it returned: valid until the
+   * next read through this HostFs. Parsing a number straight from here makes no string at all (a scrape reads
+   * thousands of one-number files).
+   */
+  get bytes(): Buffer {
+    return this.buf;
+  }
+
+  /**
+   * Reads the whole file into `bytes` and returns its length. Throws the system error (with its errno code).
+   * `oneShow`: the file is a seq_file written by a single show() call: the kernel returns it whole in the first
+   * read, so a short read is the end and the read that would return 0 is skipped: one system call less per file,
+   * thousands per scrape. That holds for /proc/PID/status, stat, smaps_rollup, and for every cgroup file whose
+   * cftype has no seq_start (cgroup_init_cftypes in kernel/cgroup/cgroup.c gives those cgroup_kf_single_ops;
+   * kernfs_seq_next in fs/kernfs/file.c then ends after the one record, "the same behavior and code as
+   * single_open()"; seq_read_iter in fs/seq_file.c grows its buffer until the record fits and copies it out
+   * whole): memory.stat, memory.*_in_bytes, memory.oom_control, memory.events, memory.current, memory.max...
+   * Never for files of many records (cgroup.procs, which has seq_start; /proc/PID/maps, smaps): those come a
+   * buffer at a time.
+   */
+  readInto(path: string, oneShow = false): number {
     const fd = openSync(path, 'r');
     try {
       let len = 0;
@@ -46,20 +79,19 @@ export class HostFs {
         const want = this.buf.length - len;
         const n = readSync(fd, this.buf, len, want, null);
         len += n;
-        if (n === 0 || (oneShow && n < want)) break;
+        if (n === 0 || (oneShow && n < want)) return len;
       }
-      return this.buf.toString('utf8', 0, len);
     } finally {
       closeSync(fd);
     }
   }
 
-  /** The file's text, or undefined when it is gone (pid exited, cgroup removed, file absent). */
-  tryRead(path: string, oneShow = false): string | undefined {
+  /** readInto, or -1 when the file is gone (pid exited, cgroup removed, file absent). */
+  tryReadInto(path: string, oneShow = false): number {
     try {
-      return this.read(path, oneShow);
+      return this.readInto(path, oneShow);
     } catch (err) {
-      if (isGone(err)) return undefined;
+      if (isGone(err)) return -1;
       throw err;
     }
   }

@@ -6,7 +6,10 @@
 // Why not prom-client's Gauge/Counter: measured at 1000 cgroups (bench/RESULTS.md, "cgroup
 // scale"), Gauge.set per series (a label hash per call) after a reset() of every metric, then the
 // Registry's per-line arrays and label formatting, cost more CPU and memory than reading the
-// cgroup files. Here a label set shared by a cgroup's series is formatted once (cached per object).
+// cgroup files. Here a label set is formatted once per object (the cgroup collector keeps a cgroup's
+// label objects for its life, so once per cgroup, not per scrape), and the exposition is written
+// straight into one byte buffer (values digit by digit), which the HTTP route sends as it is: no line
+// strings, no megabytes of text to encode to UTF-8 afterwards.
 // prom-client still renders its default process_/nodejs_ metrics, appended in the order its
 // Registry would have put them (after ours).
 import { Registry, collectDefaultMetrics, type RegistryContentType } from 'prom-client';
@@ -42,66 +45,193 @@ function formatLabels(labels: Labels): string {
 }
 
 /**
- * memlens's families as prom-client's Registry would render them, one string per family, in the
- * order of `descs` (a sample whose desc is not there is not rendered; NaN/Infinity never mean
- * anything here: "unknown" is an absent sample).
+ * Per label-set object, its formatted body. Collectors share one object among a cgroup's or a pid's series, and
+ * the cgroup collector keeps a cgroup's objects for the cgroup's life (Sample.labels never changes once made),
+ * so at a thousand cgroups a scrape formats next to no label at all. Weak: a departed cgroup's text goes with it.
  */
-export function encodeFamilies(format: Format, descs: readonly MetricDesc[], samples: readonly Sample[]): string[] {
-  const openMetrics = format === 'openmetrics';
-  const families = new Map<MetricDesc, Sample[]>();
-  for (const d of descs) families.set(d, []);
-  for (const s of samples) if (Number.isFinite(s.value)) families.get(s.desc)?.push(s);
-  // Per label-set object, its formatted body: collectors share one object among a cgroup's or a pid's series.
-  const cache = new Map<Labels, string>();
-  const labels = (l: Labels): string => {
-    let t = cache.get(l);
-    if (t === undefined) {
-      t = formatLabels(l);
-      cache.set(l, t);
+const labelText = new WeakMap<Labels, string>();
+
+function labelsOf(l: Labels): string {
+  let t = labelText.get(l);
+  if (t === undefined) {
+    t = formatLabels(l);
+    labelText.set(l, t);
+  }
+  return t;
+}
+
+const NL = 10;
+const SPACE = 32;
+const OPEN = 0x7b; // {
+const CLOSE = 0x7d; // }
+
+/** The exposition written straight into bytes: no string per line, no text of megabytes to encode afterwards. */
+class ByteWriter {
+  private buf: Buffer;
+  private len = 0;
+
+  constructor(sizeHint: number) {
+    this.buf = Buffer.allocUnsafe(Math.max(4096, sizeHint));
+  }
+
+  private room(n: number): void {
+    if (this.len + n <= this.buf.length) return;
+    let size = this.buf.length * 2;
+    while (size < this.len + n) size *= 2;
+    const bigger = Buffer.allocUnsafe(size);
+    this.buf.copy(bigger, 0, 0, this.len);
+    this.buf = bigger;
+  }
+
+  byte(c: number): void {
+    this.room(1);
+    this.buf[this.len++] = c;
+  }
+
+  /** Any text, as UTF-8. */
+  text(s: string): void {
+    this.room(s.length * 3);
+    this.len += this.buf.write(s, this.len, 'utf8');
+  }
+
+  /** `${v}`, as prom-client prints a value: integers digit by digit, anything else through the string. */
+  value(v: number): void {
+    if (!Number.isSafeInteger(v) || v < 0) {
+      this.text(`${v}`);
+      return;
     }
-    return t;
-  };
-  const out: string[] = [];
-  for (const [desc, list] of families) {
+    let digits = 1;
+    for (let t = 10; t <= v && digits < 16; t *= 10) digits++;
+    this.room(digits);
+    let at = this.len + digits;
+    this.len = at;
+    do {
+      const d = v % 10;
+      this.buf[--at] = 48 + d;
+      v = (v - d) / 10;
+    } while (v > 0);
+  }
+
+  /** The bytes written (a view of the buffer, which this writer no longer touches). */
+  done(): Buffer {
+    return this.buf.subarray(0, this.len);
+  }
+
+  get length(): number {
+    return this.len;
+  }
+}
+
+/** What a family needs to be written, made once per format and desc. */
+interface FamilyHead {
+  readonly desc: MetricDesc;
+  /** `# HELP ...\n# TYPE ...` */
+  readonly head: string;
+  /** The family's name (OpenMetrics: a counter's without _total). */
+  readonly name: string;
+  /** The name of its samples (OpenMetrics: a counter's with _total). */
+  readonly sampleName: string;
+}
+
+function familyHeads(format: Format, descs: readonly MetricDesc[]): FamilyHead[] {
+  return descs.map((desc) => {
     // OpenMetrics: a counter family is named without _total and its samples with it (prom-client's
     // standardizeCounterName); histograms' samples carry their own suffixes.
-    const counterOM = openMetrics && desc.kind === 'counter';
+    const counterOM = format === 'openmetrics' && desc.kind === 'counter';
     const name = counterOM ? desc.prom.replace(/_total$/, '') : desc.prom;
-    const sampleName = counterOM ? `${name}_total` : name;
-    let text = `# HELP ${name} ${escapeString(desc.help)}\n# TYPE ${name} ${desc.kind}`;
-    for (const s of list) {
-      const l = labels(s.labels);
+    return { desc, name, sampleName: counterOM ? `${name}_total` : name, head: `# HELP ${name} ${escapeString(desc.help)}\n# TYPE ${name} ${desc.kind}` };
+  });
+}
+
+/**
+ * memlens's families as prom-client's Registry would render them, in the order of `heads` (every family, even
+ * one without samples; a sample whose desc is not there is not rendered; NaN/Infinity never mean anything here:
+ * "unknown" is an absent sample), each family's samples in snapshot order, families separated as prom-client
+ * separates them (a blank line; OpenMetrics: none).
+ */
+function writeFamilies(w: ByteWriter, format: Format, heads: readonly FamilyHead[], index: ReadonlyMap<MetricDesc, number>, samples: readonly Sample[]): void {
+  // The samples of each family, in snapshot order, by a counting sort of sample indexes: no array per family.
+  const family = new Int32Array(samples.length);
+  const start = new Int32Array(heads.length + 1);
+  for (let i = 0; i < samples.length; i++) {
+    const s = samples[i]!;
+    const f = index.get(s.desc);
+    if (f === undefined || !Number.isFinite(s.value)) {
+      family[i] = -1;
+      continue;
+    }
+    family[i] = f;
+    start[f + 1]!++;
+  }
+  for (let f = 0; f < heads.length; f++) start[f + 1]! += start[f]!;
+  const next = start.slice(0, heads.length);
+  const order = new Int32Array(start[heads.length]!);
+  for (let i = 0; i < samples.length; i++) {
+    const f = family[i]!;
+    if (f >= 0) order[next[f]!++] = i;
+  }
+  for (let f = 0; f < heads.length; f++) {
+    const { head, name, sampleName } = heads[f]!;
+    if (f > 0) {
+      w.byte(NL);
+      if (format === 'prometheus') w.byte(NL);
+    }
+    w.text(head);
+    for (let k = start[f]!; k < start[f + 1]!; k++) {
+      const s = samples[order[k]!]!;
+      const l = labelsOf(s.labels);
       if (s.histogram === undefined) {
-        text += l === '' ? `\n${sampleName} ${s.value}` : `\n${sampleName}{${l}} ${s.value}`;
+        w.byte(NL);
+        w.text(sampleName);
+        if (l !== '') {
+          w.byte(OPEN);
+          w.text(l);
+          w.byte(CLOSE);
+        }
+        w.byte(SPACE);
+        w.value(s.value);
         continue;
       }
       // A histogram whose state lives elsewhere (the watcher keeps it) arrives as one sample.
       const lb = l === '' ? '' : `${l},`;
       const { bucketCounts, sum, count } = s.histogram;
-      (desc.buckets ?? []).forEach((le, i) => {
+      let text = '';
+      (s.desc.buckets ?? []).forEach((le, i) => {
         text += `\n${name}_bucket{${lb}le="${le}"} ${bucketCounts[i] ?? count}`;
       });
       text += `\n${name}_bucket{${lb}le="+Inf"} ${count}`;
       text += l === '' ? `\n${name}_sum ${sum}\n${name}_count ${count}` : `\n${name}_sum{${l}} ${sum}\n${name}_count{${l}} ${count}`;
+      w.text(text);
     }
-    out.push(text);
   }
-  return out;
+}
+
+/** memlens's families as text, exactly the part of the exposition before prom-client's default metrics (tests). */
+export function encodeFamilies(format: Format, descs: readonly MetricDesc[], samples: readonly Sample[]): string {
+  const w = new ByteWriter(samples.length * 100);
+  writeFamilies(w, format, familyHeads(format, descs), new Map(descs.map((d, i) => [d, i])), samples);
+  return w.done().toString('utf8');
 }
 
 class FormatSink {
   private readonly registry: Registry<RegistryContentType>;
   private readonly openMetrics: boolean;
-  private rendered: { snapshot: unknown; text: Promise<string> } | undefined;
+  private readonly heads: readonly FamilyHead[];
+  private readonly index: ReadonlyMap<MetricDesc, number>;
+  private rendered: { snapshot: unknown; body: Promise<Buffer> } | undefined;
+  /** The last body's size: the next one is written into a buffer of about that size at once. */
+  private lastBytes = 0;
 
   constructor(
     private readonly format: Format,
-    private readonly descs: readonly MetricDesc[],
+    descs: readonly MetricDesc[],
   ) {
     this.openMetrics = format === 'openmetrics';
     this.registry = new Registry();
     if (this.openMetrics) this.registry.setContentType(Registry.OPENMETRICS_CONTENT_TYPE);
     collectDefaultMetrics({ register: this.registry });
+    this.heads = familyHeads(format, descs);
+    this.index = new Map(descs.map((d, i) => [d, i]));
   }
 
   get contentType(): string {
@@ -109,18 +239,24 @@ class FormatSink {
   }
 
   /** Renders a snapshot; the same snapshot asked for twice is rendered once. */
-  render(snapshot: object, samples: readonly Sample[]): Promise<string> {
-    if (this.rendered?.snapshot === snapshot) return this.rendered.text;
+  body(snapshot: object, samples: readonly Sample[]): Promise<Buffer> {
+    if (this.rendered?.snapshot === snapshot) return this.rendered.body;
     // Every collection is a fresh set of series: departed pids and cgroups disappear.
-    const ours = encodeFamilies(this.format, this.descs, samples);
-    const text = this.registry.metrics().then((defaults) => {
+    const w = new ByteWriter(this.lastBytes + (this.lastBytes >> 4));
+    writeFamilies(w, this.format, this.heads, this.index, samples);
+    const body = this.registry.metrics().then((defaults) => {
       // prom-client prints NaN as "Nan" (its default nodejs_eventloop_lag_* before the first sample): spell it NaN.
       const d = defaults.includes(' Nan\n') ? defaults.replace(/ Nan$/gm, ' NaN') : defaults;
-      if (ours.length === 0) return d;
-      return this.openMetrics ? `${ours.join('\n')}\n${d}` : `${ours.join('\n\n')}\n\n${d}`;
+      if (this.heads.length > 0) {
+        w.byte(NL);
+        if (!this.openMetrics) w.byte(NL);
+      }
+      w.text(d);
+      this.lastBytes = w.length;
+      return w.done();
     });
-    this.rendered = { snapshot, text };
-    return text;
+    this.rendered = { snapshot, body };
+    return body;
   }
 }
 
@@ -144,7 +280,11 @@ export class PrometheusSink implements ExpositionSink {
     return this.sinks[asFormat(format)].contentType;
   }
 
-  render(format: string, snapshot: Snapshot, samples: readonly Sample[] = snapshot.samples): Promise<string> {
-    return this.sinks[asFormat(format)].render(snapshot, samples);
+  body(format: string, snapshot: Snapshot, samples: readonly Sample[] = snapshot.samples): Promise<Buffer> {
+    return this.sinks[asFormat(format)].body(snapshot, samples);
+  }
+
+  async render(format: string, snapshot: Snapshot, samples: readonly Sample[] = snapshot.samples): Promise<string> {
+    return (await this.body(format, snapshot, samples)).toString('utf8');
   }
 }

@@ -46,7 +46,7 @@ async function reference(format: Format, descs: readonly MetricDesc[], samples: 
 
 function ours(format: Format, descs: readonly MetricDesc[], samples: readonly Sample[]): string {
   const f = encodeFamilies(format, descs, samples);
-  return format === 'openmetrics' ? `${f.join('\n')}\n# EOF\n` : `${f.join('\n\n')}\n`;
+  return format === 'openmetrics' ? `${f}\n# EOF\n` : `${f}\n`;
 }
 
 async function snapshotOf(tree: 'v1' | 'v2'): Promise<readonly Sample[]> {

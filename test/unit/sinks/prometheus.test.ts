@@ -82,6 +82,8 @@ test('encoder: escapes, empty labels, histograms, counters, non-finite values an
     { desc: odd, labels: { cgroup: 'y' }, value: Number.POSITIVE_INFINITY },
     { desc: odd, labels: { cgroup: 'big' }, value: 2 ** 60 },
     { desc: odd, labels: { cgroup: 'small' }, value: 1e-7 },
+    // values written digit by digit (safe non-negative integers) and through the string (the rest)
+    ...[0, 9, 10, 99, 100, 101, 4096, 999_999_999_999_999, 1e15, 2 ** 53 - 1, 2 ** 53, -7, -0.5, 123.456, 1e21, Number.MIN_VALUE].map((value, i) => ({ desc: odd, labels: { cgroup: `n${i}` }, value })),
     { desc: c.cgroupEvents, labels: { ...shared, event: 'oom_kill' }, value: 3 },
     { desc: c.cgroupEvents, labels: shared, value: 4 },
     { desc: c.buildInfo, labels: { version: '1.0' }, value: 1 },

@@ -20,8 +20,9 @@ const configs = new Set();
 for (const line of readFileSync(file, 'utf8').split('\n')) {
   let m = /^RESULT N=(\d+) round=\d+ RESULT rawcg iters=\d+ dirs (\d+) files_read (\d+) cpu_ms ([\d.]+)/.exec(line);
   if (m) { put(m[1], 'rawcg', +m[4]); put(m[1], 'dirs', +m[2]); put(m[1], 'files', +m[3]); continue; }
-  m = /^RESULT N=(\d+) round=\d+ RESULT raw-(status|both) units=(\d+) .*? cpu_ms ([\d.]+)/.exec(line);
-  if (m) { put(m[1], `raw-${m[2]}`, +m[4]); put(m[1], 'pids', +m[3]); continue; }
+  m = /^RESULT N=(\d+) round=\d+ RESULT raw-(status-stat-rollup|status-stat|status|both) units=(\d+) .*? cpu_ms ([\d.]+)/.exec(line);
+  // rawread -f status-stat(-rollup): what memlens reads (older runs: -f status / -f both, without /proc/PID/stat)
+  if (m) { put(m[1], m[2] === 'status-stat' || m[2] === 'status' ? 'raw-status' : 'raw-both', +m[4]); put(m[1], 'pids', +m[3]); continue; }
   m = /^RESULT N=(\d+) round=\d+ memlens-(\S+) cpu_ms_per_scrape (\d+) rss_mb (\d+) hwm_mb (\d+)(?: cgroup_success (\S+))?/.exec(line);
   if (m) {
     configs.add(m[2]);
@@ -36,14 +37,14 @@ for (const line of readFileSync(file, 'utf8').split('\n')) {
 }
 const f = (x, d = 1) => (Number.isFinite(x) ? x.toFixed(d) : '-');
 const cfgs = [...configs];
-const head = ['N (bench cgroups)', 'cgroups walked', 'pids', 'rawcg', 'raw-status', 'raw-both',
+const head = ['N (bench cgroups)', 'cgroups walked', 'pids', 'rawcg', 'raw-status-stat', 'raw-status-stat-rollup',
   ...cfgs.map((c) => `memlens ${c}`), ...cfgs.map((c) => `${c} / bare`), ...cfgs.map((c) => `${c} peak RSS MiB`), 'machine busy % (median, range)'];
 console.log(`| ${head.join(' | ')} |`);
 console.log(`|${head.map(() => '---:').join('|')}|`);
 for (const [n, cols] of byN) {
   const g = (k) => median(cols.get(k) ?? []);
   const max = (k) => Math.max(...(cols.get(k) ?? [NaN]));
-  // bare read of what each configuration reads: the cgroup tree plus every pid's status (default) or status + smaps_rollup (pss-all)
+  // bare read of what each configuration reads: the cgroup tree plus the per-pid files of each configuration (rawread -f status-stat / status-stat-rollup)
   const bare = (c) => g('rawcg') + (c.endsWith('pss-all') ? g('raw-both') : g('raw-status'));
   const b = busy.get(n) ?? [];
   const row = [n, f(g('dirs'), 0), f(g('pids'), 0), f(g('rawcg')), f(g('raw-status')), f(g('raw-both')),

@@ -9,8 +9,10 @@
 # rounds interleave, in this order:
 #   rawcg     bin/rawcg over the whole memory hierarchy memlens walks, with exactly the v1 files the
 #             cgroup collector reads (RAWCG_FILES)
-#   status    bin/rawread -f status: every pid's status (what the default process collector reads)
-#   both      bin/rawread -f both: status + smaps_rollup of every pid (what pss-all reads)
+#   status    bin/rawread -f status-stat: exactly the per-pid files the default process collector
+#             reads (status of every pid, stat of those with memory, 3 small files of the top 10)
+#   both      bin/rawread -f status-stat-rollup: the same + smaps_rollup of every pid with memory
+#             (what pss-all reads)
 #   memlens   each configuration in CONFIGS, SCRAPES_PER_ROUND full scrapes (--collect.min-interval 0s),
 #             CPU from /proc/PID/stat ticks of all its threads
 # so that a change in the machine's load moves every column alike. The exporters run all along
@@ -144,8 +146,8 @@ for N in "${NS[@]}"; do
   for r in $(seq 1 "$ROUNDS"); do
     s0=$(stat_now)
     say "RESULT N=$N round=$r $("$BENCH/bin/rawcg" -i "$PASSES" -f "$RAWCG_FILES" "$MEMROOT")"
-    say "RESULT N=$N round=$r $("$BENCH/bin/rawread" -i $((PASSES + 1)) -f status)"
-    say "RESULT N=$N round=$r $("$BENCH/bin/rawread" -i $((PASSES + 1)) -f both)"
+    say "RESULT N=$N round=$r $("$BENCH/bin/rawread" -i $((PASSES + 1)) -f status-stat)"
+    say "RESULT N=$N round=$r $("$BENCH/bin/rawread" -i $((PASSES + 1)) -f status-stat-rollup)"
     for i in "${!PIDS[@]}"; do
       t0=$(ticks "${PIDS[$i]}")
       for _ in $(seq 1 "$SCRAPES_PER_ROUND"); do curl -sS -o "$RESULTS/N$N-${NAMES[$i]}.prom" "http://127.0.0.1:${PORTS[$i]}/metrics"; done

@@ -48,7 +48,12 @@ for (const [n, cols] of byN) {
   const max = (k) => Math.max(...(cols.get(k) ?? [NaN]));
   // bare read of what each configuration reads: the cgroup tree plus the per-pid files of each configuration (rawread -f status-stat / status-stat-rollup)
   const cg = cols.has('rawcg-oneshow') ? g('rawcg-oneshow') : g('rawcg');
-  const bare = (c) => cg + (c.endsWith('pss-all') ? g('raw-both') : g('raw-status'));
+  const bare = (c) => {
+    const base = c.replace(/^base-/, '').replace(/@semi\d+$/, '');
+    if (base === 'cgroup-only') return cg;
+    if (base === 'process-only') return g('raw-status');
+    return cg + (base === 'pss-all' ? g('raw-both') : g('raw-status'));
+  };
   const b = busy.get(n) ?? [];
   const row = [n, f(g('dirs'), 0), f(g('pids'), 0), f(g('files') / g('dirs'), 1), f(g('rawcg-oneshow')), f(g('rawcg')), f(g('raw-status')), f(g('raw-both')),
     ...cfgs.map((c) => f(g(`cpu:${c}`), 0)), ...cfgs.map((c) => `${f(g(`cpu:${c}`) / bare(c), 2)}`), ...cfgs.map((c) => f(max(`hwm:${c}`), 0)),

@@ -29,7 +29,10 @@
 #   PROCS=1000          processes started by loadgen.sh for the whole run (0: none)
 #   ROUNDS=7 PASSES=3 SCRAPES_PER_ROUND=3
 #   CONFIGS="default pss-all"   memlens configurations (default flags; pss-all adds
-#                       --process.smaps-scope all --process.smaps-interval 0s)
+#                       --process.smaps-scope all --process.smaps-interval 0s; to see where the time goes:
+#                       cgroup-only / process-only turn the other collector off and are compared with the
+#                       cgroup / process bare read alone; any of them @semiN runs node with
+#                       --max-semi-space-size=N instead of the 1 of bin/memlens.js, e.g. default@semi8)
 #   MEMLENS_DIR=d       a built memlens checkout (default: `git archive HEAD` built in bench/run/memlens-<sha>)
 #   BASE_DIR=d          optional second build, measured in the same rounds as "base-<config>" (before/after)
 #   ML_PORT=21500       first port; each exporter takes the next one
@@ -121,9 +124,15 @@ grow_to() { # N: children c00000.. of PARENT, each with a limit (64 MiB plus a s
 }
 
 start_memlens() { # BUILD CONFIG PORT -> pid
-  local extra=()
-  [ "$2" = pss-all ] && extra=(--process.smaps-scope all --process.smaps-interval 0s)
-  "$1/bin/memlens.js" "--web.listen-address=127.0.0.1:$3" --collect.min-interval 0s --snapshot.dir "$RESULTS/snapshots-$3" \
+  local extra=() node=()
+  case "${2%@*}" in
+    pss-all) extra=(--process.smaps-scope all --process.smaps-interval 0s) ;;
+    cgroup-only) extra=(--collectors.disabled process) ;;
+    process-only) extra=(--collectors.disabled cgroup) ;;
+  esac
+  # CONFIG@semiN: V8's young generation at N MiB instead of bin/memlens.js's --max-semi-space-size=1
+  [[ "$2" == *@semi* ]] && node=(node "--max-semi-space-size=${2##*@semi}")
+  "${node[@]}" "$1/bin/memlens.js" "--web.listen-address=127.0.0.1:$3" --collect.min-interval 0s --snapshot.dir "$RESULTS/snapshots-$3" \
     ${EXTRA_FLAGS:-} "${extra[@]}" >"$RESULTS/memlens-$3.log" 2>&1 &
   local pid=$!
   for _ in $(seq 1 300); do

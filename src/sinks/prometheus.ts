@@ -45,19 +45,22 @@ function formatLabels(labels: Labels): string {
 }
 
 /**
- * Per label-set object, its formatted body. Collectors share one object among a cgroup's or a pid's series, and
- * the cgroup collector keeps a cgroup's objects for the cgroup's life (Sample.labels never changes once made),
- * so at a thousand cgroups a scrape formats next to no label at all. Weak: a departed cgroup's text goes with it.
+ * Per label-set object, its formatted body as UTF-8 bytes. Collectors share one object among a cgroup's or a
+ * pid's series, and the cgroup collector keeps a cgroup's objects for the cgroup's life (Sample.labels never
+ * changes once made), so at a thousand cgroups a scrape formats and encodes next to no label at all. Weak: a
+ * departed cgroup's text goes with it.
  */
-const labelText = new WeakMap<Labels, string>();
+const labelBytes = new WeakMap<Labels, Buffer>();
+const NO_LABELS = Buffer.alloc(0);
 
-function labelsOf(l: Labels): string {
-  let t = labelText.get(l);
-  if (t === undefined) {
-    t = formatLabels(l);
-    labelText.set(l, t);
+function labelsOf(l: Labels): Buffer {
+  let b = labelBytes.get(l);
+  if (b === undefined) {
+    const t = formatLabels(l);
+    b = t === '' ? NO_LABELS : Buffer.from(t, 'utf8');
+    labelBytes.set(l, b);
   }
-  return t;
+  return b;
 }
 
 const NL = 10;
@@ -86,6 +89,13 @@ class ByteWriter {
   byte(c: number): void {
     this.room(1);
     this.buf[this.len++] = c;
+  }
+
+  /** Bytes already encoded (a cached label set, a family's sample name): a typed-array copy, no encoding. */
+  bytes(b: Uint8Array): void {
+    this.room(b.length);
+    this.buf.set(b, this.len);
+    this.len += b.length;
   }
 
   /** Any text, as UTF-8. */
@@ -129,8 +139,8 @@ interface FamilyHead {
   readonly head: string;
   /** The family's name (OpenMetrics: a counter's without _total). */
   readonly name: string;
-  /** The name of its samples (OpenMetrics: a counter's with _total). */
-  readonly sampleName: string;
+  /** `\n` and the name of its samples (OpenMetrics: a counter's with _total), as bytes. */
+  readonly lineStart: Buffer;
 }
 
 function familyHeads(format: Format, descs: readonly MetricDesc[]): FamilyHead[] {
@@ -139,7 +149,7 @@ function familyHeads(format: Format, descs: readonly MetricDesc[]): FamilyHead[]
     // standardizeCounterName); histograms' samples carry their own suffixes.
     const counterOM = format === 'openmetrics' && desc.kind === 'counter';
     const name = counterOM ? desc.prom.replace(/_total$/, '') : desc.prom;
-    return { desc, name, sampleName: counterOM ? `${name}_total` : name, head: `# HELP ${name} ${escapeString(desc.help)}\n# TYPE ${name} ${desc.kind}` };
+    return { desc, name, lineStart: Buffer.from(`\n${counterOM ? `${name}_total` : name}`, 'utf8'), head: `# HELP ${name} ${escapeString(desc.help)}\n# TYPE ${name} ${desc.kind}` };
   });
 }
 
@@ -171,7 +181,7 @@ function writeFamilies(w: ByteWriter, format: Format, heads: readonly FamilyHead
     if (f >= 0) order[next[f]!++] = i;
   }
   for (let f = 0; f < heads.length; f++) {
-    const { head, name, sampleName } = heads[f]!;
+    const { head, name, lineStart } = heads[f]!;
     if (f > 0) {
       w.byte(NL);
       if (format === 'prometheus') w.byte(NL);
@@ -179,27 +189,27 @@ function writeFamilies(w: ByteWriter, format: Format, heads: readonly FamilyHead
     w.text(head);
     for (let k = start[f]!; k < start[f + 1]!; k++) {
       const s = samples[order[k]!]!;
-      const l = labelsOf(s.labels);
+      const lb = labelsOf(s.labels);
       if (s.histogram === undefined) {
-        w.byte(NL);
-        w.text(sampleName);
-        if (l !== '') {
+        w.bytes(lineStart);
+        if (lb.length > 0) {
           w.byte(OPEN);
-          w.text(l);
+          w.bytes(lb);
           w.byte(CLOSE);
         }
         w.byte(SPACE);
         w.value(s.value);
         continue;
       }
+      const l = lb.toString('utf8');
       // A histogram whose state lives elsewhere (the watcher keeps it) arrives as one sample.
-      const lb = l === '' ? '' : `${l},`;
+      const lc = l === '' ? '' : `${l},`;
       const { bucketCounts, sum, count } = s.histogram;
       let text = '';
       (s.desc.buckets ?? []).forEach((le, i) => {
-        text += `\n${name}_bucket{${lb}le="${le}"} ${bucketCounts[i] ?? count}`;
+        text += `\n${name}_bucket{${lc}le="${le}"} ${bucketCounts[i] ?? count}`;
       });
-      text += `\n${name}_bucket{${lb}le="+Inf"} ${count}`;
+      text += `\n${name}_bucket{${lc}le="+Inf"} ${count}`;
       text += l === '' ? `\n${name}_sum ${sum}\n${name}_count ${count}` : `\n${name}_sum{${l}} ${sum}\n${name}_count{${l}} ${count}`;
       w.text(text);
     }

@@ -73,8 +73,9 @@ class ByteWriter {
   private buf: Buffer;
   private len = 0;
 
-  constructor(sizeHint: number) {
-    this.buf = Buffer.allocUnsafe(Math.max(4096, sizeHint));
+  /** `reuse`: a buffer whose earlier content is no longer needed (written over from the start). */
+  constructor(sizeHint: number, reuse?: Buffer) {
+    this.buf = reuse !== undefined && reuse.length >= sizeHint ? reuse : Buffer.allocUnsafe(Math.max(4096, sizeHint));
   }
 
   private room(n: number): void {
@@ -125,6 +126,11 @@ class ByteWriter {
   /** The bytes written (a view of the buffer, which this writer no longer touches). */
   done(): Buffer {
     return this.buf.subarray(0, this.len);
+  }
+
+  /** The whole buffer the bytes are in (to be reused once they are sent). */
+  get whole(): Buffer {
+    return this.buf;
   }
 
   get length(): number {
@@ -223,12 +229,30 @@ export function encodeFamilies(format: Format, descs: readonly MetricDesc[], sam
   return w.done().toString('utf8');
 }
 
+/** One rendered snapshot: its body, and how many callers still send it. */
+interface Rendered {
+  readonly snapshot: unknown;
+  readonly body: Promise<Buffer>;
+  /** The writer's whole buffer and the body's view of it, once written. */
+  whole: Buffer | undefined;
+  view: Buffer | undefined;
+  senders: number;
+}
+
 class FormatSink {
   private readonly registry: Registry<RegistryContentType>;
   private readonly openMetrics: boolean;
   private readonly heads: readonly FamilyHead[];
   private readonly index: ReadonlyMap<MetricDesc, number>;
-  private rendered: { snapshot: unknown; body: Promise<Buffer> } | undefined;
+  private rendered: Rendered | undefined;
+  /** Bodies handed out and not yet done(), by their bytes. */
+  private readonly out = new Map<Buffer, Rendered>();
+  /**
+   * A buffer that no one sends any more, written over by the next render. A body is megabytes at a thousand
+   * cgroups, and memory fresh from the kernel costs a page fault per 4 KiB on first touch (25 us each on the
+   * VMs the bench ran on: bench/RESULTS.md, "Cgroup scale"); reusing one buffer keeps its pages.
+   */
+  private spare: Buffer | undefined;
   /** The last body's size: the next one is written into a buffer of about that size at once. */
   private lastBytes = 0;
 
@@ -248,25 +272,62 @@ class FormatSink {
     return this.registry.contentType;
   }
 
-  /** Renders a snapshot; the same snapshot asked for twice is rendered once. */
+  /**
+   * Renders a snapshot; the same snapshot asked for twice is rendered once. The caller says done(body) once the
+   * bytes are sent (or not needed): then, once a newer snapshot is rendered, their buffer is written over. A
+   * caller that never says it just leaves the buffer to the garbage collector.
+   */
   body(snapshot: object, samples: readonly Sample[]): Promise<Buffer> {
-    if (this.rendered?.snapshot === snapshot) return this.rendered.body;
+    let r = this.rendered;
+    if (r?.snapshot !== snapshot) {
+      if (r !== undefined) this.retire(r);
+      r = this.render(snapshot, samples);
+      this.rendered = r;
+    }
+    r.senders++;
+    return r.body;
+  }
+
+  done(body: Buffer): void {
+    const r = this.out.get(body);
+    if (r === undefined) return;
+    r.senders--;
+    if (r !== this.rendered) this.retire(r);
+  }
+
+  private render(snapshot: object, samples: readonly Sample[]): Rendered {
     // Every collection is a fresh set of series: departed pids and cgroups disappear.
-    const w = new ByteWriter(this.lastBytes + (this.lastBytes >> 4));
+    const w = new ByteWriter(this.lastBytes + (this.lastBytes >> 4), this.spare);
+    this.spare = undefined;
     writeFamilies(w, this.format, this.heads, this.index, samples);
-    const body = this.registry.metrics().then((defaults) => {
-      // prom-client prints NaN as "Nan" (its default nodejs_eventloop_lag_* before the first sample): spell it NaN.
-      const d = defaults.includes(' Nan\n') ? defaults.replace(/ Nan$/gm, ' NaN') : defaults;
-      if (this.heads.length > 0) {
-        w.byte(NL);
-        if (!this.openMetrics) w.byte(NL);
-      }
-      w.text(d);
-      this.lastBytes = w.length;
-      return w.done();
-    });
-    this.rendered = { snapshot, body };
-    return body;
+    const r: Rendered = {
+      snapshot, senders: 0, whole: undefined, view: undefined,
+      body: this.registry.metrics().then((defaults) => {
+        // prom-client prints NaN as "Nan" (its default nodejs_eventloop_lag_* before the first sample): spell it NaN.
+        const d = defaults.includes(' Nan\n') ? defaults.replace(/ Nan$/gm, ' NaN') : defaults;
+        if (this.heads.length > 0) {
+          w.byte(NL);
+          if (!this.openMetrics) w.byte(NL);
+        }
+        w.text(d);
+        this.lastBytes = w.length;
+        const view = w.done();
+        r.whole = w.whole;
+        r.view = view;
+        this.out.set(view, r);
+        return view;
+      }),
+    };
+    return r;
+  }
+
+  /** A body no longer the current one: its buffer becomes the spare once no one sends it. */
+  private retire(r: Rendered): void {
+    if (r.senders > 0 || r.view === undefined) return;
+    this.out.delete(r.view);
+    if (r.whole !== undefined && (this.spare === undefined || this.spare.length < r.whole.length)) this.spare = r.whole;
+    r.whole = undefined;
+    r.view = undefined;
   }
 }
 
@@ -294,7 +355,14 @@ export class PrometheusSink implements ExpositionSink {
     return this.sinks[asFormat(format)].body(snapshot, samples);
   }
 
+  done(format: string, body: Buffer): void {
+    this.sinks[asFormat(format)].done(body);
+  }
+
   async render(format: string, snapshot: Snapshot, samples: readonly Sample[] = snapshot.samples): Promise<string> {
-    return (await this.body(format, snapshot, samples)).toString('utf8');
+    const body = await this.body(format, snapshot, samples);
+    const text = body.toString('utf8');
+    this.done(format, body);
+    return text;
   }
 }

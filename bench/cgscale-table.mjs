@@ -29,8 +29,8 @@ for (const line of readFileSync(file, 'utf8').split('\n')) {
   if (m) {
     configs.add(m[2]);
     put(m[1], `hwm:${m[2]}`, +m[5]);
-    // a round whose last scrape had the cgroup collector time out is left out of the CPU median
-    if (m[6] === undefined || m[6] === '1') put(m[1], `cpu:${m[2]}`, +m[3]);
+    // a round whose last scrape had the cgroup collector time out is left out of the CPU median (none: no cgroup collector)
+    if (m[6] === undefined || m[6] === '1' || m[6] === 'none') put(m[1], `cpu:${m[2]}`, +m[3]);
     else put(m[1], `timeouts:${m[2]}`, 1);
     continue;
   }

@@ -49,7 +49,9 @@ const variants = {
   collector: async () => { await collector.collect(host, signal); },
   'collector + render': async () => {
     const r = await collector.collect(host, signal);
-    await sink.render('prometheus', { atMs: 0, groups: [], samples: r.samples, collectors: [] });
+    // body(), as /metrics renders: bytes, their buffer reused by the next render once done()
+    const body = await sink.body('prometheus', { atMs: 0, groups: [], samples: r.samples, collectors: [] });
+    sink.done('prometheus', body);
   },
 };
 const only = process.env.ONLY;

@@ -40,7 +40,7 @@ function category(stack) {
   if (leaf.functionName === '(garbage collector)') return 'GC';
   if (leaf.functionName === '(program)') return '(program): native V8/libuv outside JS frames';
   const leafSys = leaf.url === '' && FSOPS.has(leaf.functionName);
-  if (has(stack, /host\/hostFs\.js$/, /^read$/)) {
+  if (has(stack, /host\/hostFs\.js$/, /^(read|readInto|readIntoBuf)$/)) {
     if (!leafSys) return 'HostFs.read JS: node:fs wrappers, Buffer -> string';
     if (has(stack, /collectors\/process\.js$/, /^rollup$/)) return 'syscalls: smaps_rollup open/read/close (kernel page walk)';
     if (has(stack, /collectors\/process\.js$/, /^emitProcess$/)) return 'syscalls: cgroup/oom_score of selected pids';
@@ -69,7 +69,7 @@ for (let i = 0; i < prof.samples.length; i++) {
   for (let id = leaf.id; id !== undefined; id = parent.get(id)) stack.push(byId.get(id).callFrame);
   // Start-up (module loading, config) is left out: count from the first collection on.
   if (!started) {
-    if (stack.some((cf) => cf.functionName === 'collect' && /collectors\/process\.js$/.test(cf.url))) started = true;
+    if (stack.some((cf) => cf.functionName === 'collect' && /collectors\/(process|cgroup)\.js$/.test(cf.url))) started = true;
     else { skipped += dt; continue; }
   }
   const key = short(leaf.callFrame);

@@ -18,16 +18,19 @@ const put = (n, col, v) => {
 const busy = new Map();
 const configs = new Set();
 for (const line of readFileSync(file, 'utf8').split('\n')) {
-  let m = /^RESULT N=(\d+) round=\d+ RESULT rawcg iters=\d+ dirs (\d+) files_read (\d+) cpu_ms ([\d.]+)/.exec(line);
-  if (m) { put(m[1], 'rawcg', +m[4]); put(m[1], 'dirs', +m[2]); put(m[1], 'files', +m[3]); continue; }
-  m = /^RESULT N=(\d+) round=\d+ RESULT raw-(status|both) units=(\d+) .*? cpu_ms ([\d.]+)/.exec(line);
-  if (m) { put(m[1], `raw-${m[2]}`, +m[4]); put(m[1], 'pids', +m[3]); continue; }
+  // rawcg-oneshow (rawcg -1): one read() per single-show file, as memlens reads them: the floor the ratios use.
+  // rawcg: every file read until read() returns 0 (runs before rawcg -1 existed: the only cgroup column).
+  let m = /^RESULT N=(\d+) round=\d+ RESULT rawcg(-oneshow)? iters=\d+ dirs (\d+) files_read (\d+) cpu_ms ([\d.]+)/.exec(line);
+  if (m) { put(m[1], m[2] ? 'rawcg-oneshow' : 'rawcg', +m[5]); put(m[1], 'dirs', +m[3]); put(m[1], 'files', +m[4]); continue; }
+  m = /^RESULT N=(\d+) round=\d+ RESULT raw-(status-stat-rollup|status-stat|status|both) units=(\d+) .*? cpu_ms ([\d.]+)/.exec(line);
+  // rawread -f status-stat(-rollup): what memlens reads (older runs: -f status / -f both, without /proc/PID/stat)
+  if (m) { put(m[1], m[2] === 'status-stat' || m[2] === 'status' ? 'raw-status' : 'raw-both', +m[4]); put(m[1], 'pids', +m[3]); continue; }
   m = /^RESULT N=(\d+) round=\d+ memlens-(\S+) cpu_ms_per_scrape (\d+) rss_mb (\d+) hwm_mb (\d+)(?: cgroup_success (\S+))?/.exec(line);
   if (m) {
     configs.add(m[2]);
     put(m[1], `hwm:${m[2]}`, +m[5]);
-    // a round whose last scrape had the cgroup collector time out is left out of the CPU median
-    if (m[6] === undefined || m[6] === '1') put(m[1], `cpu:${m[2]}`, +m[3]);
+    // a round whose last scrape had the cgroup collector time out is left out of the CPU median (none: no cgroup collector)
+    if (m[6] === undefined || m[6] === '1' || m[6] === 'none') put(m[1], `cpu:${m[2]}`, +m[3]);
     else put(m[1], `timeouts:${m[2]}`, 1);
     continue;
   }
@@ -36,17 +39,23 @@ for (const line of readFileSync(file, 'utf8').split('\n')) {
 }
 const f = (x, d = 1) => (Number.isFinite(x) ? x.toFixed(d) : '-');
 const cfgs = [...configs];
-const head = ['N (bench cgroups)', 'cgroups walked', 'pids', 'rawcg', 'raw-status', 'raw-both',
+const head = ['N (bench cgroups)', 'cgroups walked', 'pids', 'files per cgroup', 'rawcg -1 (bare cgroup read)', 'rawcg (to EOF)', 'raw-status-stat', 'raw-status-stat-rollup',
   ...cfgs.map((c) => `memlens ${c}`), ...cfgs.map((c) => `${c} / bare`), ...cfgs.map((c) => `${c} peak RSS MiB`), 'machine busy % (median, range)'];
 console.log(`| ${head.join(' | ')} |`);
 console.log(`|${head.map(() => '---:').join('|')}|`);
 for (const [n, cols] of byN) {
   const g = (k) => median(cols.get(k) ?? []);
   const max = (k) => Math.max(...(cols.get(k) ?? [NaN]));
-  // bare read of what each configuration reads: the cgroup tree plus every pid's status (default) or status + smaps_rollup (pss-all)
-  const bare = (c) => g('rawcg') + (c.endsWith('pss-all') ? g('raw-both') : g('raw-status'));
+  // bare read of what each configuration reads: the cgroup tree plus the per-pid files of each configuration (rawread -f status-stat / status-stat-rollup)
+  const cg = cols.has('rawcg-oneshow') ? g('rawcg-oneshow') : g('rawcg');
+  const bare = (c) => {
+    const base = c.replace(/^base-/, '').replace(/@semi\d+$/, '');
+    if (base === 'cgroup-only') return cg;
+    if (base === 'process-only') return g('raw-status');
+    return cg + (base === 'pss-all' ? g('raw-both') : g('raw-status'));
+  };
   const b = busy.get(n) ?? [];
-  const row = [n, f(g('dirs'), 0), f(g('pids'), 0), f(g('rawcg')), f(g('raw-status')), f(g('raw-both')),
+  const row = [n, f(g('dirs'), 0), f(g('pids'), 0), f(g('files') / g('dirs'), 1), f(g('rawcg-oneshow')), f(g('rawcg')), f(g('raw-status')), f(g('raw-both')),
     ...cfgs.map((c) => f(g(`cpu:${c}`), 0)), ...cfgs.map((c) => `${f(g(`cpu:${c}`) / bare(c), 2)}`), ...cfgs.map((c) => f(max(`hwm:${c}`), 0)),
     `${f(median(b), 0)} (${Math.min(...b)}-${Math.max(...b)})`];
   console.log(`| ${row.join(' | ')} |`);

@@ -7,10 +7,16 @@
 #
 # For each N (cgroups are added to the same parent, so the run grows 100 -> 1000 -> 3000), ROUNDS
 # rounds interleave, in this order:
-#   rawcg     bin/rawcg over the whole memory hierarchy memlens walks, with exactly the v1 files the
-#             cgroup collector reads (RAWCG_FILES)
-#   status    bin/rawread -f status: every pid's status (what the default process collector reads)
-#   both      bin/rawread -f both: status + smaps_rollup of every pid (what pss-all reads)
+#   rawcg     bin/rawcg -1 over the whole memory hierarchy memlens walks, with exactly the v1 files the
+#             cgroup collector reads on this host (RAWCG_FILES, by default asked of the measured build:
+#             cgroupfs/memory.ts memoryFiles, with kernel memory accounting read from /proc/cmdline as
+#             memlens reads it and memsw.* when swap accounting is on), each with one read() as memlens
+#             reads it (every file but cgroup.procs is a single-show seq_file); then the same without -1
+#             (every file read until read() returns 0: one more read per file) as rawcg-eof
+#   status    bin/rawread -f status-stat: exactly the per-pid files the default process collector
+#             reads (status of every pid, stat of those with memory, 3 small files of the top 10)
+#   both      bin/rawread -f status-stat-rollup: the same + smaps_rollup of every pid with memory
+#             (what pss-all reads)
 #   memlens   each configuration in CONFIGS, SCRAPES_PER_ROUND full scrapes (--collect.min-interval 0s),
 #             CPU from /proc/PID/stat ticks of all its threads
 # so that a change in the machine's load moves every column alike. The exporters run all along
@@ -23,7 +29,10 @@
 #   PROCS=1000          processes started by loadgen.sh for the whole run (0: none)
 #   ROUNDS=7 PASSES=3 SCRAPES_PER_ROUND=3
 #   CONFIGS="default pss-all"   memlens configurations (default flags; pss-all adds
-#                       --process.smaps-scope all --process.smaps-interval 0s)
+#                       --process.smaps-scope all --process.smaps-interval 0s; to see where the time goes:
+#                       cgroup-only / process-only turn the other collector off and are compared with the
+#                       cgroup / process bare read alone; any of them @semiN runs node with
+#                       --max-semi-space-size=N instead of the 1 of bin/memlens.js, e.g. default@semi8)
 #   MEMLENS_DIR=d       a built memlens checkout (default: `git archive HEAD` built in bench/run/memlens-<sha>)
 #   BASE_DIR=d          optional second build, measured in the same rounds as "base-<config>" (before/after)
 #   ML_PORT=21500       first port; each exporter takes the next one
@@ -42,8 +51,6 @@ read -r -a CONFIGS <<<"${CONFIGS:-default pss-all}"
 ML_PORT=${ML_PORT:-21500}
 RESULTS=${RESULTS:-$BENCH/run/cgscale-$(date -u +%Y%m%dT%H%M%SZ)}
 MEMROOT=/sys/fs/cgroup/memory
-# The v1 files the cgroup collector reads in each cgroup (src/cgroupfs/memory.ts readMemoryCgroup).
-RAWCG_FILES=${RAWCG_FILES:-cgroup.procs,memory.usage_in_bytes,memory.limit_in_bytes,memory.stat,memory.max_usage_in_bytes,memory.memsw.usage_in_bytes,memory.failcnt,memory.oom_control}
 mkdir -p "$RESULTS" "$BENCH/run"
 OUT="$RESULTS/cgscale.txt"
 : >"$OUT"
@@ -64,6 +71,16 @@ build_of() { # DIR-or-empty -> a built memlens dir (git archive of HEAD when emp
   echo "$dir"
 }
 MEMLENS_DIR=$(build_of "${MEMLENS_DIR:-}")
+# The v1 files the cgroup collector reads in each cgroup on this host, from the measured build itself
+# (src/cgroupfs/memory.ts memoryFiles; test/unit/cgroupfs/scan.test.ts checks the reader reads exactly those).
+if [ -z "${RAWCG_FILES:-}" ]; then
+  RAWCG_FILES=$(cd "$MEMLENS_DIR" && SWAP=$([ -e "$MEMROOT/memory.memsw.usage_in_bytes" ] && echo 1 || echo 0) node --input-type=module -e "
+    import { readFileSync } from 'node:fs';
+    import { memoryFiles } from './build/src/cgroupfs/memory.js';
+    import { kernelMemoryAccounted } from './build/src/procfs/cmdline.js';
+    console.log(memoryFiles('v1', kernelMemoryAccounted(readFileSync('/proc/cmdline', 'utf8')), process.env.SWAP === '1').join(','));
+  ") || { echo "cannot ask $MEMLENS_DIR for its cgroup files (a build before memoryFiles): set RAWCG_FILES" >&2; exit 1; }
+fi
 BUILDS=("$MEMLENS_DIR"); LABELS=("")
 if [ -n "${BASE_DIR:-}" ]; then BUILDS+=("$(build_of "$BASE_DIR")"); LABELS+=("base-"); fi
 
@@ -107,9 +124,15 @@ grow_to() { # N: children c00000.. of PARENT, each with a limit (64 MiB plus a s
 }
 
 start_memlens() { # BUILD CONFIG PORT -> pid
-  local extra=()
-  [ "$2" = pss-all ] && extra=(--process.smaps-scope all --process.smaps-interval 0s)
-  "$1/bin/memlens.js" "--web.listen-address=127.0.0.1:$3" --collect.min-interval 0s --snapshot.dir "$RESULTS/snapshots-$3" \
+  local extra=() node=()
+  case "${2%@*}" in
+    pss-all) extra=(--process.smaps-scope all --process.smaps-interval 0s) ;;
+    cgroup-only) extra=(--collectors.disabled process) ;;
+    process-only) extra=(--collectors.disabled cgroup) ;;
+  esac
+  # CONFIG@semiN: V8's young generation at N MiB instead of bin/memlens.js's --max-semi-space-size=1
+  [[ "$2" == *@semi* ]] && node=(node "--max-semi-space-size=${2##*@semi}")
+  "${node[@]}" "$1/bin/memlens.js" "--web.listen-address=127.0.0.1:$3" --collect.min-interval 0s --snapshot.dir "$RESULTS/snapshots-$3" \
     ${EXTRA_FLAGS:-} "${extra[@]}" >"$RESULTS/memlens-$3.log" 2>&1 &
   local pid=$!
   for _ in $(seq 1 300); do
@@ -121,6 +144,7 @@ start_memlens() { # BUILD CONFIG PORT -> pid
 }
 
 say "# cgscale date=$(date -u +%Y-%m-%dT%H:%M:%SZ) host=$(uname -r) nproc=$(nproc) node=$(node --version) memlens=$(git -C "$REPO" rev-parse --short HEAD) builds=${BUILDS[*]} rounds=$ROUNDS passes=$PASSES scrapes_per_round=$SCRAPES_PER_ROUND"
+say "# rawcg files per cgroup: $RAWCG_FILES"
 say "# before: loadavg $(cut -d' ' -f1-3 /proc/loadavg) memory cgroups $(ncg)"
 [ "$PROCS" -gt 0 ] && say "# $("$BENCH/loadgen.sh" start "$PROCS")"
 
@@ -143,9 +167,10 @@ for N in "${NS[@]}"; do
   done
   for r in $(seq 1 "$ROUNDS"); do
     s0=$(stat_now)
+    say "RESULT N=$N round=$r $("$BENCH/bin/rawcg" -1 -i "$PASSES" -f "$RAWCG_FILES" "$MEMROOT")"
     say "RESULT N=$N round=$r $("$BENCH/bin/rawcg" -i "$PASSES" -f "$RAWCG_FILES" "$MEMROOT")"
-    say "RESULT N=$N round=$r $("$BENCH/bin/rawread" -i $((PASSES + 1)) -f status)"
-    say "RESULT N=$N round=$r $("$BENCH/bin/rawread" -i $((PASSES + 1)) -f both)"
+    say "RESULT N=$N round=$r $("$BENCH/bin/rawread" -i $((PASSES + 1)) -f status-stat)"
+    say "RESULT N=$N round=$r $("$BENCH/bin/rawread" -i $((PASSES + 1)) -f status-stat-rollup)"
     for i in "${!PIDS[@]}"; do
       t0=$(ticks "${PIDS[$i]}")
       for _ in $(seq 1 "$SCRAPES_PER_ROUND"); do curl -sS -o "$RESULTS/N$N-${NAMES[$i]}.prom" "http://127.0.0.1:${PORTS[$i]}/metrics"; done

@@ -70,7 +70,7 @@ for (let i = 0; i < prof.samples.length; i++) {
   for (let id = leaf.id; id !== undefined; id = parent.get(id)) stack.push(byId.get(id).callFrame);
   // Start-up (module loading, config) is left out: count from the first collection on.
   if (!started) {
-    if (stack.some((cf) => cf.functionName === 'collect' && /collectors\/process\.js$/.test(cf.url))) started = true;
+    if (stack.some((cf) => cf.functionName === 'collect' && /collectors\/(process|cgroup)\.js$/.test(cf.url))) started = true;
     else { skipped += dt; continue; }
   }
   const key = short(leaf.callFrame);

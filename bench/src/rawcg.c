@@ -2,7 +2,10 @@
 // Walks ROOT recursively and, in every directory, opens, reads and closes each of the memory files
 // that exist there (v1 or v2 names; a file the kernel lacks is skipped). Prints one RESULT line with
 // the median CPU (user+sys) per pass.
-//   rawcg [-i PASSES] [-f file1,file2,...] ROOT
+//   rawcg [-i PASSES] [-f file1,file2,...] [-1] ROOT
+// -1: read each file but cgroup.procs with one read() when it comes back short, as memlens does (HostFs.readInto
+// `oneShow`: every cgroup memory file is a single-show seq_file, returned whole by the first read; cgroup.procs
+// is a record-by-record one); without it every file is read until read() returns 0.
 //
 // Origin: copied into this repository on 2026-12-02 from the benchmark kit the memlens engineers shared
 // while building it (the same kit bench/src/rawread.c and holder.c came from), unchanged but for this note.
@@ -24,6 +27,7 @@ static const char *DEFAULT_FILES =
 static char *files[64];
 static int nfiles;
 static long dirs, reads;
+static int one_show;
 static char buf[1 << 16];
 
 static void pass(const char *path) {
@@ -33,7 +37,12 @@ static void pass(const char *path) {
     snprintf(p, sizeof p, "%s/%s", path, files[i]);
     int fd = open(p, O_RDONLY | O_CLOEXEC);
     if (fd < 0) continue;
-    while (read(fd, buf, sizeof buf) > 0) {}
+    if (one_show && strcmp(files[i], "cgroup.procs") != 0) {
+      if (read(fd, buf, sizeof buf) == (ssize_t)sizeof buf)
+        while (read(fd, buf, sizeof buf) > 0) {}
+    } else {
+      while (read(fd, buf, sizeof buf) > 0) {}
+    }
     close(fd);
     reads++;
   }
@@ -62,13 +71,14 @@ static int cmp(const void *a, const void *b) {
 int main(int argc, char **argv) {
   int iters = 11, o;
   char *list = strdup(DEFAULT_FILES);
-  while ((o = getopt(argc, argv, "i:f:")) != -1) {
+  while ((o = getopt(argc, argv, "i:f:1")) != -1) {
     if (o == 'i') iters = atoi(optarg);
+    else if (o == '1') one_show = 1;
     else if (o == 'f') list = strdup(optarg);
     else return 2;
   }
   if (optind >= argc || iters < 1) {
-    fprintf(stderr, "usage: rawcg [-i PASSES] [-f file,...] ROOT\n");
+    fprintf(stderr, "usage: rawcg [-i PASSES] [-f file,...] [-1] ROOT\n");
     return 2;
   }
   for (char *t = strtok(list, ","); t && nfiles < 64; t = strtok(NULL, ",")) files[nfiles++] = t;
@@ -81,7 +91,7 @@ int main(int argc, char **argv) {
     ms[i] = cpu_ms() - t0;
   }
   qsort(ms, iters, sizeof *ms, cmp);
-  printf("RESULT rawcg iters=%d dirs %ld files_read %ld cpu_ms %.2f min %.2f max %.2f\n", iters, dirs, reads,
+  printf("RESULT rawcg%s iters=%d dirs %ld files_read %ld cpu_ms %.2f min %.2f max %.2f\n", one_show ? "-oneshow" : "", iters, dirs, reads,
          ms[iters / 2], ms[0], ms[iters - 1]);
   return 0;
 }

@@ -5,9 +5,9 @@ import type { HostFs } from '../host/hostFs.js';
 import type { CollectResult, Labels, MetricDesc } from '../model/types.js';
 import { MemlensError } from '../errors.js';
 import { kubeIds } from '../cgroupfs/discover.js';
-import type { CgroupTree } from '../cgroupfs/tree.js';
+import type { CgroupNode, CgroupTree } from '../cgroupfs/tree.js';
 import { tighter, UNLIMITED, type Limit } from '../cgroupfs/limit.js';
-import { readMemoryCgroup } from '../cgroupfs/memory.js';
+import { MemoryReader } from '../cgroupfs/memory.js';
 import { statItemSelector, type StatItemSelector } from '../config/statItems.js';
 import { kernelMemoryAccounted } from '../procfs/cmdline.js';
 import { IntervalPeaks } from '../cgroupfs/intervalPeak.js';
@@ -38,6 +38,48 @@ export function cgroupLabels(path: string): Labels {
   return labels;
 }
 
+/**
+ * A cgroup's label sets, made the first time the cgroup is collected and reused by every collection after (a
+ * tree node stands for one cgroup for its whole life, and its labels never change): at a thousand cgroups and
+ * ~25 series each, no label object is made per scrape, and a sink that formats a label set once per object
+ * (sinks/prometheus.ts) formats each once for the cgroup's life.
+ */
+class NodeLabels {
+  readonly base: Labels;
+  private readonly items = new Map<string, Labels>();
+  private readonly events = new Map<string, Labels>();
+  private kinds: [Labels, Labels] | undefined;
+
+  constructor(path: string) {
+    this.base = cgroupLabels(path);
+  }
+
+  /** memory.stat items (bytes and event counters alike): `item`. */
+  item(item: string): Labels {
+    let l = this.items.get(item);
+    if (l === undefined) {
+      l = { ...this.base, item };
+      this.items.set(item, l);
+    }
+    return l;
+  }
+
+  event(event: string): Labels {
+    let l = this.events.get(event);
+    if (l === undefined) {
+      l = { ...this.base, event };
+      this.events.set(event, l);
+    }
+    return l;
+  }
+
+  /** Pressure: [some, full]. */
+  pressure(): [Labels, Labels] {
+    this.kinds ??= [{ ...this.base, kind: 'some' }, { ...this.base, kind: 'full' }];
+    return this.kinds;
+  }
+}
+
 export const CGROUP_METRICS: readonly MetricDesc[] = [
   c.cgroupUsage, c.cgroupLimit, c.cgroupEffectiveLimit, c.cgroupWorkingSet, c.cgroupStat, c.cgroupPeak, c.cgroupSwap,
   c.cgroupEvents, c.cgroupOomKills, c.cgroupUnderOom, c.cgroupPressure, c.cgroupProcesses, c.cgroupIntervalPeak,
@@ -50,6 +92,7 @@ export class CgroupCollector implements Collector {
 
   private readonly intervalPeaks = new IntervalPeaks();
   private readonly statSelected: StatItemSelector;
+  private readonly labels = new WeakMap<CgroupNode, NodeLabels>();
 
   constructor(
     /** The live cgroup tree; undefined when the host has no memory cgroup hierarchy. */
@@ -77,18 +120,25 @@ export class CgroupCollector implements Collector {
     // v1 booted with cgroup.memory=nokmem keeps memory.kmem.usage_in_bytes at 0: not a number to export.
     const kmemAccounted = mode === 'v1' ? kernelMemoryAccounted(host.tryRead(host.proc('cmdline')) ?? '') : false;
 
+    const reader = new MemoryReader(host, mode, kmemAccounted);
+
     for (const node of tree.nodes()) {
-      await yp.maybeYield();
+      if (yp.due()) await yp.turn();
       if (!node.present || node.depth > this.filter.maxDepth) continue;
       const { path, dir } = node;
-      const cg = readMemoryCgroup(host, dir, mode, out.problems, kmemAccounted);
+      const cg = reader.read(dir, out.problems);
       if (cg.oomKillsLocal !== undefined) oomCounts.set(path, cg.oomKillsLocal);
       const own = cg.limit ?? UNLIMITED;
       // v1: the kernel's own hierarchical_memory_limit when memory.stat has it; else (and on v2) the tree's.
       const effective = tighter(mode === 'v1' ? cg.hierarchicalLimit ?? tighter(node.effectiveLimit, own) : tighter(node.effectiveLimit, own), hostLimit);
       const exported = (this.filter.include?.test(path) ?? true) && !(this.filter.exclude?.test(path) ?? false);
       if (exported && (cg.usageBytes !== undefined || cg.processes !== undefined)) {
-        const l = cgroupLabels(path);
+        let nl = this.labels.get(node);
+        if (nl === undefined) {
+          nl = new NodeLabels(path);
+          this.labels.set(node, nl);
+        }
+        const l = nl.base;
         out.add(c.cgroupUsage, l, cg.usageBytes);
         if (cg.limit !== undefined && !cg.limit.unlimited) out.add(c.cgroupLimit, l, cg.limit.bytes);
         // The root cgroup has no usage on v2: then there is no limit to speak of either.
@@ -96,8 +146,15 @@ export class CgroupCollector implements Collector {
         if (cg.usageBytes !== undefined && cg.inactiveFileBytes !== undefined) {
           out.add(c.cgroupWorkingSet, l, Math.max(0, cg.usageBytes - cg.inactiveFileBytes));
         }
-        for (const [item, v] of cg.stat) if (this.statSelected(item)) out.add(c.cgroupStat, { ...l, item }, v);
-        for (const [item, v] of cg.statEvents) if (this.statSelected(item)) out.add(c.cgroupStatEvents, { ...l, item }, v);
+        const { stat, statEvents, events } = cg;
+        for (let i = 0; i < stat.size; i++) {
+          const item = stat.keyAt(i);
+          if (this.statSelected(item)) out.add(c.cgroupStat, nl.item(item), stat.valueAt(i));
+        }
+        for (let i = 0; i < statEvents.size; i++) {
+          const item = statEvents.keyAt(i);
+          if (this.statSelected(item)) out.add(c.cgroupStatEvents, nl.item(item), statEvents.valueAt(i));
+        }
         out.add(c.cgroupHigh, l, limitSample(cg.high));
         out.add(c.cgroupLow, l, limitSample(cg.low, true));
         out.add(c.cgroupMin, l, limitSample(cg.min, true));
@@ -105,11 +162,14 @@ export class CgroupCollector implements Collector {
         out.add(c.cgroupSwapLimit, l, limitSample(cg.swapLimit));
         out.add(c.cgroupPeak, l, cg.peakBytes);
         out.add(c.cgroupSwap, l, cg.swapBytes);
-        for (const [event, v] of cg.events) out.add(c.cgroupEvents, { ...l, event }, v);
+        for (let i = 0; i < events.size; i++) out.add(c.cgroupEvents, nl.event(events.keyAt(i)), events.valueAt(i));
         out.add(c.cgroupOomKills, l, cg.oomKills);
         out.add(c.cgroupUnderOom, l, cg.underOom);
-        out.add(c.cgroupPressure, { ...l, kind: 'some' }, cg.pressure?.some?.totalSeconds);
-        out.add(c.cgroupPressure, { ...l, kind: 'full' }, cg.pressure?.full?.totalSeconds);
+        if (cg.pressure !== undefined) {
+          const [some, full] = nl.pressure();
+          out.add(c.cgroupPressure, some, cg.pressure.some?.totalSeconds);
+          out.add(c.cgroupPressure, full, cg.pressure.full?.totalSeconds);
+        }
         out.add(c.cgroupProcesses, l, cg.processes);
         // v2 only, and not the root (it has no memory.peak).
         if (mode === 'v2' && node.depth > 0) {

@@ -43,8 +43,14 @@ export function createApp(deps: AppDeps): Express {
       try {
         const snap = await deps.runner.collect();
         const format = sink.negotiate(req.get('accept'));
-        const body = await sink.render(format, snap);
-        res.set('Content-Type', sink.contentType(format)).send(body);
+        const body = await sink.body(format, snap);
+        // res.end, not res.send: send would hash the whole body (megabytes at a thousand cgroups) for an ETag
+        // that no scraper sends back (Prometheus never asks with If-None-Match). Express's ETags stay on for
+        // the other routes.
+        // Its memory serves the next body once it is all handed to the socket ('finish'); a response cut off
+        // before that keeps it (the garbage collector takes it), since the socket may still be writing it.
+        res.once('finish', () => sink.done(format, body));
+        res.set('Content-Type', sink.contentType(format)).set('Content-Length', String(body.length)).end(body);
       } catch (err) {
         deps.log.error({ err: describe(err) }, 'exposition failed');
         res.status(500).type('text/plain').send('exposition failed (see the memlens log)\n');

@@ -29,6 +29,10 @@ export type Labels = Readonly<Record<string, string>>;
 
 export interface Sample {
   readonly desc: MetricDesc;
+  /**
+   * Never changed once the sample is made: a collector may share one object among series and collections (the
+   * cgroup collector keeps a cgroup's for its life), and sinks cache what they make of it per object.
+   */
   readonly labels: Labels;
   /** For a histogram: the count of observations (the buckets are in `histogram`). */
   readonly value: number;

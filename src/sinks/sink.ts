@@ -12,7 +12,13 @@ export interface ExpositionSink {
   /** The format a client asked for (an Accept header), as this sink names it. */
   negotiate(accept: string | undefined): string;
   contentType(format: string): string;
-  /** Renders one snapshot; the same snapshot asked for twice may be rendered once. */
+  /**
+   * Renders one snapshot as the bytes to send; the same snapshot asked for twice may be rendered once. Say
+   * done() when they are sent, so that their memory can serve a later body (never touch them after).
+   */
+  body(format: string, snapshot: Snapshot): Promise<Buffer>;
+  done(format: string, body: Buffer): void;
+  /** The same as text (tests, tools). */
   render(format: string, snapshot: Snapshot): Promise<string>;
 }
 

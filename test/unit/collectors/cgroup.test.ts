@@ -204,3 +204,22 @@ test('cgroup: no memory hierarchy fails the area with MEMLENS_ERR_UNSUPPORTED', 
     return true;
   });
 });
+
+test('cgroup: a cgroup\'s label sets are made once and reused by every collection after (sinks format each once)', async () => {
+  for (const tree of ['v1', 'v2'] as const) {
+    const host = hostOf(treeRoot(tree));
+    const h = discoverHierarchy(host)!;
+    const col = new CgroupCollector(new CgroupTree({ host, hierarchy: h, maxDepth: 16 }), ALL);
+    const first = await col.collect(host, signal());
+    const second = await col.collect(host, signal());
+    assert.equal(second.samples.length, first.samples.length, tree);
+    assert.ok(first.samples.length > 40, tree);
+    second.samples.forEach((s, i) => {
+      assert.equal(s.desc, first.samples[i]!.desc);
+      assert.equal(s.labels, first.samples[i]!.labels, `${tree} ${s.desc.prom} ${JSON.stringify(s.labels)}: the same object`);
+    });
+    // Different series of one cgroup never share an object they should not: an item label set is its own.
+    const items = first.samples.filter((s) => s.labels['item'] !== undefined);
+    assert.equal(new Set(items.map((s) => `${s.labels['cgroup']}\0${s.labels['item']}`)).size, new Set(items.map((s) => s.labels)).size, tree);
+  }
+});

@@ -187,3 +187,24 @@ test('a NaN or infinite value is left out of the exposition, never printed', asy
     await s.close();
   }
 });
+
+test('/metrics: the body as rendered, its length, no ETag (no hash of megabytes per scrape); HEAD has the headers only', async () => {
+  const s = await serve([new Counting(1)]);
+  try {
+    const r = await fetch(`${s.url}/metrics`);
+    const body = Buffer.from(await r.arrayBuffer());
+    assert.equal(r.status, 200);
+    assert.equal(r.headers.get('etag'), null);
+    assert.equal(r.headers.get('content-length'), String(body.length));
+    assert.match(r.headers.get('content-type') ?? '', /^text\/plain; version=0\.0\.4/);
+    assert.match(body.toString('utf8'), /^memlens_host_memory_total_bytes 1001$/m);
+    const head = await fetch(`${s.url}/metrics`, { method: 'HEAD' });
+    assert.equal(head.status, 200);
+    assert.equal(head.headers.get('etag'), null);
+    assert.equal((await head.arrayBuffer()).byteLength, 0);
+    // Other routes keep express's ETag.
+    assert.notEqual((await fetch(`${s.url}/healthz`)).headers.get('etag'), null);
+  } finally {
+    await s.close();
+  }
+});

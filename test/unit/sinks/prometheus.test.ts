@@ -5,13 +5,13 @@ import { test } from 'node:test';
 import assert from 'node:assert/strict';
 import { Registry, type Metric, type RegistryContentType } from 'prom-client';
 import * as c from '../../../src/model/catalog.js';
-import type { MetricDesc, Sample } from '../../../src/model/types.js';
+import type { MetricDesc, Sample, Snapshot } from '../../../src/model/types.js';
 import { loadConfig } from '../../../src/config/load.js';
 import { HostFs } from '../../../src/host/hostFs.js';
 import { discoverHierarchy } from '../../../src/cgroupfs/hierarchy.js';
 import { buildCollectors } from '../../../src/collectors/registry.js';
 import { Runner } from '../../../src/collectors/runner.js';
-import { encodeFamilies, type Format } from '../../../src/sinks/prometheus.js';
+import { encodeFamilies, PrometheusSink, type Format } from '../../../src/sinks/prometheus.js';
 import { memoryLogger, treeRoot } from '../collectors/trees.js';
 
 interface Value {
@@ -46,7 +46,7 @@ async function reference(format: Format, descs: readonly MetricDesc[], samples: 
 
 function ours(format: Format, descs: readonly MetricDesc[], samples: readonly Sample[]): string {
   const f = encodeFamilies(format, descs, samples);
-  return format === 'openmetrics' ? `${f.join('\n')}\n# EOF\n` : `${f.join('\n\n')}\n`;
+  return format === 'openmetrics' ? `${f}\n# EOF\n` : `${f}\n`;
 }
 
 async function snapshotOf(tree: 'v1' | 'v2'): Promise<readonly Sample[]> {
@@ -82,6 +82,8 @@ test('encoder: escapes, empty labels, histograms, counters, non-finite values an
     { desc: odd, labels: { cgroup: 'y' }, value: Number.POSITIVE_INFINITY },
     { desc: odd, labels: { cgroup: 'big' }, value: 2 ** 60 },
     { desc: odd, labels: { cgroup: 'small' }, value: 1e-7 },
+    // values written digit by digit (safe non-negative integers) and through the string (the rest)
+    ...[0, 9, 10, 99, 100, 101, 4096, 999_999_999_999_999, 1e15, 2 ** 53 - 1, 2 ** 53, -7, -0.5, 123.456, 1e21, Number.MIN_VALUE].map((value, i) => ({ desc: odd, labels: { cgroup: `n${i}` }, value })),
     { desc: c.cgroupEvents, labels: { ...shared, event: 'oom_kill' }, value: 3 },
     { desc: c.cgroupEvents, labels: shared, value: 4 },
     { desc: c.buildInfo, labels: { version: '1.0' }, value: 1 },
@@ -96,4 +98,38 @@ test('encoder: escapes, empty labels, histograms, counters, non-finite values an
     assert.ok(!text.includes('memlens_not_in_the_list'));
     assert.ok(text.includes('cgroup="/a\\"b\\\\c\\nd"'), 'label value escaped');
   }
+});
+
+test('sink: a body is written over only after done() and a newer snapshot; never while it is being sent', async () => {
+  const snap = (v: number): Snapshot => {
+    const samples: Sample[] = Array.from({ length: 300 }, (_, i) => ({ desc: c.cgroupUsage, labels: { cgroup: `/c${i}` }, value: v }));
+    return { atMs: v, groups: [{ collector: 'cgroup', samples }], samples, collectors: [] };
+  };
+  const same = (x: Buffer, y: Buffer): boolean => x.buffer === y.buffer;
+  const sink = new PrometheusSink([c.cgroupUsage]);
+  const a = await sink.body('prometheus', snap(1));
+  const aText = a.toString('utf8');
+  assert.match(aText, /^memlens_cgroup_memory_usage_bytes\{cgroup="\/c299"\} 1$/m);
+  // a not done: later bodies are elsewhere, and a's bytes stay as they were.
+  const sb = snap(22);
+  const b = await sink.body('prometheus', sb);
+  assert.ok(!same(b, a));
+  // The same snapshot asked again is the same body; both askers must say done.
+  const b2 = await sink.body('prometheus', sb);
+  assert.equal(b2, b);
+  sink.done('prometheus', b);
+  const c1 = await sink.body('prometheus', snap(333));
+  assert.ok(!same(c1, a) && !same(c1, b), 'b is still sent by its second asker');
+  assert.match(b.toString('utf8'), / 22$/m);
+  sink.done('prometheus', b2);
+  const d = await sink.body('prometheus', snap(4444));
+  assert.ok(same(d, b), 'b, done by both and replaced, gives its memory to the next body');
+  assert.ok(!same(d, c1), 'c1 is not done');
+  assert.equal(a.toString('utf8'), aText, 'a, never done, is never written over');
+  assert.match(c1.toString('utf8'), / 333$/m);
+  const lines = d.toString('utf8').split('\n').filter((l) => l.startsWith('memlens_cgroup'));
+  assert.equal(lines.length, 300);
+  assert.ok(lines.every((l) => l.endsWith(' 4444')));
+  // render() (text) says done itself.
+  assert.match(await sink.render('prometheus', snap(5)), / 5$/m);
 });

@@ -38,6 +38,17 @@ export function cgroupLabels(path: string): Labels {
   return labels;
 }
 
+/**
+ * The cgroup's labels plus one more. Not `{ ...l, [key]: value }`: V8 (Node 20) gives every object
+ * built by that spread at this call site a map (hidden class) of its own once the site has seen many
+ * label objects -- measured at 1000 cgroups, 15,000 maps with their descriptor arrays and for-in
+ * enum caches, 4.5 MiB of the 7.4 MiB a collection's samples hold. Object.assign onto a literal
+ * shares one map per label layout.
+ */
+function withLabel(l: Labels, key: string, value: string): Labels {
+  return Object.assign({}, l, { [key]: value });
+}
+
 export const CGROUP_METRICS: readonly MetricDesc[] = [
   c.cgroupUsage, c.cgroupLimit, c.cgroupEffectiveLimit, c.cgroupWorkingSet, c.cgroupStat, c.cgroupPeak, c.cgroupSwap,
   c.cgroupEvents, c.cgroupOomKills, c.cgroupUnderOom, c.cgroupPressure, c.cgroupProcesses, c.cgroupIntervalPeak,
@@ -96,8 +107,8 @@ export class CgroupCollector implements Collector {
         if (cg.usageBytes !== undefined && cg.inactiveFileBytes !== undefined) {
           out.add(c.cgroupWorkingSet, l, Math.max(0, cg.usageBytes - cg.inactiveFileBytes));
         }
-        for (const [item, v] of cg.stat) if (this.statSelected(item)) out.add(c.cgroupStat, { ...l, item }, v);
-        for (const [item, v] of cg.statEvents) if (this.statSelected(item)) out.add(c.cgroupStatEvents, { ...l, item }, v);
+        for (const [item, v] of cg.stat) if (this.statSelected(item)) out.add(c.cgroupStat, withLabel(l, 'item', item), v);
+        for (const [item, v] of cg.statEvents) if (this.statSelected(item)) out.add(c.cgroupStatEvents, withLabel(l, 'item', item), v);
         out.add(c.cgroupHigh, l, limitSample(cg.high));
         out.add(c.cgroupLow, l, limitSample(cg.low, true));
         out.add(c.cgroupMin, l, limitSample(cg.min, true));
@@ -105,11 +116,11 @@ export class CgroupCollector implements Collector {
         out.add(c.cgroupSwapLimit, l, limitSample(cg.swapLimit));
         out.add(c.cgroupPeak, l, cg.peakBytes);
         out.add(c.cgroupSwap, l, cg.swapBytes);
-        for (const [event, v] of cg.events) out.add(c.cgroupEvents, { ...l, event }, v);
+        for (const [event, v] of cg.events) out.add(c.cgroupEvents, withLabel(l, 'event', event), v);
         out.add(c.cgroupOomKills, l, cg.oomKills);
         out.add(c.cgroupUnderOom, l, cg.underOom);
-        out.add(c.cgroupPressure, { ...l, kind: 'some' }, cg.pressure?.some?.totalSeconds);
-        out.add(c.cgroupPressure, { ...l, kind: 'full' }, cg.pressure?.full?.totalSeconds);
+        out.add(c.cgroupPressure, withLabel(l, 'kind', 'some'), cg.pressure?.some?.totalSeconds);
+        out.add(c.cgroupPressure, withLabel(l, 'kind', 'full'), cg.pressure?.full?.totalSeconds);
         out.add(c.cgroupProcesses, l, cg.processes);
         // v2 only, and not the root (it has no memory.peak).
         if (mode === 'v2' && node.depth > 0) {

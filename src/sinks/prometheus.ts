@@ -92,7 +92,11 @@ export function encodeFamilies(format: Format, descs: readonly MetricDesc[], sam
 class FormatSink {
   private readonly registry: Registry<RegistryContentType>;
   private readonly openMetrics: boolean;
-  private rendered: { snapshot: unknown; text: Promise<string> } | undefined;
+  /**
+   * The text of each snapshot still alive (weakly held: the runner keeps a snapshot for
+   * --collect.min-interval only, so the text does not outlive it into the next collection).
+   */
+  private readonly rendered = new WeakMap<object, Promise<string>>();
 
   constructor(
     private readonly format: Format,
@@ -110,7 +114,8 @@ class FormatSink {
 
   /** Renders a snapshot; the same snapshot asked for twice is rendered once. */
   render(snapshot: object, samples: readonly Sample[]): Promise<string> {
-    if (this.rendered?.snapshot === snapshot) return this.rendered.text;
+    const cached = this.rendered.get(snapshot);
+    if (cached !== undefined) return cached;
     // Every collection is a fresh set of series: departed pids and cgroups disappear.
     const ours = encodeFamilies(this.format, this.descs, samples);
     const text = this.registry.metrics().then((defaults) => {
@@ -119,7 +124,7 @@ class FormatSink {
       if (ours.length === 0) return d;
       return this.openMetrics ? `${ours.join('\n')}\n${d}` : `${ours.join('\n\n')}\n\n${d}`;
     });
-    this.rendered = { snapshot, text };
+    this.rendered.set(snapshot, text);
     return text;
   }
 }

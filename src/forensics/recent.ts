@@ -11,8 +11,10 @@
 // holds the newest reading).
 // A series whose newest point is older than the window is dropped; when full, the series updated
 // longest ago goes first. Defaults: 240 points, step 15 s (at least 30 min), 2000 cgroups, 1000
-// processes (selected ones: --process.top + --process.include): at most 3000 x 240 x 12 bytes =
-// 8.6 MB, usually far less.
+// processes (selected ones: --process.top + --process.include). What it holds when every series is
+// full, measured by bench/recent-bytes.mjs (points, latest values, paths, maps): 8.4 MiB at those
+// bounds (3000 series x 240 points x 8 bytes = 5.5 MiB of it), 2.8 MiB with 1000 cgroups and the
+// default 10 processes.
 import * as c from '../model/catalog.js';
 import type { Sample } from '../model/types.js';
 
@@ -34,12 +36,20 @@ export interface Point {
  * Fixed-capacity time series. The newest point always holds the newest reading; it becomes a
  * kept point once it is at least `stepMs` after the point before it (so any two kept points two
  * apart are at least `stepMs` apart, and `capacity` points span at least (capacity - 1) / 2 steps).
- * The first reading of a burst is kept: growth is measured from it. Values are Float32 (7
- * significant digits: enough for a chart and a growth figure, half the memory).
+ * The first reading of a burst is kept: growth is measured from it.
+ *
+ * 8 bytes a point in one buffer: times as whole ms after the series' base (Uint32: 49 days; the
+ * base moves up to the oldest kept point before that, and kept points span about an hour), values
+ * as Float32 (7 significant digits: enough for a chart and a growth figure). The buffer starts
+ * small and doubles up to `capacity`, so a short-lived cgroup or process never holds a full one.
  */
+const MAX_OFFSET_MS = 0xffff_ffff;
+
 export class Series {
-  private readonly t: Float64Array;
-  private readonly v: Float32Array;
+  private static readonly FIRST_CAPACITY = 16;
+  private t: Uint32Array;
+  private v: Float32Array;
+  private baseMs = 0;
   private start = 0;
   private n = 0;
 
@@ -47,31 +57,65 @@ export class Series {
     private readonly capacity: number,
     private readonly stepMs: number,
   ) {
-    this.t = new Float64Array(capacity);
-    this.v = new Float32Array(capacity);
+    [this.t, this.v] = Series.buffers(Math.min(capacity, Series.FIRST_CAPACITY));
+  }
+
+  private static buffers(size: number): [Uint32Array, Float32Array] {
+    const buf = new ArrayBuffer(size * 8);
+    return [new Uint32Array(buf, 0, size), new Float32Array(buf, size * 4, size)];
   }
 
   private at(i: number): number {
-    return (this.start + i) % this.capacity;
+    return (this.start + i) % this.t.length;
+  }
+
+  private timeAt(k: number): number {
+    return this.baseMs + this.t[k]!;
+  }
+
+  private set(k: number, tMs: number, value: number): void {
+    this.t[k] = Math.round(tMs - this.baseMs);
+    this.v[k] = value;
+  }
+
+  /** Moves the base up to the oldest kept point so that tMs fits; points 49 days older than tMs are dropped. */
+  private rebase(tMs: number): void {
+    const newBase = this.timeAt(this.at(0));
+    if (tMs - newBase > MAX_OFFSET_MS) {
+      this.n = 0;
+      this.start = 0;
+      return;
+    }
+    const shift = newBase - this.baseMs;
+    for (let i = 0; i < this.n; i++) {
+      const k = this.at(i);
+      this.t[k] = this.t[k]! - shift;
+    }
+    this.baseMs = newBase;
   }
 
   push(tMs: number, value: number): void {
-    if (this.n > 0 && tMs < this.t[this.at(this.n - 1)]!) return; // out of order: ignore
-    if (this.n >= 2 && tMs - this.t[this.at(this.n - 2)]! < this.stepMs) {
-      const last = this.at(this.n - 1);
-      this.t[last] = tMs;
-      this.v[last] = value;
+    if (this.n > 0 && tMs < this.timeAt(this.at(this.n - 1))) return; // out of order: ignore
+    if (this.n > 0 && tMs - this.baseMs > MAX_OFFSET_MS) this.rebase(tMs);
+    if (this.n === 0) this.baseMs = tMs;
+    if (this.n >= 2 && tMs - this.timeAt(this.at(this.n - 2)) < this.stepMs) {
+      this.set(this.at(this.n - 1), tMs, value);
       return;
     }
-    if (this.n < this.capacity) {
-      const k = this.at(this.n);
-      this.t[k] = tMs;
-      this.v[k] = value;
+    if (this.n === this.t.length && this.n < this.capacity) {
+      // Not yet wrapped (start is 0 until the buffer is full at capacity): copy into one twice as big.
+      const [t, v] = Series.buffers(Math.min(this.capacity, this.n * 2));
+      t.set(this.t);
+      v.set(this.v);
+      this.t = t;
+      this.v = v;
+    }
+    if (this.n < this.t.length) {
+      this.set(this.at(this.n), tMs, value);
       this.n++;
     } else {
-      this.t[this.start] = tMs;
-      this.v[this.start] = value;
-      this.start = (this.start + 1) % this.capacity;
+      this.set(this.start, tMs, value);
+      this.start = (this.start + 1) % this.t.length;
     }
   }
 
@@ -79,16 +123,21 @@ export class Series {
     return this.n;
   }
 
+  /** Bytes of its point buffer (it grows with the points, up to capacity x 8). */
+  get bytes(): number {
+    return this.t.length * 8;
+  }
+
   newestMs(): number {
-    return this.n === 0 ? 0 : this.t[(this.start + this.n - 1) % this.capacity]!;
+    return this.n === 0 ? 0 : this.timeAt(this.at(this.n - 1));
   }
 
   /** Oldest first, optionally only points within [fromMs, toMs]. */
   points(fromMs = -Infinity, toMs = Infinity): Point[] {
     const out: Point[] = [];
     for (let i = 0; i < this.n; i++) {
-      const k = (this.start + i) % this.capacity;
-      const tMs = this.t[k]!;
+      const k = this.at(i);
+      const tMs = this.timeAt(k);
       if (tMs >= fromMs && tMs <= toMs) out.push({ tMs, value: this.v[k]! });
     }
     return out;

@@ -46,6 +46,12 @@ export interface V1Signal {
 export type V1UsageFile = 'memory.usage_in_bytes' | 'memory.memsw.usage_in_bytes';
 
 const V1_FILE_READ_BUFFER_BYTES = 4096;
+/**
+ * One read buffer for every registration: a wake-up reads into it and turns it into a string before
+ * onSignal runs, all synchronously on the loop's thread, so no two reads overlap. (A zero-filled 4 KiB
+ * buffer per registration was 6 MiB resident with 500 cgroups watched, 3 registrations each.)
+ */
+const sharedReadBuf = Buffer.alloc(V1_FILE_READ_BUFFER_BYTES);
 
 /**
  * cgroup v1 usage threshold (memory.rst §9): `onCross` runs when usage crosses the threshold in either direction
@@ -106,7 +112,7 @@ function registerV1Event(
     if (ctlFd !== undefined) loop.releaseFd(ctlFd);
   }
   const heldFd = fileFd;
-  const readBuf = Buffer.alloc(V1_FILE_READ_BUFFER_BYTES);
+  const readBuf = sharedReadBuf;
   const onReady = (): void => {
     const r = readEventfd(efd);
     if ('errno' in r) {

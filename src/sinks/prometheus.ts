@@ -231,7 +231,11 @@ export function encodeFamilies(format: Format, descs: readonly MetricDesc[], sam
 
 /** One rendered snapshot: its body, and how many callers still send it. */
 interface Rendered {
-  readonly snapshot: unknown;
+  /**
+   * Weakly held: the runner keeps a snapshot for --collect.min-interval only (collectors/runner.ts), and a strong
+   * reference here would keep its samples alive into the next collection (peak resident memory).
+   */
+  readonly snapshot: WeakRef<object>;
   readonly body: Promise<Buffer>;
   /** The writer's whole buffer and the body's view of it, once written. */
   whole: Buffer | undefined;
@@ -279,7 +283,7 @@ class FormatSink {
    */
   body(snapshot: object, samples: readonly Sample[]): Promise<Buffer> {
     let r = this.rendered;
-    if (r?.snapshot !== snapshot) {
+    if (r?.snapshot.deref() !== snapshot) {
       if (r !== undefined) this.retire(r);
       r = this.render(snapshot, samples);
       this.rendered = r;
@@ -301,7 +305,7 @@ class FormatSink {
     this.spare = undefined;
     writeFamilies(w, this.format, this.heads, this.index, samples);
     const r: Rendered = {
-      snapshot, senders: 0, whole: undefined, view: undefined,
+      snapshot: new WeakRef(snapshot), senders: 0, whole: undefined, view: undefined,
       body: this.registry.metrics().then((defaults) => {
         // prom-client prints NaN as "Nan" (its default nodejs_eventloop_lag_* before the first sample): spell it NaN.
         const d = defaults.includes(' Nan\n') ? defaults.replace(/ Nan$/gm, ' NaN') : defaults;

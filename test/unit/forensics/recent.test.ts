@@ -26,6 +26,35 @@ test('Series: the first reading kept, the newest floating until a step after the
   assert.equal(big.points()[0]?.value, 255 * 2 ** 20);
 });
 
+test('Series: the buffer starts small and doubles up to capacity (8 bytes a point), points intact across each growth', () => {
+  const s = new Series(240, 10);
+  s.push(0, 0);
+  assert.equal(s.bytes, 16 * 8);
+  for (let i = 1; i < 1000; i++) s.push(i * 10, i);
+  assert.equal(s.bytes, 240 * 8);
+  assert.equal(s.length, 240);
+  const pts = s.points();
+  assert.deepEqual(pts.map((p) => p.value), Array.from({ length: 240 }, (_, i) => 760 + i));
+  assert.deepEqual(pts.map((p) => p.tMs), Array.from({ length: 240 }, (_, i) => (760 + i) * 10));
+  // Wall-clock times (ms since 1970) keep their whole ms.
+  const w = new Series(4, 10);
+  w.push(1_796_195_872_228, 1);
+  w.push(1_796_195_872_239, 2);
+  assert.deepEqual(w.points().map((p) => p.tMs), [1_796_195_872_228, 1_796_195_872_239]);
+});
+
+test('Series: times beyond 2^32 ms after the base move the base up to the oldest kept point; points 49 days older go', () => {
+  const s = new Series(2, 1);
+  s.push(0, 1);
+  s.push(2 ** 31, 2);
+  s.push(2 ** 31 + 10, 3); // capacity 2: the point at 0 goes
+  s.push(2 ** 32 + 2 ** 30, 4); // 2^32 + 2^30 after the base (0): rebased on 2^31
+  assert.deepEqual(s.points(), [{ tMs: 2 ** 31 + 10, value: 3 }, { tMs: 2 ** 32 + 2 ** 30, value: 4 }]);
+  assert.equal(s.newestMs(), 2 ** 32 + 2 ** 30);
+  s.push(2 ** 34, 5); // more than 2^32 ms after every kept point: they are dropped
+  assert.deepEqual(s.points(), [{ tMs: 2 ** 34, value: 5 }]);
+});
+
 function cg(path: string, usage: number, limit?: number): Sample[] {
   const out: Sample[] = [{ desc: c.cgroupUsage, labels: { cgroup: path }, value: usage }];
   if (limit !== undefined) out.push({ desc: c.cgroupEffectiveLimit, labels: { cgroup: path }, value: limit });

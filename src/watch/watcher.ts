@@ -370,6 +370,8 @@ export class CgroupWatcher {
       this.watched.delete(path);
       return;
     }
+    // bench/arming measures mkdir (or limit write) -> this line.
+    this.opts.log.debug({ cgroup: path, limitBytes, via: w.pollFd === undefined && !w.pollByPath ? 'v1-eventfd' : 'poll', fresh }, 'watch: armed');
     if (fresh) {
       // Read again now that the kernel watches: whatever was charged before registration is seen here.
       let now: number | undefined;

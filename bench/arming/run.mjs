@@ -6,15 +6,15 @@
 //   node bench/arming/run.mjs [--cgroups 100] [--gap-ms 20] [--runs 1] [--memlens DIR]
 //
 // The real exporter (DIR/bin/memlens.js, default this checkout; --log.level debug, --cgroup.include on this bench's
-// parent cgroup, the process collector off) runs as a child process and prints its log on stdout. Under a parent
+// parent cgroup, the process collector off) runs as a child process; its log (stderr) is read line by line. Under a parent
 // cgroup made here (under this process's own memory cgroup), `--cgroups` cgroups are made one after another,
 // `--gap-ms` apart: mkdir, then the 256 MiB limit written at once (the way a container runtime does). For each:
 //   arm     = the watcher's "watch: armed" log line (thresholds' eventfds and oom_control registered in
 //             cgroup.event_control) - the end of the limit write (the later of mkdir and limit write);
 // then, once all are armed, each cgroup's limit is lowered to 128 MiB and raised back to 256 MiB, `--gap-ms` apart:
 //   re-arm  = the "watch: limit changed, thresholds moved" line (new thresholds registered) - the end of that write.
-// Times are wall-clock milliseconds on both sides (Date.now() here, pino's `time` there: whole ms, so each figure is
-// within 1 ms). Everything made is removed. Prints a markdown table of percentiles; writes results-<time>.json.
+// Times are wall-clock milliseconds on both sides (Date.now() here, the log line's `time` there: whole ms, so each
+// figure is within 1 ms). Everything made is removed. Prints a markdown table of percentiles; writes results-<time>.json.
 import { spawn, spawnSync } from 'node:child_process';
 import { mkdirSync, readFileSync, rmdirSync, writeFileSync, existsSync, readdirSync } from 'node:fs';
 import { loadavg } from 'node:os';
@@ -72,23 +72,24 @@ async function oneRun(run) {
   const esc = parentPath.replace(/[.*+?^${}()|[\]\\]/g, '\\$&');
   const child = spawn(process.execPath, [join(MEMLENS, 'bin/memlens.js'), '--web.listen-address', `127.0.0.1:${port}`,
     '--snapshot.dir', `/tmp/memlens-arming-${process.pid}`, '--cgroup.include', `^${esc}(/.*)?$`, '--collectors.disabled', 'process',
-    '--log.level', 'debug'], { stdio: ['ignore', 'pipe', 'inherit'] });
+    '--log.level', 'debug'], { stdio: ['ignore', 'ignore', 'pipe'] });
   // cgroup path -> log times (ms) of 'armed' and of 'limit changed' lines.
   const armed = new Map();
   const rearmed = new Map();
   const waiters = [];
-  createInterface({ input: child.stdout }).on('line', (line) => {
+  createInterface({ input: child.stderr }).on('line', (line) => {
     let o;
     try { o = JSON.parse(line); } catch { return; }
-    if (o.msg === 'watch: armed') armed.set(o.cgroup, o.time);
-    else if (o.msg === 'watch: limit changed, thresholds moved') (rearmed.get(o.cgroup) ?? rearmed.set(o.cgroup, []).get(o.cgroup)).push(o.time);
+    const at = Date.parse(o.time);
+    if (o.msg === 'watch: armed') armed.set(o.cgroup, at);
+    else if (o.msg === 'watch: limit changed, thresholds moved') (rearmed.get(o.cgroup) ?? rearmed.set(o.cgroup, []).get(o.cgroup)).push(at);
     else return;
     for (const w of waiters.splice(0)) w();
   });
   const until = async (what, fn, ms) => {
     const deadline = Date.now() + ms;
     while (!fn()) {
-      if (Date.now() > deadline) throw new Error(`timed out waiting for ${what}`);
+      if (Date.now() > deadline) throw new Error(`timed out waiting for ${what} (armed: ${[...armed.keys()].join(' ')})`);
       await Promise.race([new Promise((r) => waiters.push(r)), sleep(50)]);
     }
   };

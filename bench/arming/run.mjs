@@ -3,7 +3,7 @@
 // whichever comes last; a limit lowered or raised re-arms thresholds in the same time").
 //
 // usage (root, cgroup v1 memory controller writable; after `npx tsc -p .`):
-//   node bench/arming/run.mjs [--cgroups 100] [--gap-ms 20] [--runs 1] [--memlens DIR]
+//   node bench/arming/run.mjs [--cgroups 100] [--gap-ms 20] [--runs 1] [--memlens DIR] [--strace FILE]
 //
 // The real exporter (DIR/bin/memlens.js, default this checkout; --log.level debug, --cgroup.include on this bench's
 // parent cgroup, the process collector off) runs as a child process; its log (stderr) is read line by line. Under a parent
@@ -70,7 +70,10 @@ async function oneRun(run) {
   mkdirSync(parentDir);
   const port = await freePort();
   const esc = parentPath.replace(/[.*+?^${}()|[\]\\]/g, '\\$&');
-  const child = spawn(process.execPath, [join(MEMLENS, 'bin/memlens.js'), '--web.listen-address', `127.0.0.1:${port}`,
+  // --strace FILE: the exporter runs under `strace -f -T` (syscall times: where arming spends its time).
+  const strace = arg('strace', undefined);
+  const cmd = strace === undefined ? [process.execPath] : ['strace', '-f', '-T', '-tt', '-o', strace, '-e', 'trace=write,openat,read,pread64,inotify_add_watch,eventfd2,epoll_ctl', process.execPath];
+  const child = spawn(cmd[0], [...cmd.slice(1), join(MEMLENS, 'bin/memlens.js'), '--web.listen-address', `127.0.0.1:${port}`,
     '--snapshot.dir', `/tmp/memlens-arming-${process.pid}`, '--cgroup.include', `^${esc}(/.*)?$`, '--collectors.disabled', 'process',
     '--log.level', 'debug'], { stdio: ['ignore', 'ignore', 'pipe'] });
   // cgroup path -> log times (ms) of 'armed' and of 'limit changed' lines.

@@ -189,8 +189,8 @@ export class CgroupWatcher {
     for (const n of tree.nodes()) {
       const limit = finiteLimit(n);
       if (limit === undefined || !this.matches(n.path)) continue;
-      // A polled cgroup's own reading, when it is at most a poll interval old, rather than a second read by path:
-      // with 500 polled cgroups the reads by path were a third of the idle watcher's cost (bench/poll-idle).
+      // A polled cgroup's own reading, when it is at most a poll interval old, rather than a second read by path (a
+      // CPU profile of the idle exporter with 500 polled cgroups had reconcile at 205 ms in 40 s, its start included).
       const w = this.watched.get(n.path);
       let usage: number | undefined;
       if (w !== undefined && w.dir === n.dir && w.pollFd !== undefined && w.lastUsage !== undefined && now - w.lastReadMs <= this.opts.pollIntervalMs) {

@@ -10,6 +10,7 @@ import { createApp, listen } from '../../../src/http/server.js';
 import { createLogger } from '../../../src/log.js';
 import * as c from '../../../src/model/catalog.js';
 import type { CollectResult } from '../../../src/model/types.js';
+import { until } from '../../helpers/wait.js';
 
 const log = createLogger('silent');
 
@@ -39,12 +40,38 @@ class Hanging implements Collector {
   }
 }
 
-async function serve(collectors: Collector[], minIntervalMs = 0) {
-  const runner = new Runner(collectors, new HostFs('/proc', '/sys'), { timeoutMs: 200, minIntervalMs, seriesBudget: 1000 }, log);
+/** A runner that counts its callers: how many scrapes have asked for a collection so far. */
+class CountingRunner extends Runner {
+  callers = 0;
+  override collect(): ReturnType<Runner['collect']> {
+    this.callers++;
+    return super.collect();
+  }
+}
+
+/** A collector that returns only when the test opens its gate. */
+class Gated implements Collector {
+  readonly name = 'host';
+  readonly metrics = [c.hostMemTotal];
+  calls = 0;
+  private release: () => void = () => {};
+  private readonly gate = new Promise<void>((r) => (this.release = r));
+  open(): void {
+    this.release();
+  }
+  async collect(): Promise<CollectResult> {
+    this.calls++;
+    await this.gate;
+    return { samples: [{ desc: c.hostMemTotal, labels: {}, value: 1000 + this.calls }], problems: [] };
+  }
+}
+
+async function serve(collectors: Collector[], minIntervalMs = 0, timeoutMs = 200) {
+  const runner = new CountingRunner(collectors, new HostFs('/proc', '/sys'), { timeoutMs, minIntervalMs, seriesBudget: 1000 }, log);
   const app = createApp({ runner, sink: new PrometheusSink(c.catalog), telemetryPath: '/metrics', log });
   const server = await listen(app, { host: '127.0.0.1', port: 0 });
   const { port } = server.address() as AddressInfo;
-  return { url: `http://127.0.0.1:${port}`, close: () => new Promise<void>((r) => server.close(() => r())) };
+  return { url: `http://127.0.0.1:${port}`, runner, close: () => new Promise<void>((r) => server.close(() => r())) };
 }
 
 test('a failing and a hanging collector do not break the scrape', async () => {
@@ -65,10 +92,15 @@ test('a failing and a hanging collector do not break the scrape', async () => {
 });
 
 test('concurrent scrapes share one collection in flight', async () => {
-  const col = new Counting(100);
-  const s = await serve([col]);
+  // The collection is held open until all five scrapes have asked for it (a fixed delay made this
+  // depend on how fast a loaded host delivers five requests).
+  const col = new Gated();
+  const s = await serve([col], 0, 60_000);
   try {
-    const bodies = await Promise.all([1, 2, 3, 4, 5].map(() => fetch(`${s.url}/metrics`).then((r) => r.text())));
+    const pending = Promise.all([1, 2, 3, 4, 5].map(() => fetch(`${s.url}/metrics`).then((r) => r.text())));
+    await until('five scrapes asking for a collection', () => s.runner.callers === 5, 30_000);
+    col.open();
+    const bodies = await pending;
     assert.equal(col.calls, 1);
     for (const b of bodies) assert.match(b, /^memlens_host_memory_total_bytes 1001$/m);
     await fetch(`${s.url}/metrics`);

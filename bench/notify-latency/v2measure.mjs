@@ -3,6 +3,7 @@
 // --watch.poll-interval (default 100 ms), bin/v2writer rewriting that file. latency = event timeMs - time of the
 // first write >= the threshold.
 //   node v2measure.mjs --memlens DIR --port P --out DIR [--label v2-idle] [--cycles 25] [--step-us 10000]
+//        [--from 0.85] [--limit-mib 64]   (each ramp starts at this fraction; the cgroup's memory.max in the copy)
 //        [--real-procs]   (procfs = the fixture's self/, meminfo, vmstat, pressure + a symlink to every real
 //                          /proc/PID, with a curl loop on /metrics: the process collector then walks every
 //                          process of the host, while the cgroup tree stays the fixture's)
@@ -29,7 +30,8 @@ const outDir = opt('out', join(HERE, 'run'));
 const cycles = Number(opt('cycles', '25'));
 const stepUs = Number(opt('step-us', '10000'));
 const CG = '/workloads/job-42c9/oomdemo';
-const LIMIT = 64 * 2 ** 20;
+const LIMIT = Number(opt('limit-mib', '64')) * 2 ** 20;
+const FROM = opt('from', '0.85');
 const FRACTIONS = [0.9, 0.95];
 const thBytes = FRACTIONS.map((f) => Math.min(LIMIT, Math.floor(f * LIMIT)));
 
@@ -42,6 +44,7 @@ if (realProcs) {
   for (const p of readdirSync('/proc')) if (/^\d+$/.test(p)) symlinkSync(`/proc/${p}`, join(root, 'proc', p));
 } else cpSync(join(REPO, 'test/fixtures/v2/proc'), join(root, 'proc'), { recursive: true });
 const curFile = join(root, 'sys/fs/cgroup', CG, 'memory.current');
+writeFileSync(join(root, 'sys/fs/cgroup', CG, 'memory.max'), `${LIMIT}\n`);
 
 const started = [];
 async function cleanup() {
@@ -85,7 +88,7 @@ async function main() {
   const wfd = openSync(wfile, 'w');
   const tStart = Date.now();
   const load0 = loadavg()[0];
-  const writer = start('v2writer', join(HERE, 'bin/v2writer'), [curFile, String(LIMIT), String(cycles), String(stepUs), '42'], { stdout: wfd });
+  const writer = start('v2writer', join(HERE, 'bin/v2writer'), [curFile, String(LIMIT), String(cycles), String(stepUs), '42', FROM], { stdout: wfd });
   closeSync(wfd);
   await new Promise((res) => writer.on('exit', res));
   await sleep(1000);
@@ -113,7 +116,7 @@ async function main() {
   const ss = scrapes.map((s) => +s[0]).sort((a, b) => a - b);
   const pollMs = Number((extra[extra.indexOf('--watch.poll-interval') + 1] ?? '100ms').replace('ms', '')) || 100;
   writeFileSync(join(outDir, `${label}.json`), JSON.stringify({
-    label, v2: true, cgroup: CG, limitBytes: LIMIT, thresholdsBytes: thBytes, cycles, stepUs, pollIntervalMs: extra.includes('--watch.poll-interval') ? pollMs : 100,
+    label, v2: true, cgroup: CG, limitBytes: LIMIT, fromFraction: Number(FROM), thresholdsBytes: thBytes, cycles, stepUs, pollIntervalMs: extra.includes('--watch.poll-interval') ? pollMs : 100,
     memlensArgs: extra, scrape: realProcs, realProcs, procLinks: realProcs ? readdirSync('/proc').filter((p) => /^\d+$/.test(p)).length : 0,
     startedMs: tStart, load1AtStart: load0, load1AtEnd: loadavg()[0],
     scrapes: ss.length ? { n: ss.length, non200: scrapes.filter((s) => s[1] !== '200').length, medianS: ss[Math.floor(ss.length / 2)], maxS: ss.at(-1) } : null,

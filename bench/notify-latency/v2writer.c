@@ -1,12 +1,12 @@
 // v2writer: the "allocating process" of the v2 part of bench/notify-latency, on a fixture tree.
 //
-// usage: v2writer MEMORY_CURRENT_FILE LIMIT_BYTES CYCLES STEP_US SEED
+// usage: v2writer MEMORY_CURRENT_FILE LIMIT_BYTES CYCLES STEP_US SEED [FROM_FRACTION]
 //
 // cgroup v2 has no usage thresholds in the kernel, and this host has no v2 hierarchy: memlens's v2 poller is
 // measured on a copy of the v2 fixture tree whose memory.current this process rewrites (pwrite at offset 0 through
-// one held fd, values of equal length, so a concurrent pread never sees a partial number). Each cycle ramps the
-// value from 0.85 to 0.97 of LIMIT_BYTES in 1 MiB steps every STEP_US, then back to 0.85 at once, then rests
-// 100-500 ms. After each upward write it prints  W <cycle> <t_ns> <value>  (CLOCK_REALTIME after pwrite returned).
+// one held fd, values zero-padded to one length, so a concurrent pread never sees a partial number). Each cycle ramps
+// the value from FROM_FRACTION (default 0.85) to 0.97 of LIMIT_BYTES in 1 MiB steps every STEP_US, then back down at
+// once, then rests 100-500 ms. After each upward write it prints  W <cycle> <t_ns> <value>  (CLOCK_REALTIME after pwrite returned).
 #define _GNU_SOURCE
 #include <errno.h>
 #include <fcntl.h>
@@ -29,19 +29,20 @@ static void sleep_us(long us) {
 static int fd;
 static void put(long v) {
   char b[32];
-  int n = snprintf(b, sizeof b, "%ld\n", v);
+  int n = snprintf(b, sizeof b, "%012ld\n", v);
   if (pwrite(fd, b, (size_t)n, 0) != n) { perror("pwrite"); exit(2); }
 }
 
 int main(int argc, char **argv) {
-  if (argc != 6) { fprintf(stderr, "usage: v2writer FILE LIMIT CYCLES STEP_US SEED\n"); return 1; }
+  if (argc != 6 && argc != 7) { fprintf(stderr, "usage: v2writer FILE LIMIT CYCLES STEP_US SEED [FROM_FRACTION]\n"); return 1; }
   fd = open(argv[1], O_WRONLY | O_CLOEXEC);
   if (fd < 0) { perror(argv[1]); return 1; }
   long limit = atol(argv[2]), step = 1024L * 1024L;
   int cycles = atoi(argv[3]);
   long step_us = atol(argv[4]);
   srand((unsigned)atoi(argv[5]));
-  long lo = (long)(0.85 * (double)limit), hi = (long)(0.97 * (double)limit);
+  double from = argc == 7 ? atof(argv[6]) : 0.85;
+  long lo = (long)(from * (double)limit), hi = (long)(0.97 * (double)limit);
   if (ftruncate(fd, 0) != 0) { perror("ftruncate"); return 1; }
   put(lo);
   sleep_us(500000);

@@ -3,6 +3,7 @@
 //
 // usage (after `npx tsc -p .`; no root needed, nothing of the host's cgroups is touched):
 //   node bench/poll-idle/run.mjs [--cgroups 500] [--seconds 60] [--fractions 0.06,0.8] [--runs 1]
+//        [--builds label=DIR[:flag=value ...],...]   (default: this checkout, default flags)
 //
 // A cgroup v2 fixture tree in a temporary directory (memory controller at its root, the procfs files of
 // test/fixtures/v2/proc): N cgroups /workloads/cg-<i>, each memory.max 256 MiB and memory.current at `fraction` of
@@ -10,8 +11,12 @@
 // every 25 ms). For each fraction, memlens (bin/memlens.js, default flags, nothing scraping it) runs twice: with
 // --watch.enabled=false (the exporter idle: the baseline) and with the watcher on. CPU = utime + stime from
 // /proc/PID/stat over `seconds` after a 5 s warm-up; the watcher's cost = watch-on minus baseline, as % of one
-// core. One /metrics scrape at the end checks that the N cgroups were watched by polling.
-import { spawn } from 'node:child_process';
+// core. One /metrics scrape at the end checks that the N cgroups were watched by polling. Reads per second: the
+// read syscalls of /proc/PID/io (syscr) over the same window, minus the baseline's.
+// --builds compares checkouts (each with `npx tsc -p .` done) and flag sets in the same run, interleaved: for each
+// fraction and run, one baseline (the first build, watch off) then each build with the watcher on, e.g.
+//   --builds main=/tmp/base,this=.,this-100ms=.:--watch.poll-interval=100ms
+import { spawn, spawnSync } from 'node:child_process';
 import { cpSync, mkdirSync, mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
 import { tmpdir, loadavg } from 'node:os';
 import { dirname, join } from 'node:path';
@@ -28,6 +33,11 @@ const FRACTIONS = arg('fractions', '0.06,0.8').split(',').map(Number);
 const RUNS = Number(arg('runs', '1'));
 const LIMIT = 256 * 2 ** 20;
 const TICK = 100; // sysconf(_SC_CLK_TCK) on Linux
+const BUILDS = arg('builds', `this=${repo}`).split(',').map((b) => {
+  const [label, rest] = b.split('=', 2).length === 2 ? [b.slice(0, b.indexOf('=')), b.slice(b.indexOf('=') + 1)] : [b, repo];
+  const [dir, ...flags] = rest.split(':');
+  return { label, dir: dir === '.' ? repo : dir, flags };
+});
 
 function freePort() {
   return new Promise((resolve, reject) => {
@@ -64,11 +74,15 @@ function cpuTicks(pid) {
   return Number(rest[11]) + Number(rest[12]); // utime, stime (fields 14, 15)
 }
 
-async function measure(root, watch) {
+function readSyscalls(pid) {
+  return Number(/^syscr: (\d+)$/m.exec(readFileSync(`/proc/${pid}/io`, 'utf8'))?.[1] ?? NaN);
+}
+
+async function measure(root, watch, build) {
   const port = await freePort();
-  const child = spawn(process.execPath, [join(repo, 'bin/memlens.js'), '--web.listen-address', `127.0.0.1:${port}`,
+  const child = spawn(process.execPath, [join(build.dir, 'bin/memlens.js'), '--web.listen-address', `127.0.0.1:${port}`,
     '--path.procfs', join(root, 'proc'), '--path.sysfs', join(root, 'sys'), '--path.kmsg', '/dev/null',
-    '--snapshot.dir', join(root, 'snapshots'), '--log.level', 'warn', `--watch.enabled=${watch}`], { stdio: ['ignore', 'ignore', 'inherit'] });
+    '--snapshot.dir', join(root, 'snapshots'), '--log.level', 'warn', `--watch.enabled=${watch}`, ...build.flags], { stdio: ['ignore', 'ignore', 'inherit'] });
   try {
     for (let i = 0; ; i++) {
       if (child.exitCode !== null) throw new Error(`memlens exited ${child.exitCode}`);
@@ -77,12 +91,12 @@ async function measure(root, watch) {
       await sleep(50);
     }
     await sleep(5000);
-    const t0 = cpuTicks(child.pid); const w0 = performance.now(); const l0 = loadavg()[0];
+    const t0 = cpuTicks(child.pid); const r0 = readSyscalls(child.pid); const w0 = performance.now(); const l0 = loadavg()[0];
     await sleep(SECONDS * 1000);
-    const t1 = cpuTicks(child.pid); const w1 = performance.now();
+    const t1 = cpuTicks(child.pid); const r1 = readSyscalls(child.pid); const w1 = performance.now();
     const text = await (await fetch(`http://127.0.0.1:${port}/metrics`)).text();
     const polled = Number(/^memlens_watch_cgroups\{via="poll"\} (\d+)/m.exec(text)?.[1] ?? 0);
-    return { cpuPct: ((t1 - t0) / TICK) / ((w1 - w0) / 1000) * 100, polled, load1: l0 };
+    return { cpuPct: ((t1 - t0) / TICK) / ((w1 - w0) / 1000) * 100, readsPerS: (r1 - r0) / ((w1 - w0) / 1000), polled, load1: l0 };
   } finally {
     child.kill('SIGTERM');
     await new Promise((r) => (child.exitCode !== null ? r() : child.once('exit', r)));
@@ -96,19 +110,26 @@ for (const fraction of FRACTIONS) {
     const root = mkdtempSync(join(tmpdir(), 'memlens-poll-idle-'));
     try {
       buildTree(root, fraction);
-      const base = await measure(root, false);
-      const on = await measure(root, true);
-      const row = { cgroups: N, fraction, seconds: SECONDS, baselineCpuPct: base.cpuPct, watchCpuPct: on.cpuPct, watcherCostPct: on.cpuPct - base.cpuPct, polled: on.polled, load1: [base.load1, on.load1] };
-      rows.push(row);
-      console.error(JSON.stringify(row));
+      const base = await measure(root, false, BUILDS[0]);
+      for (const build of BUILDS) {
+        const on = await measure(root, true, build);
+        const row = {
+          build: build.label, flags: build.flags.join(' '), cgroups: N, fraction, seconds: SECONDS, baselineCpuPct: base.cpuPct, watchCpuPct: on.cpuPct,
+          watcherCostPct: on.cpuPct - base.cpuPct, readsPerS: on.readsPerS - base.readsPerS, polled: on.polled, load1: [base.load1, on.load1],
+        };
+        row.usPerRead = (row.watcherCostPct / 100) * 1e6 / row.readsPerS;
+        rows.push(row);
+        console.error(JSON.stringify(row));
+      }
     } finally {
       rmSync(root, { recursive: true, force: true });
     }
   }
 }
 const out = join(here, `results-${new Date().toISOString().replace(/[:.]/g, '-')}.json`);
-writeFileSync(out, JSON.stringify({ cgroups: N, seconds: SECONDS, rows }, null, 1));
-console.log(`| cgroups | usage / limit | polled | exporter idle (CPU % of a core) | with the watcher | watcher's cost | load1 |`);
-console.log(`|---:|---:|---:|---:|---:|---:|---|`);
-for (const r of rows) console.log(`| ${r.cgroups} | ${r.fraction} | ${r.polled} | ${r.baselineCpuPct.toFixed(2)} | ${r.watchCpuPct.toFixed(2)} | ${r.watcherCostPct.toFixed(2)} | ${r.load1.map((x) => x.toFixed(1)).join(', ')} |`);
+const commit = (dir) => spawnSync('git', ['rev-parse', '--short', 'HEAD'], { cwd: dir, encoding: 'utf8' }).stdout.trim() || '?';
+writeFileSync(out, JSON.stringify({ cgroups: N, seconds: SECONDS, builds: BUILDS.map((b) => ({ ...b, commit: commit(b.dir) })), rows }, null, 1));
+console.log(`| build | cgroups | usage / limit | polled | exporter idle (CPU % of a core) | with the watcher | watcher's cost | reads/s | µs per read | load1 |`);
+console.log(`|---|---:|---:|---:|---:|---:|---:|---:|---:|---|`);
+for (const r of rows) console.log(`| ${r.build}${r.flags ? ` (${r.flags})` : ''} | ${r.cgroups} | ${r.fraction} | ${r.polled} | ${r.baselineCpuPct.toFixed(2)} | ${r.watchCpuPct.toFixed(2)} | ${r.watcherCostPct.toFixed(2)} | ${r.readsPerS.toFixed(0)} | ${r.usPerRead.toFixed(2)} | ${r.load1.map((x) => x.toFixed(1)).join(', ')} |`);
 console.log(`written ${out}`);

@@ -57,6 +57,8 @@ export interface Config {
     /** Fractions of the effective limit, ascending. */
     thresholds: number[];
     pollIntervalMs: number;
+    /** The allocation rate adaptive polling is sized for (watch/pollSchedule.ts). */
+    allocRateBytesPerS: number;
     maxCgroups: number;
     refreshIntervalMs: number;
   };
@@ -320,6 +322,9 @@ export function loadConfig(argv: readonly string[], env: NodeJS.ProcessEnv): Par
   if (typeof watchThresholds === 'string') throw new ConfigError(`--watch.thresholds: ${watchThresholds}`);
   const watchPollMs = v<number>('watch.poll-interval');
   if (watchPollMs < 10) throw new ConfigError(`--watch.poll-interval: at least 10ms (got ${watchPollMs}ms)`);
+  const watchAllocRate = v<number>('watch.alloc-rate');
+  // Below 1 MiB/s a cgroup far from its threshold would be read once in minutes: the ceiling would govern alone.
+  if (watchAllocRate < 2 ** 20) throw new ConfigError(`--watch.alloc-rate: at least 1MiB (bytes per second; got ${watchAllocRate})`);
 
   const webConfigFile = v<string | undefined>('web.config.file');
   const maxConnections = v<number>('web.max-connections');
@@ -382,6 +387,7 @@ export function loadConfig(argv: readonly string[], env: NodeJS.ProcessEnv): Par
         enabled: v<boolean>('watch.enabled'),
         thresholds: watchThresholds,
         pollIntervalMs: watchPollMs,
+        allocRateBytesPerS: watchAllocRate,
         maxCgroups: v<number>('watch.max-cgroups'),
         refreshIntervalMs: v<number>('watch.refresh-interval'),
       },

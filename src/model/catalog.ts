@@ -155,7 +155,7 @@ export const watchCrossings = m('memlens_watch_threshold_crossings_total', 'meml
   'Upward crossings of a usage threshold (a fraction of the effective limit) by a watched cgroup.',
   [{ name: 'cgroup', bound: 'watched cgroups: at most --watch.max-cgroups at a time, at most 5000 label sets kept' },
     { name: 'threshold', bound: 'the --watch.thresholds fractions' }],
-  'v1 cgroup.event_control on memory.usage_in_bytes; v2 memory.current polled every --watch.poll-interval');
+  'v1 cgroup.event_control on memory.usage_in_bytes; v2 memory.current polled adaptively (--watch.alloc-rate, --watch.poll-interval)');
 export const watchLabelSetsDropped = m('memlens_watch_crossing_label_sets_dropped_total', 'memlens.watch.crossing_label_sets_dropped', '{series}', 'counter',
   'Crossing counter label sets dropped (least recently incremented first) because 5000 already exist: each is a counter reset to Prometheus.', [], 'memlens');
 export const watchLatency = {

@@ -9,7 +9,7 @@
  * - `v1-threshold`: a cgroup v1 usage threshold eventfd (cgroup.event_control on memory.usage_in_bytes);
  * - `v1-oom`: the cgroup v1 memory.oom_control eventfd (the cgroup hit OOM);
  * - `v1-poll`: memory.usage_in_bytes polled, when cgroup.event_control could not be written (no write access to cgroupfs);
- * - `v2-poll`: memory.current polled every --watch.poll-interval;
+ * - `v2-poll`: memory.current polled adaptively (watch/pollSchedule.ts);
  * - `v2-events`: inotify on memory.events (a high, max, oom or oom_kill counter moved);
  * - `psi`: a PSI trigger on the cgroup's memory.pressure fired.
  */

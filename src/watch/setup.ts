@@ -50,6 +50,7 @@ export function setupWatch(cfg: Config, tree: CgroupTree | undefined, loop: Kern
     log: wlog,
     thresholds: cfg.watch.thresholds,
     pollIntervalMs: cfg.watch.pollIntervalMs,
+    allocRateBytesPerS: cfg.watch.allocRateBytesPerS,
     maxCgroups: cfg.watch.maxCgroups,
     include: cfg.cgroup.include,
     exclude: cfg.cgroup.exclude,

@@ -114,6 +114,9 @@ const koffiPath = createRequire(import.meta.url).resolve('koffi');
  * MLW_MAP: a file mapped MAP_SHARED|MAP_POPULATE through koffi (node has no mmap), kept;
  * MLW_FOREVER=1: keep allocating 1 MiB buffers until killed; after MLW_SLOW_AFTER_MIB of them, one every
  *   MLW_SLOW_MS (a synchronous sleep): the last stretch to the limit then spans several watcher polls.
+ *   With MLW_RATE_MIB_S instead: paced to that rate by a deadline per MiB (MiB i is due at i / rate seconds after go;
+ *   it sleeps only when ahead), so the time spent allocating does not add to the pace: the ramp is the asked rate
+ *   whenever the guest can allocate faster than that, and as fast as it can otherwise.
  */
 const WORK = String.raw`
 const fs = require('node:fs');
@@ -135,8 +138,14 @@ process.stdin.once('data', () => {
   if (process.env.MLW_FOREVER === '1') {
     const slowAfter = Number(process.env.MLW_SLOW_AFTER_MIB || Infinity);
     const slowMs = Number(process.env.MLW_SLOW_MS || 0);
+    const rate = Number(process.env.MLW_RATE_MIB_S || 0);
     const nap = new Int32Array(new SharedArrayBuffer(4));
+    const t0 = performance.now();
     for (let i = 0; ; i++) {
+      if (rate > 0) {
+        const ahead = t0 + (i * 1000) / rate - performance.now();
+        if (ahead > 0) Atomics.wait(nap, 0, 0, ahead);
+      }
       keep.push(Buffer.alloc(1 << 20, 0x5a));
       if (i >= slowAfter && slowMs > 0) Atomics.wait(nap, 0, 0, slowMs);
     }

@@ -55,21 +55,10 @@ mkdir -p "$RESULTS" "$BENCH/run"
 OUT="$RESULTS/cgscale.txt"
 : >"$OUT"
 
-[ -x "$BENCH/bin/rawread" ] && [ -x "$BENCH/bin/holder" ] && [ -x "$BENCH/bin/rawcg" ] || "$BENCH/build.sh" >&2
+"$BENCH/build.sh" >&2
 
-build_of() { # DIR-or-empty -> a built memlens dir (git archive of HEAD when empty)
-  if [ -n "$1" ]; then (cd "$1" && pwd); return; fi
-  local sha dir
-  sha=$(git -C "$REPO" rev-parse --short HEAD)
-  dir="$BENCH/run/memlens-$sha"
-  if [ ! -f "$dir/build/src/cli.js" ]; then
-    rm -rf "$dir"; mkdir -p "$dir"
-    git -C "$REPO" archive HEAD | tar -x -C "$dir"
-    ln -s "$REPO/node_modules" "$dir/node_modules"
-    (cd "$dir" && npm run -s build) >&2
-  fi
-  echo "$dir"
-}
+# shellcheck source=bench/lib.sh
+. "$BENCH/lib.sh"
 MEMLENS_DIR=$(build_of "${MEMLENS_DIR:-}")
 # The v1 files the cgroup collector reads in each cgroup on this host, from the measured build itself
 # (src/cgroupfs/memory.ts memoryFiles; test/unit/cgroupfs/scan.test.ts checks the reader reads exactly those).

@@ -44,21 +44,10 @@ RAWCG_FILES=${RAWCG_FILES:-cgroup.procs,memory.usage_in_bytes,memory.limit_in_by
 mkdir -p "$RESULTS" "$BENCH/run"
 OUT="$RESULTS/pss-scale.txt"
 : >"$OUT"
-[ -x "$BENCH/bin/rawread" ] && [ -x "$BENCH/bin/rawcg" ] && [ -x "$BENCH/bin/holder" ] || "$BENCH/build.sh" >&2
+"$BENCH/build.sh" >&2
 
-build_of() { # DIR-or-empty -> a built memlens dir (git archive of HEAD when empty)
-  if [ -n "$1" ]; then (cd "$1" && pwd); return; fi
-  local sha dir
-  sha=$(git -C "$REPO" rev-parse --short HEAD)
-  dir="$BENCH/run/memlens-$sha"
-  if [ ! -f "$dir/build/src/cli.js" ]; then
-    rm -rf "$dir"; mkdir -p "$dir"
-    git -C "$REPO" archive HEAD | tar -x -C "$dir"
-    ln -s "$REPO/node_modules" "$dir/node_modules"
-    (cd "$dir" && npm run -s build) >&2
-  fi
-  echo "$dir"
-}
+# shellcheck source=bench/lib.sh
+. "$BENCH/lib.sh"
 BUILDS=("$(build_of "${MEMLENS_DIR:-}")"); LABELS=("")
 if [ -n "${BASE_DIR:-}" ]; then BUILDS+=("$(build_of "$BASE_DIR")"); LABELS+=("base-"); fi
 

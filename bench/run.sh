@@ -35,7 +35,7 @@ ML_PORT=${ML_PORT:-19966}
 RESULTS=${RESULTS:-$BENCH/run/results-$(date -u +%Y%m%dT%H%M%SZ)}
 mkdir -p "$RESULTS" "$BENCH/run"
 
-[ -x "$BENCH/bin/rawread" ] && [ -x "$BENCH/bin/holder" ] || "$BENCH/build.sh"
+"$BENCH/build.sh"
 
 if ! command -v prometheus-process-exporter >/dev/null; then
   apt-get install -y prometheus-process-exporter >&2

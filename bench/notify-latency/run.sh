@@ -24,7 +24,7 @@ if [ ! -f "$ML/build/src/cli.js" ]; then
 fi
 echo "$SHA" > "$HERE/run/memlens-sha"
 LOADGEN="$REPO/bench/loadgen.sh"
-[ -x "$REPO/bench/bin/holder" ] || "$REPO/bench/build.sh" >&2
+"$REPO/bench/build.sh" >&2
 LOAD_ON=""
 cleanup() { [ -n "$LOAD_ON" ] && "$LOADGEN" stop 1000 >&2 || true; }
 trap cleanup EXIT

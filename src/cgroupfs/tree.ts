@@ -161,10 +161,14 @@ export class CgroupTree {
   }
 
   /**
-   * Rescans now when the tree is not live (no inotify, or watches exhausted), counted as `unwatched`; the
-   * collector calls it before each collection so that a static tree is as fresh as a walk would be.
+   * Rescans now when the tree is not live (no inotify, or watches exhausted), counted as `unwatched`; when live,
+   * handles the inotify events already queued. The collectors call it before each collection so that the tree is
+   * as fresh as a walk would be.
    */
   ensureFresh(): void {
+    // Live: the inotify events already queued (a mkdir an instant ago) are handled now, so a collection sees every
+    // cgroup made before it started, whatever the order in which the JS thread takes the waiter's wake-up.
+    if (this.root !== undefined && this.live) this.opts.loop?.flushInotify();
     if (this.root === undefined || !this.live) {
       if (this.root === undefined) this.opts.host.list(this.base); // the hierarchy unreadable fails the caller
       this.rescan(this.root === undefined ? 'start' : 'unwatched');

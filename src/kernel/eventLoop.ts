@@ -29,6 +29,11 @@ export class KernelEventLoop extends EpollLoop {
     return this.inotify.watch(path, mask, onEvent);
   }
 
+  /** See InotifyMux.flush (inotify.ts): queued inotify events handled now. */
+  flushInotify(): void {
+    this.inotify.flush();
+  }
+
   /** Kernel inotify watch descriptors this loop holds right now. */
   inotifyWatchCount(): number {
     return this.inotify.kernelWatchCount();

@@ -38,6 +38,7 @@ export class InotifyMux {
   private ino: Watch | undefined;
   private readonly subs = new Map<number, Set<InotifySubscriber>>();
   private subCount = 0;
+  private flushBuf: Buffer | undefined;
 
   constructor(private readonly loop: EpollLoop) {}
 
@@ -82,10 +83,28 @@ export class InotifyMux {
     };
   }
 
+  /**
+   * Handles now, on the calling (JS) thread, the events the kernel has queued on the shared fd, instead of when the
+   * epoll waiter's wake-up reaches the JS thread. The waiter runs on a pool thread and its result is queued behind
+   * whatever the JS thread is doing, so a reader that must see every change made before it started (a scrape after
+   * a mkdir) calls this first. A later wake-up for the same events finds the fd empty (EAGAIN). Errors of a
+   * subscriber go to the loop's error report, as they would from a wake-up.
+   */
+  flush(): void {
+    const ino = this.ino;
+    if (ino === undefined || this.flushBuf === undefined) return;
+    try {
+      this.drain(ino.fd, this.flushBuf);
+    } catch (err) {
+      this.loop.reportError(err);
+    }
+  }
+
   private open(): Watch {
     const ifd = sys.inotify_init1(IN_NONBLOCK | IN_CLOEXEC);
     if (ifd < 0) throw syscallError(lastErrno(), 'inotify_init1');
     const buf = Buffer.alloc(INOTIFY_READ_BUFFER_BYTES);
+    this.flushBuf = buf; // used on the JS thread only, like the wake-up's drain
     let self: Watch | undefined;
     self = this.loop.addOwned(ifd, EPOLLIN, () => this.drain(ifd, buf), [], () => {
       // The shared fd closed (last watch gone, or the loop closed): every subscriber is closed with it.

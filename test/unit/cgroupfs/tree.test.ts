@@ -91,6 +91,34 @@ test('live tree (v2 fixture copy): mkdir, limit writes (own and an ancestor\'s),
   }
 });
 
+test('live tree: ensureFresh() handles the queued inotify events at once, so a collection sees a cgroup made an instant before it', async () => {
+  const { root, dispose } = scratchTree('v2');
+  const loop = new KernelEventLoop();
+  const host = hostOf(root);
+  const tree = new CgroupTree({ host, hierarchy: discoverHierarchy(host)!, loop, maxDepth: 16 });
+  try {
+    tree.start();
+    assert.equal(tree.live, true);
+    const base = tree.size;
+    // No turn of the JS event loop between the mkdir and the read: the waiter's wake-up cannot have been handled.
+    mkdirSync(`${root}/sys/fs/cgroup/workloads/job-42c9/new/a`, { recursive: true });
+    writeFileSync(`${root}/sys/fs/cgroup/workloads/job-42c9/new/memory.max`, String(64 * MiB));
+    tree.ensureFresh();
+    assert.ok(tree.get('/workloads/job-42c9/new/a') !== undefined, 'the grandchild made just now is in the tree');
+    assert.equal(bytes(tree.get('/workloads/job-42c9/new/a')!.effectiveLimit), 64 * MiB, 'with the limit written just now');
+    assert.equal(tree.size, base + 2);
+    rmSync(`${root}/sys/fs/cgroup/workloads/job-42c9/new`, { recursive: true });
+    tree.ensureFresh();
+    assert.equal(tree.get('/workloads/job-42c9/new'), undefined, 'the removal too');
+    assert.equal(tree.size, base);
+    assert.deepEqual([...tree.counts().rescans], [['start', 1]], 'by inotify events, not by a rescan');
+  } finally {
+    tree.close();
+    await loop.close();
+    dispose();
+  }
+});
+
 test('v2 watcher on the live tree: a young cgroup above its threshold is a crossing at once; polling speeds up near a threshold', async () => {
   const { root, dispose } = scratchTree('v2');
   const loop = new KernelEventLoop();

@@ -3,7 +3,8 @@
 // metric objects (name, help, type, get(): the form its Registry documents for custom metrics).
 import { test } from 'node:test';
 import assert from 'node:assert/strict';
-import { Registry, type Metric, type RegistryContentType } from 'prom-client';
+import { Registry, collectDefaultMetrics, type Metric, type RegistryContentType } from 'prom-client';
+import { openFdsByListing } from '../../../src/host/selfFds.js';
 import * as c from '../../../src/model/catalog.js';
 import type { MetricDesc, Sample, Snapshot } from '../../../src/model/types.js';
 import { loadConfig } from '../../../src/config/load.js';
@@ -132,4 +133,22 @@ test('sink: a body is written over only after done() and a newer snapshot; never
   assert.ok(lines.every((l) => l.endsWith(' 4444')));
   // render() (text) says done itself.
   assert.match(await sink.render('prometheus', snap(5)), / 5$/m);
+});
+
+test('sink: the default process_/nodejs_ families are as prom-client renders them, in its order, with process_open_fds counted without a listing', async () => {
+  const sink = new PrometheusSink([c.cgroupUsage]);
+  const snap: Snapshot = { atMs: 1, groups: [], samples: [], collectors: [] };
+  for (const format of ['prometheus', 'openmetrics'] as const) {
+    const reg: Registry<RegistryContentType> = new Registry();
+    if (format === 'openmetrics') reg.setContentType(Registry.OPENMETRICS_CONTENT_TYPE);
+    collectDefaultMetrics({ register: reg });
+    const families = (text: string): string[] => text.split('\n').filter((l) => l.startsWith('# TYPE ')).map((l) => l.split(' ')[2]!);
+    const text = await sink.render(format, snap);
+    assert.deepEqual(families(text).filter((n) => !n.startsWith('memlens_')), families(await reg.metrics()));
+    // Both count this process's fds now; nothing opens or closes one between the two reads.
+    const expected = openFdsByListing();
+    const line = text.split('\n').find((l) => l.startsWith('process_open_fds '));
+    assert.equal(line, `process_open_fds ${(await reg.getSingleMetricAsString('process_open_fds')).split('\n').at(-1)!.split(' ')[1]}`);
+    assert.equal(line, `process_open_fds ${expected}`);
+  }
 });

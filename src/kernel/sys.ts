@@ -1,5 +1,5 @@
 // koffi bindings to the few libc calls the kernel-event loop needs (eventfd, epoll, inotify, open/read/write/close,
-// prlimit),
+// prlimit), and HostFs's file reads (open/openat/read/close: host/hostFs.ts says why),
 // their constants for Linux, and decoders for the structs the kernel hands back.
 //
 // Why FFI and not node:fs: epoll and eventfd have no Node API, and the cgroup v1 registration protocol writes raw
@@ -17,6 +17,10 @@ export const O_WRONLY = 0o1;
 export const O_RDWR = 0o2;
 export const O_NONBLOCK = 0o4000;
 export const O_CLOEXEC = 0o2000000;
+/** A handle for *at() calls only (openat's dirfd): no read permission needed, no file opened. Same on every arch. */
+export const O_PATH = 0o10000000;
+/** Fails with ENOTDIR on anything but a directory. Not a generic value: arm and arm64 have their own. */
+export const O_DIRECTORY = process.arch === 'arm64' || process.arch === 'arm' ? 0o40000 : 0o200000;
 
 export const EFD_NONBLOCK = O_NONBLOCK;
 export const EFD_CLOEXEC = O_CLOEXEC;
@@ -92,6 +96,7 @@ const raw = {
   // open(2) is variadic in libc; the third (mode) argument is read only with O_CREAT/O_TMPFILE, which we never pass,
   // and on the Linux ABIs we run on a variadic int-only call is passed exactly like this fixed two-argument one.
   open: libc.func('int open(const char *pathname, int flags)'),
+  openat: libc.func('int openat(int dirfd, const char *pathname, int flags)'),
   close: libc.func('int close(int fd)'),
 } satisfies Record<string, KoffiFn>;
 
@@ -182,6 +187,8 @@ export const sys = {
     toInt(raw.pread(fd, buf, countBytes, offsetBytes), 'pread'),
   write: (fd: number, buf: Buffer, countBytes: number): number => toInt(raw.write(fd, buf, countBytes), 'write'),
   open: (path: string, flags: number): number => toInt(raw.open(path, flags), 'open'),
+  /** `path` relative to the directory open as `dirfd` (an O_PATH fd will do). */
+  openat: (dirfd: number, path: string, flags: number): number => toInt(raw.openat(dirfd, path, flags), 'openat'),
   close: (fd: number): number => toInt(raw.close(fd), 'close'),
 } as const;
 

@@ -21,7 +21,7 @@
 // on the way, and only the top N (and the included) are kept for their per-pid series; the
 // rollups follow in a pass of their own.
 import * as c from '../model/catalog.js';
-import type { HostFs } from '../host/hostFs.js';
+import type { DirHandle, HostFs } from '../host/hostFs.js';
 import type { CollectResult, Labels, MetricDesc } from '../model/types.js';
 import type { ParseError } from '../errors.js';
 import { describe, isGone } from '../errors.js';
@@ -33,6 +33,7 @@ import { scanStat, type StatFaults } from '../procfs/stat.js';
 import type { CgroupMode } from '../cgroupfs/discover.js';
 import type { GroupRule } from '../config/load.js';
 import type { Collector } from './collector.js';
+import { openFileLimit } from '../kernel/rlimit.js';
 import { SampleSink } from './samples.js';
 import { YieldPoint } from './yieldPoint.js';
 
@@ -52,6 +53,8 @@ interface Kept {
   /** Position in the /proc listing: per-pid series come out in listing order. */
   seq: number;
   pid: number;
+  /** Its /proc/PID directory (ProcDirs). */
+  dir: DirHandle;
   comm: string;
   status: ProcStatus;
   /** undefined when /proc/PID/stat could not be read or parsed: no fault samples for it. */
@@ -93,6 +96,94 @@ interface CachedRollup {
   gen: number;
 }
 
+/**
+ * The /proc/PID directories of the processes seen, kept open (O_PATH) from one collection to the next, so that
+ * reading a process's status, stat and smaps_rollup opens each by its name in the directory (HostFs.readAtInto)
+ * instead of walking /proc/PID/... three times per process per collection (bench/RESULTS.md, "PSS for every
+ * process at N = 1000"). An O_PATH descriptor opens no file: the kernel keeps a struct file (about 256 bytes)
+ * and the directory's dentry, and no seq_file buffer (a kept-open status or stat would hold 4 KiB each).
+ *
+ * A handle names the process it was opened for, never a later one with the same pid: once that process is gone
+ * (reaped), opening a name in its directory fails with ENOENT (fs/proc/base.c proc_pident_lookup: no task for the
+ * directory's pid; a cached dentry fails pid_revalidate first). So a held handle that finds nothing is dropped and
+ * the pid looked up afresh once: the pid may have been reused. Directories of pids no longer listed are closed at
+ * the end of each collection. At most `max` are held (an eighth of the soft open-file limit, at most 4096): the
+ * watcher needs descriptors too; beyond it a process's files are read by path, as before.
+ */
+class ProcDirs {
+  private readonly held = new Map<string, { dir: DirHandle; gen: number }>();
+  private host: HostFs | undefined;
+
+  constructor(private readonly max: number) {}
+
+  /** The handle of /proc/`name` (held or new), marked as seen in collection `gen`. */
+  get(host: HostFs, name: string, gen: number): { dir: DirHandle; held: boolean } {
+    if (host !== this.host) {
+      this.close();
+      this.host = host;
+    }
+    const h = this.held.get(name);
+    if (h !== undefined) {
+      h.gen = gen;
+      return { dir: h.dir, held: true };
+    }
+    return { dir: this.open(host, name, gen), held: false };
+  }
+
+  /** Drops a held handle that found nothing and opens /proc/`name` again (the pid may name another process now). */
+  reopen(host: HostFs, name: string, gen: number): DirHandle {
+    this.drop(host, name);
+    return this.open(host, name, gen);
+  }
+
+  /** Closes the handle of a pid that is gone. */
+  drop(host: HostFs, name: string): void {
+    const h = this.held.get(name);
+    if (h === undefined) return;
+    host.closeDir(h.dir);
+    this.held.delete(name);
+  }
+
+  /** Closes the handles of pids not seen in collection `gen`. */
+  sweep(gen: number): void {
+    const host = this.host;
+    if (host === undefined) return;
+    for (const [name, h] of this.held) {
+      if (h.gen === gen) continue;
+      host.closeDir(h.dir);
+      this.held.delete(name);
+    }
+  }
+
+  close(): void {
+    if (this.host !== undefined) for (const h of this.held.values()) this.host.closeDir(h.dir);
+    this.held.clear();
+    this.host = undefined;
+  }
+
+  get size(): number {
+    return this.held.size;
+  }
+
+  private open(host: HostFs, name: string, gen: number): DirHandle {
+    const path = host.proc(name);
+    if (this.held.size >= this.max) return { path, fd: -1 }; // read by path
+    const dir = host.openDir(path);
+    if (dir.fd >= 0) this.held.set(name, { dir, gen });
+    return dir;
+  }
+}
+
+/** How many /proc/PID directories ProcDirs may hold: an eighth of the soft RLIMIT_NOFILE, at most 4096. */
+function procDirBudget(): number {
+  try {
+    const l = openFileLimit();
+    return 'error' in l ? 0 : Math.min(4096, Math.floor(l.soft / 8));
+  } catch {
+    return 0;
+  }
+}
+
 const GROUP_FIELDS = [
   [c.groupResident, 'residentBytes'],
   [c.groupResidentAnon, 'residentAnonBytes'],
@@ -132,12 +223,26 @@ export class ProcessCollector implements Collector {
   private rolledPss = NaN;
   private rolledUss = NaN;
   private rolled: SmapsRollup | undefined;
+  private readonly dirs: ProcDirs;
 
   constructor(
     private readonly opts: ProcessOptions,
     private readonly now: () => number = Date.now,
+    /** How many /proc/PID directories to keep open between collections (default: from the open-file limit). */
+    heldDirs: number = procDirBudget(),
   ) {
     this.needCmdline = opts.groups.some((g) => g.cmdline !== undefined);
+    this.dirs = new ProcDirs(heldDirs);
+  }
+
+  /** Closes the /proc/PID directories held between collections (the next collection opens them again). */
+  close(): void {
+    this.dirs.close();
+  }
+
+  /** How many /proc/PID directories are held open now (tests). */
+  get heldDirs(): number {
+    return this.dirs.size;
   }
 
   async collect(host: HostFs, signal: AbortSignal): Promise<CollectResult> {
@@ -152,7 +257,7 @@ export class ProcessCollector implements Collector {
     const topN: Kept[] = [];
     const included: Kept[] = [];
     // With --process.smaps-scope all: the processes with memory, for the rollup pass.
-    const withMm = { pid: [] as number[], comm: [] as string[], rss: [] as number[], included: [] as boolean[], group: [] as Group[] };
+    const withMm = { pid: [] as number[], dir: [] as DirHandle[], comm: [] as string[], rss: [] as number[], included: [] as boolean[], group: [] as Group[] };
     const nowMs = this.now();
     const st = this.status;
     const problems = this.problems;
@@ -165,23 +270,32 @@ export class ProcessCollector implements Collector {
       if (c0 < 48 || c0 > 57) continue;
       // A promise per pid costs more than the check: await only when the time slice is used up.
       if (yp.due()) await yp.turn();
-      const statusPath = host.proc(`${name}/status`);
+      const h = this.dirs.get(host, name, gen);
+      let dir = h.dir;
       let len: number;
       try {
-        len = host.tryReadInto(statusPath, true);
+        len = host.tryReadAtInto(dir, 'status', true);
+        // A handle held from an earlier collection finds nothing once its process is gone: the pid may be another's now.
+        if (len < 0 && h.held) {
+          dir = this.dirs.reopen(host, name, gen);
+          len = host.tryReadAtInto(dir, 'status', true);
+        }
       } catch (err) {
-        out.problem('read_status', describe(err), statusPath);
+        out.problem('read_status', describe(err), host.proc(`${name}/status`));
         continue;
       }
-      if (len < 0) continue; // exited since the listing: normal
-      scanStatus(host.bytes, len, statusPath, st, problems);
+      if (len < 0) {
+        this.dirs.drop(host, name); // exited since the listing: normal
+        continue;
+      }
+      scanStatus(host.bytes, len, `${dir.path}/status`, st, problems);
       this.flush(problems, out);
       // Kernel threads have no memory of their own (no VmRSS line).
       const rssBytes = st.residentBytes;
       if (rssBytes === undefined) continue;
       const pid = Number(name);
       const comm = st.name ?? '';
-      const faults = this.readStat(host, name, out);
+      const faults = this.readStat(host, dir, out);
 
       const group = this.groupOf(host, pid, comm);
       let g = groups.get(group);
@@ -207,7 +321,7 @@ export class ProcessCollector implements Collector {
       const isIncluded = include !== undefined && include.test(comm);
       if (isTop || isIncluded) {
         const kept: Kept = {
-          seq, pid, comm, status: { ...st },
+          seq, pid, dir, comm, status: { ...st },
           faults: faults ? { minor: this.stat.minorFaults, major: this.stat.majorFaults } : undefined,
           rollup: undefined,
         };
@@ -216,6 +330,7 @@ export class ProcessCollector implements Collector {
       }
       if (all) {
         withMm.pid.push(pid);
+        withMm.dir.push(dir);
         withMm.comm.push(comm);
         withMm.rss.push(rssBytes);
         withMm.included.push(isIncluded);
@@ -235,7 +350,7 @@ export class ProcessCollector implements Collector {
         if (yp.due()) await yp.turn();
         const pid = withMm.pid[i]!;
         const k = keptByPid.get(pid);
-        if (!this.readRollup(host, pid, withMm.comm[i]!, withMm.rss[i]!, withMm.included[i]!, nowMs, gen, k !== undefined, out)) continue;
+        if (!this.readRollup(host, pid, withMm.dir[i]!, withMm.comm[i]!, withMm.rss[i]!, withMm.included[i]!, nowMs, gen, k !== undefined, out)) continue;
         const g = withMm.group[i]!;
         if (!Number.isNaN(this.rolledPss)) g.pss += this.rolledPss;
         if (!Number.isNaN(this.rolledUss)) g.uss += this.rolledUss;
@@ -246,12 +361,13 @@ export class ProcessCollector implements Collector {
     for (const k of kept) {
       if (smapsScope === 'selected') {
         if (yp.due()) await yp.turn();
-        if (this.readRollup(host, k.pid, k.comm, k.status.residentBytes!, include?.test(k.comm) ?? false, nowMs, gen, true, out)) k.rollup = this.rolled;
+        if (this.readRollup(host, k.pid, k.dir, k.comm, k.status.residentBytes!, include?.test(k.comm) ?? false, nowMs, gen, true, out)) k.rollup = this.rolled;
       }
       this.emitProcess(host, k, out);
     }
 
     // What was kept for processes that were not seen in this collection goes.
+    this.dirs.sweep(gen);
     for (const [pid, r] of this.rollups) if (r.gen !== gen) this.rollups.delete(pid);
     for (const [pid, f] of this.seenFaults) if (f.gen !== gen) this.seenFaults.delete(pid);
     if (this.groupFaults.size > MAX_FAULT_GROUPS) {
@@ -294,17 +410,16 @@ export class ProcessCollector implements Collector {
   }
 
   /** Reads /proc/PID/stat into this.stat; false when it could not be read or parsed. */
-  private readStat(host: HostFs, name: string, out: SampleSink): boolean {
-    const path = host.proc(`${name}/stat`);
+  private readStat(host: HostFs, dir: DirHandle, out: SampleSink): boolean {
     let len: number;
     try {
-      len = host.tryReadInto(path, true);
+      len = host.tryReadAtInto(dir, 'stat', true);
     } catch (err) {
-      out.problem('read_stat', describe(err), path);
+      out.problem('read_stat', describe(err), `${dir.path}/stat`);
       return false;
     }
     if (len < 0) return false; // exited between status and stat: normal
-    const ok = scanStat(host.bytes, len, path, this.stat, this.problems);
+    const ok = scanStat(host.bytes, len, `${dir.path}/stat`, this.stat, this.problems);
     this.flush(this.problems, out);
     return ok;
   }
@@ -365,7 +480,7 @@ export class ProcessCollector implements Collector {
    * --process.smaps-interval, the whole record to `rolled` (else undefined).
    */
   private readRollup(
-    host: HostFs, pid: number, comm: string, rssBytes: number, includedByName: boolean,
+    host: HostFs, pid: number, dir: DirHandle, comm: string, rssBytes: number, includedByName: boolean,
     nowMs: number, gen: number, asObject: boolean, out: SampleSink,
   ): boolean {
     const interval = this.opts.smapsIntervalMs;
@@ -382,20 +497,19 @@ export class ProcessCollector implements Collector {
       this.smapsSkipped++;
       return false;
     }
-    const path = host.proc(`${pid}/smaps_rollup`);
     const t0 = performance.now();
     let len: number;
     try {
-      len = host.tryReadInto(path, true);
+      len = host.tryReadAtInto(dir, 'smaps_rollup', true);
     } catch (err) {
       // EACCES without CAP_SYS_PTRACE; the process keeps its status-based series.
-      out.problem('read_smaps', describe(err), path);
+      out.problem('read_smaps', describe(err), `${dir.path}/smaps_rollup`);
       this.smapsReadSeconds += (performance.now() - t0) / 1000;
       return false;
     }
     this.smapsReadSeconds += (performance.now() - t0) / 1000;
     if (len < 0) return false;
-    const v = scanSmapsRollup(host.bytes, len, path, this.problems);
+    const v = scanSmapsRollup(host.bytes, len, `${dir.path}/smaps_rollup`, this.problems);
     this.flush(this.problems, out);
     this.rolledPss = rollupPss(v);
     this.rolledUss = rollupUss(v);

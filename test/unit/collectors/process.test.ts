@@ -1,7 +1,9 @@
 import { test } from 'node:test';
 import assert from 'node:assert/strict';
 import { mkdirSync, readdirSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
+import { spawn } from 'node:child_process';
 import { ProcessCollector, type ProcessOptions } from '../../../src/collectors/process.js';
+import { HostFs } from '../../../src/host/hostFs.js';
 import type { CollectResult } from '../../../src/model/types.js';
 import { hostOf, scratchTree, series, signal, treeRoot, value } from './trees.js';
 
@@ -236,4 +238,108 @@ test('process: a cached smaps_rollup outlives a collection in which its process 
   } finally {
     t.dispose();
   }
+});
+
+/** Every sample as a comparable line (name, labels, value), in order; the time spent reading smaps_rollup left out. */
+const lines = (r: CollectResult): string[] => r.samples.filter((s) => s.desc.prom !== 'memlens_process_smaps_read_seconds_total').map((s) => `${s.desc.prom}${JSON.stringify(s.labels)} ${s.value}`);
+
+test('process: /proc/PID directories held between collections give what reading by path gives; a pid made again is read afresh, a pid gone is closed', async () => {
+  const t = scratchTree('v1');
+  const opts = options({ smapsScope: 'all', smapsIntervalMs: 0 });
+  const held = new ProcessCollector(opts);
+  const byPath = new ProcessCollector(opts, Date.now, 0); // holds none: every file by its whole path, as before
+  try {
+    addProcess(t.root, 8470, 9000, 100);
+    addProcess(t.root, 8480, 500, 200);
+    const host = hostOf(t.root);
+    const both = async (): Promise<CollectResult> => {
+      const a = await held.collect(host, signal());
+      const b = await byPath.collect(host, signal());
+      assert.deepEqual(a.problems, b.problems);
+      assert.deepEqual(lines(a), lines(b));
+      return a;
+    };
+    await both();
+    assert.equal(held.heldDirs, 3);
+    assert.equal(byPath.heldDirs, 0);
+    // 8470 exits and its pid goes to another program: its held directory finds nothing, the new one is read.
+    rmSync(`${t.root}/proc/8470`, { recursive: true });
+    addProcess(t.root, 8470, 7000, 50);
+    const status = `${t.root}/proc/8470/status`;
+    writeFileSync(status, readFileSync(status, 'utf8').replace(/^Name:\tcat$/m, 'Name:\tjava'));
+    let r = await both();
+    assert.equal(value(r.samples, 'memlens_process_resident_bytes', { pid: '8470', comm: 'java' }), kB(7000));
+    assert.equal(value(r.samples, 'memlens_process_pss_bytes', { pid: '8470', comm: 'java' }), kB(50));
+    assert.equal(held.heldDirs, 3);
+    // 8480 exits: its directory is closed at the end of the collection.
+    rmSync(`${t.root}/proc/8480`, { recursive: true });
+    r = await both();
+    assert.ok(!r.samples.some((s) => s.labels['pid'] === '8480'));
+    assert.equal(held.heldDirs, 2);
+    // A directory left without status (exited between the listing and the read) is not held.
+    mkdirSync(`${t.root}/proc/9999`);
+    await both();
+    assert.equal(held.heldDirs, 2);
+    held.close();
+    assert.equal(held.heldDirs, 0);
+    await both(); // opened again
+    assert.equal(held.heldDirs, 2);
+  } finally {
+    held.close();
+    t.dispose();
+  }
+});
+
+test('process: at most the budget of /proc/PID directories is held; the others are read by path', async () => {
+  const t = scratchTree('v1');
+  const opts = options({ smapsScope: 'all', smapsIntervalMs: 0 });
+  const held = new ProcessCollector(opts, Date.now, 2);
+  try {
+    for (const pid of [8470, 8480, 8490]) addProcess(t.root, pid, 1000 + pid, 100);
+    const host = hostOf(t.root);
+    const a = await held.collect(host, signal());
+    assert.equal(held.heldDirs, 2);
+    const b = await new ProcessCollector(opts, Date.now, 0).collect(host, signal());
+    assert.deepEqual(lines(a), lines(b));
+    assert.equal(series(a.samples, 'memlens_process_pss_bytes').length, 4);
+  } finally {
+    held.close();
+    t.dispose();
+  }
+});
+
+test('process (kernel): a held /proc/PID directory of a process that exited finds nothing; its descriptor is closed and none is left open', async () => {
+  const fds = (): number => readdirSync('/proc/self/fd').length;
+  const before = fds();
+  const child = spawn('sleep', ['60'], { stdio: 'ignore' });
+  const pid = String(child.pid);
+  const col = new ProcessCollector(options({ smapsScope: 'all', smapsIntervalMs: 0, include: /^sleep$/ }));
+  const host = new HostFs('/proc', '/sys');
+  try {
+    await new Promise((resolve) => child.once('spawn', resolve));
+    // The child may still be node until it execs sleep: wait for its comm.
+    for (let i = 0; i < 200 && !readFileSync(`/proc/${pid}/comm`, 'utf8').startsWith('sleep'); i++) await new Promise((r) => setTimeout(r, 10));
+    let r = await col.collect(host, signal());
+    assert.ok(value(r.samples, 'memlens_process_resident_bytes', { pid, comm: 'sleep' })! > 0);
+    assert.ok(value(r.samples, 'memlens_process_pss_bytes', { pid, comm: 'sleep' })! > 0);
+    assert.ok(col.heldDirs > 0);
+    assert.equal(fds(), before + col.heldDirs);
+    const dir = host.openDir(`/proc/${pid}`);
+    assert.ok(host.tryReadAtInto(dir, 'status', true) > 0);
+    const exited = new Promise((resolve) => child.once('exit', resolve));
+    child.kill('SIGKILL');
+    await exited; // reaped: the held directory's pid has no task any more
+    // What the collector relies on: a name opened in the directory of a reaped process is not found (never
+    // another process's file, whoever has the pid now).
+    assert.equal(host.tryReadAtInto(dir, 'status', true), -1);
+    assert.equal(host.tryReadAtInto(dir, 'stat', true), -1);
+    host.closeDir(dir);
+    r = await col.collect(host, signal());
+    assert.ok(!r.samples.some((s) => s.labels['pid'] === pid));
+    assert.equal(fds(), before + col.heldDirs);
+  } finally {
+    child.kill('SIGKILL');
+    col.close();
+  }
+  assert.equal(fds(), before);
 });

@@ -25,6 +25,12 @@
 #   BASE_DIR=d            a second build, measured in the same rounds as "base-<config>"
 #   EXTRA_FLAGS="..."     more flags for every exporter (e.g. --collectors.disabled cgroup)
 #   ML_PORT=21250         first port; each exporter takes the next one
+#   WARMUP=2              scrapes of each exporter before the rounds (JIT, first walk); TurboFan still compiles
+#                         during the first ~10-20 scrapes, so a small WARMUP counts some of it in the rounds
+#   ISOLATE=1             exporters and bare readers run in a private mount namespace where this shell's own
+#                         memory cgroup is bind-mounted at /sys/fs/cgroup/memory (as memprofile.sh): both walk
+#                         only the bench cgroups and the loadgen one, whatever cgroups other users of a shared
+#                         host make meanwhile (processes stay the host's)
 #   RESULTS=dir           default bench/run/pss-scale-<UTC stamp>
 # Output: $RESULTS/pss-scale.txt (RESULT lines) and the markdown table on stdout.
 # Needs: root, the v1 memory controller at /sys/fs/cgroup/memory, gcc, node 20, curl, ss.
@@ -78,11 +84,13 @@ grow_to() {
     echo $((64 * 1048576 + i * 4096)) >"$d/memory.limit_in_bytes"
   done
 }
+WRAP=()
+[ "${ISOLATE:-0}" = 1 ] && WRAP=(unshare -m --propagation private sh -c 'mount --bind "$0" /sys/fs/cgroup/memory && exec "$@"' "$MEMROOT${OWN%/}")
 start_memlens() { # BUILD CONFIG PORT -> pid
   local extra=()
   [ "$2" = pss-all ] && extra=(--process.smaps-scope all --process.smaps-interval 0s)
   # shellcheck disable=SC2086
-  "$1/bin/memlens.js" "--web.listen-address=127.0.0.1:$3" --collect.min-interval 0s --collect.timeout 60s \
+  "${WRAP[@]}" "$1/bin/memlens.js" "--web.listen-address=127.0.0.1:$3" --collect.min-interval 0s --collect.timeout 60s \
     --snapshot.dir "$RESULTS/snapshots-$3" ${EXTRA_FLAGS:-} "${extra[@]}" >"$RESULTS/memlens-$3.log" 2>&1 &
   local pid=$!
   for _ in $(seq 1 300); do
@@ -95,18 +103,18 @@ start_memlens() { # BUILD CONFIG PORT -> pid
 raw() { # COLUMN: one bare reader, RESULT line with its CPU split
   local r
   case "$1" in
-    rawcg) r=$("$BENCH/bin/rawcg" -i "$PASSES" -f "$RAWCG_FILES" "$MEMROOT") ;;
-    raw-ss) r=$("$BENCH/bin/rawread" -i $((PASSES + 1)) -f status-stat) ;;
-    raw-ssr) r=$("$BENCH/bin/rawread" -i $((PASSES + 1)) -f status-stat-rollup) ;;
+    rawcg) r=$("${WRAP[@]}" "$BENCH/bin/rawcg" -i "$PASSES" -f "$RAWCG_FILES" "$MEMROOT") ;;
+    raw-ss) r=$("${WRAP[@]}" "$BENCH/bin/rawread" -i $((PASSES + 1)) -f status-stat) ;;
+    raw-ssr) r=$("${WRAP[@]}" "$BENCH/bin/rawread" -i $((PASSES + 1)) -f status-stat-rollup) ;;
   esac
   say "RESULT cg=$CG round=$ROUND col=$1 $r"
 }
 
-say "# pss-scale date=$(date -u +%Y-%m-%dT%H:%M:%SZ) host=$(uname -r) nproc=$(nproc) node=$(node --version) memlens=$(git -C "$REPO" rev-parse --short HEAD) builds=${BUILDS[*]} rounds=$ROUNDS passes=$PASSES scrapes=$SCRAPES extra_flags=${EXTRA_FLAGS:-}"
+say "# pss-scale date=$(date -u +%Y-%m-%dT%H:%M:%SZ) host=$(uname -r) nproc=$(nproc) node=$(node --version) memlens=$(git -C "$REPO" rev-parse --short HEAD) builds=${BUILDS[*]} rounds=$ROUNDS passes=$PASSES scrapes=$SCRAPES warmup=${WARMUP:-2} isolate=${ISOLATE:-0} extra_flags=${EXTRA_FLAGS:-}"
 [ "$PROCS" -gt 0 ] && say "# $("$BENCH/loadgen.sh" start "$PROCS")"
 for CG in "${CGS[@]}"; do
   grow_to "$CG"
-  say "# cg=$CG: $(find "$MEMROOT" -type d | wc -l) memory cgroups, $(ls /proc | grep -c '^[0-9]') pids, loadavg $(cut -d' ' -f1-3 /proc/loadavg)"
+  say "# cg=$CG: $("${WRAP[@]}" find "$MEMROOT" -type d | wc -l) memory cgroups, $(ls /proc | grep -c '^[0-9]') pids, loadavg $(cut -d' ' -f1-3 /proc/loadavg)"
   NAMES=(); PIDS=(); PORTS=(); port=$ML_PORT
   for b in "${!BUILDS[@]}"; do
     for cfg in "${CONFIGS[@]}"; do
@@ -115,7 +123,7 @@ for CG in "${CGS[@]}"; do
     done
   done
   sleep 2
-  for i in "${!PIDS[@]}"; do for _ in 1 2; do curl -sS -o /dev/null "http://127.0.0.1:${PORTS[$i]}/metrics"; done; done # JIT, first walk
+  for i in "${!PIDS[@]}"; do for _ in $(seq 1 "${WARMUP:-2}"); do curl -sS -o /dev/null "http://127.0.0.1:${PORTS[$i]}/metrics"; done; done # JIT, first walk
   COLS=(rawcg raw-ss raw-ssr "${!PIDS[@]}")
   for ROUND in $(seq 1 "$ROUNDS"); do
     n=${#COLS[@]}
@@ -132,7 +140,7 @@ for CG in "${CGS[@]}"; do
           ;;
       esac
     done
-    say "# cg=$CG round=$ROUND loadavg $(cut -d' ' -f1-3 /proc/loadavg) pids $(ls /proc | grep -c '^[0-9]') memory cgroups $(find "$MEMROOT" -type d | wc -l)"
+    say "# cg=$CG round=$ROUND loadavg $(cut -d' ' -f1-3 /proc/loadavg) pids $(ls /proc | grep -c '^[0-9]') memory cgroups $("${WRAP[@]}" find "$MEMROOT" -type d | wc -l)"
   done
   for i in "${!PIDS[@]}"; do kill "${PIDS[$i]}"; wait "${PIDS[$i]}" 2>/dev/null || true; done
   STARTED=()

@@ -25,8 +25,10 @@
 #   BASE_DIR=d            a second build, measured in the same rounds as "base-<config>"
 #   EXTRA_FLAGS="..."     more flags for every exporter (e.g. --collectors.disabled cgroup)
 #   ML_PORT=21250         first port; each exporter takes the next one
-#   WARMUP=2              scrapes of each exporter before the rounds (JIT, first walk); TurboFan still compiles
-#                         during the first ~10-20 scrapes, so a small WARMUP counts some of it in the rounds
+#   WARMUP=25             scrapes of each exporter before the rounds (JIT, first walk): an exporter's user time
+#                         per scrape falls for its first 20-30 scrapes while V8 optimises (bench/RESULTS.md, "PSS
+#                         for every process at N = 1000", 2026-12-02 13:00); before 2026-12-02 13:20 this was 2,
+#                         which counted that warm-up in the rounds (round 1 most)
 #   ISOLATE=1             exporters and bare readers run in a private mount namespace where this shell's own
 #                         memory cgroup is bind-mounted at /sys/fs/cgroup/memory (as memprofile.sh): both walk
 #                         only the bench cgroups and the loadgen one, whatever cgroups other users of a shared
@@ -110,7 +112,7 @@ raw() { # COLUMN: one bare reader, RESULT line with its CPU split
   say "RESULT cg=$CG round=$ROUND col=$1 $r"
 }
 
-say "# pss-scale date=$(date -u +%Y-%m-%dT%H:%M:%SZ) host=$(uname -r) nproc=$(nproc) node=$(node --version) memlens=$(git -C "$REPO" rev-parse --short HEAD) builds=${BUILDS[*]} rounds=$ROUNDS passes=$PASSES scrapes=$SCRAPES warmup=${WARMUP:-2} isolate=${ISOLATE:-0} extra_flags=${EXTRA_FLAGS:-}"
+say "# pss-scale date=$(date -u +%Y-%m-%dT%H:%M:%SZ) host=$(uname -r) nproc=$(nproc) node=$(node --version) memlens=$(git -C "$REPO" rev-parse --short HEAD) builds=${BUILDS[*]} rounds=$ROUNDS passes=$PASSES scrapes=$SCRAPES warmup=${WARMUP:-25} isolate=${ISOLATE:-0} extra_flags=${EXTRA_FLAGS:-}"
 [ "$PROCS" -gt 0 ] && say "# $("$BENCH/loadgen.sh" start "$PROCS")"
 for CG in "${CGS[@]}"; do
   grow_to "$CG"
@@ -123,7 +125,7 @@ for CG in "${CGS[@]}"; do
     done
   done
   sleep 2
-  for i in "${!PIDS[@]}"; do for _ in $(seq 1 "${WARMUP:-2}"); do curl -sS -o /dev/null "http://127.0.0.1:${PORTS[$i]}/metrics"; done; done # JIT, first walk
+  for i in "${!PIDS[@]}"; do for _ in $(seq 1 "${WARMUP:-25}"); do curl -sS -o /dev/null "http://127.0.0.1:${PORTS[$i]}/metrics"; done; done # JIT, first walk
   COLS=(rawcg raw-ss raw-ssr "${!PIDS[@]}")
   for ROUND in $(seq 1 "$ROUNDS"); do
     n=${#COLS[@]}

@@ -4,15 +4,15 @@
 # and a base build in the same rounds, with and without bench cgroups beside.
 #
 # For each count in CGROUPS (bench cgroups, v1, each with a limit, no processes; the run grows
-# 0 -> 1000), ROUNDS rounds of, in a rotating order:
+# 0 -> 1000), ROUNDS rounds of, in an order shuffled per round:
 #   rawcg          bin/rawcg over the whole memory hierarchy (the v1 files the cgroup collector reads)
 #   raw-ss         bin/rawread -f status-stat          (what the default configuration reads per pid)
 #   raw-ssr        bin/rawread -f status-stat-rollup   (what pss-all reads per pid)
 #   each exporter  SCRAPES full scrapes (--collect.min-interval 0s); CPU from /proc/PID/stat, user
 #                  and system apart (utime, stime of all threads)
 # The exporters (builds x CONFIGS) run all along, one process each, idle while another is scraped.
-# The order of the columns rotates from round to round, so that none always comes first after the
-# raw readers; the table gives medians over rounds. User and system time are reported apart: the
+# The order of the columns is shuffled from round to round, so that none always comes right after the
+# same other column; the table gives medians over rounds. User and system time are reported apart: the
 # system time of the reads is the same work on both sides and moves with the machine's load,
 # the user time is what memlens adds.
 #
@@ -128,9 +128,12 @@ for CG in "${CGS[@]}"; do
   for i in "${!PIDS[@]}"; do for _ in $(seq 1 "${WARMUP:-25}"); do curl -sS -o /dev/null "http://127.0.0.1:${PORTS[$i]}/metrics"; done; done # JIT, first walk
   COLS=(rawcg raw-ss raw-ssr "${!PIDS[@]}")
   for ROUND in $(seq 1 "$ROUNDS"); do
-    n=${#COLS[@]}
-    for ((k = 0; k < n; k++)); do
-      col=${COLS[$(((k + ROUND - 1) % n))]}
+    # A fresh order every round (shuffled, the same for a given round number): a rotation keeps neighbours, and
+    # with 7 columns the first exporter always ran right after raw-ssr (the page walk of every process), which cost
+    # it 5-25 % in every round (bench/RESULTS.md, 2026-12-02 13:15, the builds swapped).
+    ORDER=("${COLS[@]}"); RANDOM=$((ROUND * 7919))
+    for ((k = ${#ORDER[@]} - 1; k > 0; k--)); do j=$((RANDOM % (k + 1))); t=${ORDER[$k]}; ORDER[k]=${ORDER[$j]}; ORDER[j]=$t; done
+    for col in "${ORDER[@]}"; do
       case "$col" in
         raw*) raw "$col" ;;
         *)

@@ -51,9 +51,12 @@ export const IN_ISDIR = 0x40000000;
 export const ENOENT = 2;
 export const EINTR = 4;
 export const EAGAIN = 11;
+export const ENFILE = 23;
+export const EMFILE = 24;
 export const ENODEV = 19;
 export const EINVAL = 22;
 export const EOPNOTSUPP = 95;
+export const ENOSYS = 38;
 
 /** struct epoll_event is `__attribute__((packed))` on x86_64 only (12 bytes); elsewhere the u64 is aligned (16). */
 export const EPOLL_EVENT_SIZE_BYTES = process.arch === 'x64' ? 12 : 16;
@@ -99,6 +102,15 @@ const raw = {
   openat: libc.func('int openat(int dirfd, const char *pathname, int flags)'),
   close: libc.func('int close(int fd)'),
 } satisfies Record<string, KoffiFn>;
+
+/** close_range(2) (Linux 5.9, glibc 2.34); undefined when this libc lacks it (the kernel may still say ENOSYS). */
+const closeRangeFn: KoffiFn | undefined = (() => {
+  try {
+    return libc.func('int close_range(unsigned int first, unsigned int last, int flags)');
+  } catch {
+    return undefined;
+  }
+})();
 
 function toInt(v: unknown, fn: string): number {
   if (typeof v === 'number') return v;
@@ -190,6 +202,14 @@ export const sys = {
   /** `path` relative to the directory open as `dirfd` (an O_PATH fd will do). */
   openat: (dirfd: number, path: string, flags: number): number => toInt(raw.openat(dirfd, path, flags), 'openat'),
   close: (fd: number): number => toInt(raw.close(fd), 'close'),
+  /** Closes every open fd in first..last; -1 with ENOSYS when neither libc nor the kernel has close_range. */
+  close_range: (first: number, last: number): number => {
+    if (closeRangeFn === undefined) {
+      koffi.errno(ENOSYS);
+      return -1;
+    }
+    return toInt(closeRangeFn(first, last, 0), 'close_range');
+  },
 } as const;
 
 // ---- checked helpers: throw syscallError(...) on failure ----

@@ -3,10 +3,11 @@
 // describe sees what it saw with node:fs.
 import { test } from 'node:test';
 import assert from 'node:assert/strict';
-import { mkdirSync, mkdtempSync, readdirSync, readlinkSync, rmSync, writeFileSync } from 'node:fs';
+import { closeSync, mkdirSync, mkdtempSync, openSync, readdirSync, readlinkSync, rmSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { isGone } from '../../../src/errors.js';
 import { HostFs } from '../../../src/host/hostFs.js';
+import { openFileLimit, setOpenFileSoftLimit } from '../../../src/kernel/rlimit.js';
 
 const libc = new HostFs('/proc', '/sys', 'libc');
 const node = new HostFs('/proc', '/sys', 'node');
@@ -45,7 +46,7 @@ test('readInto: the same bytes through libc and node:fs, one show or to EOF, sma
     writeFileSync(`${dir}/big`, big);
     writeFileSync(`${dir}/empty`, '');
     writeFileSync(`${dir}/small`, '4096\n');
-    for (const path of [`${dir}/big`, `${dir}/empty`, `${dir}/small`, '/proc/self/stat', '/proc/self/cmdline', '/proc/meminfo']) {
+    for (const path of [`${dir}/big`, `${dir}/empty`, `${dir}/small`, '/proc/self/stat', '/proc/version', '/proc/cmdline']) {
       for (const oneShow of [false, true]) {
         const a = libc.readInto(path, oneShow);
         const got = bytesOf(libc, a);
@@ -110,19 +111,69 @@ test('readAtInto: a file by its name in an opened directory reads and fails as r
   });
 });
 
-test('closeDir closes the directory fd, and reads leave no fd open', () => {
+test('closeDir closes the directory and every file read through it (one close_range per run of fds), however many', () => {
   withTmp((dir) => {
-    writeFileSync(`${dir}/f`, 'x');
+    for (let i = 0; i < 40; i++) writeFileSync(`${dir}/f${i}`, `file ${i}\n`);
+    const before = openFds();
     const d = libc.openDir(dir);
     assert.equal(fdTarget(d.fd), dir);
-    const before = openFds();
-    libc.readAtInto(d, 'f');
-    libc.tryReadAtInto(d, 'absent');
+    for (let i = 0; i < 40; i++) assert.equal(libc.read(`${dir}/f${i}`), `file ${i}\n`); // by whole path: closed at once
+    for (let i = 0; i < 40; i++) {
+      const n = libc.readAtInto(d, `f${i}`, true); // more than the handle defers: the rest closed at once
+      assert.equal(libc.bytes.toString('utf8', 0, n), `file ${i}\n`);
+    }
+    assert.equal(libc.tryReadAtInto(d, 'absent'), -1);
     assert.throws(() => libc.readAtInto(d, '.'), /EISDIR/);
-    libc.readInto(`${dir}/f`, true);
-    assert.deepEqual(openFds(), before);
+    assert.ok(openFds().size > before.size, 'files read through the handle stay open until closeDir');
     libc.closeDir(d);
-    assert.notEqual(fdTarget(d.fd), dir);
+    assert.deepEqual(openFds(), before);
+    // Interleaved with another handle (fd numbers not in one run): each closes its own only.
+    const a = libc.openDir(dir);
+    const b = libc.openDir(dir);
+    for (let i = 0; i < 5; i++) {
+      libc.readAtInto(a, `f${i}`);
+      libc.readAtInto(b, `f${i}`);
+    }
+    libc.closeDir(a);
+    assert.equal(fdTarget(b.fd), dir, "closing one handle left the other's fds alone");
+    assert.equal(libc.read(`${dir}/f1`), 'file 1\n');
+    for (let i = 5; i < 10; i++) libc.readAtInto(b, `f${i}`);
+    libc.closeDir(b);
+    assert.deepEqual(openFds(), before);
+  });
+});
+
+test('readAtInto out of fds (EMFILE) while files of the handle are still open: those are closed and the open tried again', () => {
+  withTmp((dir) => {
+    for (let i = 0; i < 12; i++) writeFileSync(`${dir}/f${i}`, `file ${i}\n`);
+    const limit = openFileLimit();
+    assert.ok(!('error' in limit), JSON.stringify(limit));
+    const before = openFds();
+    const d = libc.openDir(dir);
+    const fillers: number[] = [];
+    try {
+      // Every fd number below the limit taken but 2: without the retry the third file would fail with EMFILE.
+      setOpenFileSoftLimit(Math.max(...[...before.keys()].map(Number), d.fd) + 16);
+      for (;;) {
+        try {
+          fillers.push(openSync(dir, 'r'));
+        } catch (err) {
+          assert.equal((err as NodeJS.ErrnoException).code, 'EMFILE');
+          break;
+        }
+      }
+      closeSync(fillers.pop()!);
+      closeSync(fillers.pop()!);
+      for (let i = 0; i < 12; i++) {
+        const n = libc.readAtInto(d, `f${i}`, true);
+        assert.equal(libc.bytes.toString('utf8', 0, n), `file ${i}\n`);
+      }
+    } finally {
+      libc.closeDir(d);
+      for (const fd of fillers) closeSync(fd);
+      setOpenFileSoftLimit(limit.soft);
+    }
+    assert.deepEqual(openFds(), before);
   });
 });
 

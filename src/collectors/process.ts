@@ -281,6 +281,7 @@ export class ProcessCollector implements Collector {
           len = host.tryReadAtInto(dir, 'status', true);
         }
       } catch (err) {
+        host.closeFiles(dir);
         out.problem('read_status', describe(err), host.proc(`${name}/status`));
         continue;
       }
@@ -292,10 +293,14 @@ export class ProcessCollector implements Collector {
       this.flush(problems, out);
       // Kernel threads have no memory of their own (no VmRSS line).
       const rssBytes = st.residentBytes;
-      if (rssBytes === undefined) continue;
+      if (rssBytes === undefined) {
+        host.closeFiles(dir);
+        continue;
+      }
       const pid = Number(name);
       const comm = st.name ?? '';
       const faults = this.readStat(host, dir, out);
+      host.closeFiles(dir); // status and stat: the directory stays open, its files do not (HostFs.readAtInto defers closes)
 
       const group = this.groupOf(host, pid, comm);
       let g = groups.get(group);
@@ -502,11 +507,13 @@ export class ProcessCollector implements Collector {
     try {
       len = host.tryReadAtInto(dir, 'smaps_rollup', true);
     } catch (err) {
+      host.closeFiles(dir);
       // EACCES without CAP_SYS_PTRACE; the process keeps its status-based series.
       out.problem('read_smaps', describe(err), `${dir.path}/smaps_rollup`);
       this.smapsReadSeconds += (performance.now() - t0) / 1000;
       return false;
     }
+    host.closeFiles(dir);
     this.smapsReadSeconds += (performance.now() - t0) / 1000;
     if (len < 0) return false;
     const v = scanSmapsRollup(host.bytes, len, `${dir.path}/smaps_rollup`, this.problems);

@@ -187,6 +187,17 @@ export class HostFs {
   }
 
   /**
+   * Closes the files read through `dir` so far (one close_range, as closeDir) and keeps the directory open for more:
+   * for a handle held from one collection to the next (the process collector's /proc/PID), whose files must not
+   * pile up open (each open seq_file keeps a 4 KiB kernel buffer until it is closed).
+   */
+  closeFiles(dir: DirHandle): void {
+    if (!(dir instanceof Dir) || dir.count === 0) return;
+    closeAll(dir.deferred, dir.count);
+    dir.count = 0;
+  }
+
+  /**
    * readInto of `${dir.path}/${name}`, opened relative to the directory's fd: the same file, the same result and the
    * same errors (the message names the whole path). `name` is one name, no slash. The file stays open until
    * closeDir closes it with the directory (the first MAX_DEFERRED files; any more are closed at once).

@@ -116,18 +116,22 @@ class ProcDirs {
 
   constructor(private readonly max: number) {}
 
-  /** The handle of /proc/`name` (held or new), marked as seen in collection `gen`. */
-  get(host: HostFs, name: string, gen: number): { dir: DirHandle; held: boolean } {
+  /** Whether the handle the last get() returned was held from an earlier collection (no object per call). */
+  wasHeld = false;
+
+  /** The handle of /proc/`name` (held or new), marked as seen in collection `gen`; see wasHeld. */
+  get(host: HostFs, name: string, gen: number): DirHandle {
     if (host !== this.host) {
       this.close();
       this.host = host;
     }
     const h = this.held.get(name);
+    this.wasHeld = h !== undefined;
     if (h !== undefined) {
       h.gen = gen;
-      return { dir: h.dir, held: true };
+      return h.dir;
     }
-    return { dir: this.open(host, name, gen), held: false };
+    return this.open(host, name, gen);
   }
 
   /** Drops a held handle that found nothing and opens /proc/`name` again (the pid may name another process now). */
@@ -270,13 +274,13 @@ export class ProcessCollector implements Collector {
       if (c0 < 48 || c0 > 57) continue;
       // A promise per pid costs more than the check: await only when the time slice is used up.
       if (yp.due()) await yp.turn();
-      const h = this.dirs.get(host, name, gen);
-      let dir = h.dir;
+      let dir = this.dirs.get(host, name, gen);
+      const held = this.dirs.wasHeld;
       let len: number;
       try {
         len = host.tryReadAtInto(dir, 'status', true);
         // A handle held from an earlier collection finds nothing once its process is gone: the pid may be another's now.
-        if (len < 0 && h.held) {
+        if (len < 0 && held) {
           dir = this.dirs.reopen(host, name, gen);
           len = host.tryReadAtInto(dir, 'status', true);
         }

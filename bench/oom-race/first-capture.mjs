@@ -10,7 +10,9 @@
 // each build, interleaved: a new node process starts that build's exporter in-process (startExporter, default flags but
 // the process collector off, a fresh --snapshot.dir), waits `--wait-ms` (memlens is up and idle, as before a crossing),
 // then takes 3 snapshots of the cgroup one after the other (the API's path: SnapshotService.snapshot). Per snapshot:
-// the capture's own duration (captureDurationMs: what races the OOM killer) and the whole call (capture + write).
+// the capture's own duration (captureDurationMs: what races the OOM killer), the whole call (capture + write), and
+// the CPU time of the whole call (process.cpuUsage: less blurred by the host's load than wall time; where the CPU is
+// the bottleneck, as in the emulated VM, it is what a cold start adds).
 // Prints medians per build and capture index; writes first-capture-<time>.json here.
 import { spawn, spawnSync } from 'node:child_process';
 import { mkdirSync, mkdtempSync, readFileSync, rmSync, rmdirSync, writeFileSync, existsSync } from 'node:fs';
@@ -43,10 +45,17 @@ if (process.argv[2] === '--child') {
   const running = await startExporter(parsed.config, createLogger('error'));
   await sleep(Number(waitMs));
   const caps = [];
+  // Named no-ops called at each capture's start and end: with node --log-function-events their first-execution
+  // events mark the captures' windows in V8's log (compile work inside them: bench/oom-race/compile-in-capture.mjs).
+  const mark = (name) => new Function(`return function ${name}() { return 0; }`)()();
   for (let i = 0; i < 3; i++) {
+    mark(`mlcapture_start_${i}`);
     const t0 = performance.now();
+    const c0 = process.cpuUsage();
     const r = await running.snapshots.snapshot(cgroupPath, 'api', 'bench');
-    caps.push({ ok: r.ok, captureMs: r.doc?.captureDurationMs, totalMs: performance.now() - t0, processes: r.doc?.processes.length });
+    const c = process.cpuUsage(c0);
+    caps.push({ ok: r.ok, captureMs: r.doc?.captureDurationMs, totalMs: performance.now() - t0, cpuMs: (c.user + c.system) / 1000, processes: r.doc?.processes.length, startMs: t0, endMs: performance.now() });
+    mark(`mlcapture_end_${i}`);
   }
   await running.close();
   process.stdout.write(`${JSON.stringify(caps)}\n`);
@@ -96,12 +105,12 @@ const commit = (dir) => spawnSync('git', ['rev-parse', '--short', 'HEAD'], { cwd
 const out = join(here, `first-capture-${new Date().toISOString().replace(/[:.]/g, '-')}.json`);
 writeFileSync(out, JSON.stringify({ rounds: ROUNDS, victimMib: VICTIM_MIB, waitMs: WAIT_MS, builds: BUILDS.map((b) => ({ ...b, commit: commit(b.dir) })), rows }, null, 1));
 console.log(`victim ${VICTIM_MIB} MiB node process; ${ROUNDS} rounds; load1 ${Math.min(...rows.map((r) => r.load1)).toFixed(1)}-${Math.max(...rows.map((r) => r.load1)).toFixed(1)}`);
-console.log('| build | capture | median capture ms | max capture ms | median capture + write ms |');
-console.log('|---|---|---:|---:|---:|');
+console.log('| build | capture | median capture ms | max capture ms | median capture + write ms | median CPU ms (capture + write) |');
+console.log('|---|---|---:|---:|---:|---:|');
 for (const b of BUILDS) {
   for (let i = 0; i < 3; i++) {
     const xs = rows.filter((r) => r.build === b.label).map((r) => r.caps[i]);
-    console.log(`| ${b.label} | ${['1st (cold)', '2nd', '3rd'][i]} | ${med(xs.map((x) => x.captureMs)).toFixed(1)} | ${Math.max(...xs.map((x) => x.captureMs)).toFixed(1)} | ${med(xs.map((x) => x.totalMs)).toFixed(1)} |`);
+    console.log(`| ${b.label} | ${['1st (cold)', '2nd', '3rd'][i]} | ${med(xs.map((x) => x.captureMs)).toFixed(1)} | ${Math.max(...xs.map((x) => x.captureMs)).toFixed(1)} | ${med(xs.map((x) => x.totalMs)).toFixed(1)} | ${med(xs.map((x) => x.cpuMs)).toFixed(1)} |`);
   }
 }
 console.log(`written ${out}`);

@@ -4,6 +4,7 @@
 //
 // usage (root, cgroup v1 or v2 memory controller writable; each build with `npx tsc -p .` done):
 //   node bench/oom-race/first-capture.mjs [--rounds 8] [--victim-mib 200] [--wait-ms 1500] [--builds label=DIR,...]
+//        [--count-compile]
 //
 // A cgroup made here (under this process's own memory cgroup) holds a victim: a node process with `--victim-mib` MiB
 // touched (a node process, like the VM race's allocator, so its smaps has a few hundred mappings). For each round and
@@ -14,6 +15,12 @@
 // the CPU time of the whole call (process.cpuUsage: less blurred by the host's load than wall time; where the CPU is
 // the bottleneck, as in the emulated VM, it is what a cold start adds).
 // Prints medians per build and capture index; writes first-capture-<time>.json here.
+// --count-compile: each child runs under `node --log-function-events`, and each snapshot also gets V8's compile work
+// inside it, a count the host's load does not blur: functions run for the first time and compile events (parse,
+// preparse, bytecode, baseline, optimizing) with the sum of their logged durations (nested events, e.g. a full-parse in
+// a parse-function, are both summed: an upper bound), in the capture proper (up to the store's write, whose first run
+// marks it) and in the whole call. The windows are found by the first run of no-op functions the child calls at each
+// snapshot's start and end (mlcapture_start_i, mlcapture_end_i).
 import { spawn, spawnSync } from 'node:child_process';
 import { mkdirSync, mkdtempSync, readFileSync, rmSync, rmdirSync, writeFileSync, existsSync } from 'node:fs';
 import { loadavg, tmpdir } from 'node:os';
@@ -27,6 +34,7 @@ const arg = (n, d) => { const i = process.argv.indexOf(`--${n}`); return i >= 0 
 const ROUNDS = Number(arg('rounds', '8'));
 const VICTIM_MIB = Number(arg('victim-mib', '200'));
 const WAIT_MS = Number(arg('wait-ms', '1500'));
+const COUNT_COMPILE = process.argv.includes('--count-compile');
 const BUILDS = arg('builds', `this=${repo}`).split(',').map((b) => {
   const i = b.indexOf('=');
   const dir = i < 0 ? repo : b.slice(i + 1);
@@ -46,7 +54,7 @@ if (process.argv[2] === '--child') {
   await sleep(Number(waitMs));
   const caps = [];
   // Named no-ops called at each capture's start and end: with node --log-function-events their first-execution
-  // events mark the captures' windows in V8's log (compile work inside them: bench/oom-race/compile-in-capture.mjs).
+  // events mark the captures' windows in V8's log (--count-compile).
   const mark = (name) => new Function(`return function ${name}() { return 0; }`)()();
   for (let i = 0; i < 3; i++) {
     mark(`mlcapture_start_${i}`);
@@ -60,6 +68,27 @@ if (process.argv[2] === '--child') {
   await running.close();
   process.stdout.write(`${JSON.stringify(caps)}\n`);
   process.exit(0);
+}
+
+/** V8's compile work inside each snapshot's window of a --log-function-events log (see --count-compile). */
+function compileWork(log) {
+  const ev = readFileSync(log, 'utf8').split('\n').filter((l) => l.startsWith('function,')).map((l) => {
+    const f = l.split(',');
+    return { kind: f[1], ms: Number(f[5]), atUs: Number(f[6]), name: f.slice(7).join(',') };
+  });
+  const at = (name) => ev.find((e) => e.kind === 'first-execution' && e.name === name)?.atUs;
+  const count = (xs) => {
+    const compile = xs.filter((x) => x.kind !== 'first-execution');
+    return { firstExecutions: xs.filter((x) => x.kind === 'first-execution').length, compileEvents: compile.length, compileMs: compile.reduce((a, x) => a + x.ms, 0) };
+  };
+  return [0, 1, 2].map((i) => {
+    const s = at(`mlcapture_start_${i}`);
+    const e = at(`mlcapture_end_${i}`);
+    if (s === undefined || e === undefined) throw new Error(`no markers for snapshot ${i} in ${log}`);
+    const inWin = ev.filter((x) => x.atUs > s && x.atUs < e && !x.name.startsWith('mlcapture_'));
+    const w = inWin.find((x) => x.kind === 'first-execution' && x.name === 'writePrivateFileAtomic')?.atUs ?? e;
+    return { ...count(inWin), capture: count(inWin.filter((x) => x.atUs < w)) };
+  });
 }
 
 function ownMemoryCgroup() {
@@ -84,10 +113,13 @@ try {
       const snapDir = mkdtempSync(join(tmpdir(), 'memlens-first-capture-'));
       try {
         const load1 = loadavg()[0];
-        const out = spawnSync(process.execPath, [fileURLToPath(import.meta.url), '--child', b.dir, cgPath, snapDir, String(WAIT_MS)], { encoding: 'utf8', timeout: 60_000 });
+        const log = join(snapDir, 'v8.log');
+        const v8 = COUNT_COMPILE ? ['--log-function-events', `--logfile=${log}`, '--no-logfile-per-isolate'] : [];
+        const out = spawnSync(process.execPath, [...v8, fileURLToPath(import.meta.url), '--child', b.dir, cgPath, join(snapDir, 'snapshots'), String(WAIT_MS)], { encoding: 'utf8', timeout: 120_000 });
         const line = out.stdout.trim().split('\n').pop();
         if (out.status !== 0 || line === undefined || line === '') throw new Error(`child of ${b.label} failed (${out.status}): ${out.stderr.slice(-2000)}`);
         const caps = JSON.parse(line);
+        if (COUNT_COMPILE) compileWork(log).forEach((c, i) => { caps[i].compile = c; });
         rows.push({ build: b.label, round: r, load1, caps });
         console.error(JSON.stringify(rows.at(-1)));
       } finally {
@@ -111,6 +143,17 @@ for (const b of BUILDS) {
   for (let i = 0; i < 3; i++) {
     const xs = rows.filter((r) => r.build === b.label).map((r) => r.caps[i]);
     console.log(`| ${b.label} | ${['1st (cold)', '2nd', '3rd'][i]} | ${med(xs.map((x) => x.captureMs)).toFixed(1)} | ${Math.max(...xs.map((x) => x.captureMs)).toFixed(1)} | ${med(xs.map((x) => x.totalMs)).toFixed(1)} | ${med(xs.map((x) => x.cpuMs)).toFixed(1)} |`);
+  }
+}
+if (COUNT_COMPILE) {
+  console.log('| build | snapshot | functions run for the first time: capture / + write | compile events: capture / + write | compile ms logged: capture / + write |');
+  console.log('|---|---|---:|---:|---:|');
+  for (const b of BUILDS) {
+    for (let i = 0; i < 3; i++) {
+      const xs = rows.filter((r) => r.build === b.label).map((r) => r.caps[i].compile);
+      const m = (f) => `${med(xs.map((x) => f(x.capture)))} / ${med(xs.map(f))}`;
+      console.log(`| ${b.label} | ${['1st', '2nd', '3rd'][i]} | ${m((x) => x.firstExecutions)} | ${m((x) => x.compileEvents)} | ${med(xs.map((x) => x.capture.compileMs)).toFixed(1)} / ${med(xs.map((x) => x.compileMs)).toFixed(1)} |`);
+    }
   }
 }
 console.log(`written ${out}`);

@@ -161,7 +161,8 @@ function registerV1Event(
  * threshold's write sleeps in the kernel for an RCU grace period (`synchronize_rcu()` in
  * `__mem_cgroup_usage_register_event`, mm/memcontrol-v1.c): made one after another on the JS thread, a burst of new
  * cgroups waits for one grace period after the other and blocks everything else meanwhile; on the pool, the JS thread
- * stays free and the registrations of different cgroups wait for their grace periods at the same time. The fds are the
+ * stays free (registrations of different cgroups may wait at the same time, though on the bench host that did not make
+ * a burst's total shorter: bench/RESULTS.md "Arming a burst"). The fds are the
  * caller's until the write returns (the loop takes them only then), so a loop closed meanwhile cannot close a fd that
  * a queued write still names. Resolves to the watch; rejects as the synchronous call throws.
  */

@@ -432,30 +432,14 @@ export class CgroupWatcher {
         for (const x of [...w.thresholdWatches, ...w.otherWatches]) x.close();
         w.thresholdWatches = [];
         w.otherWatches = [];
-        const code = errnoCode(err);
-        if (code === 'ENOENT' || code === 'ENODEV') {
+        const outcome = this.v1RegistrationFailed(w, err);
+        if (outcome === 'gone') {
           w.dropped = true;
           return;
         }
-        if (code !== undefined && OUT_OF_FDS.has(code)) {
-          this.countFallback(code);
-          this.once(`v1-register-${code}`, () =>
-            this.opts.log.warn({ cgroup: w.path, errno: code }, 'watch: out of file descriptors: polling the cgroups that cannot be armed (counted in memlens_watch_poll_fallbacks_total)'),
-          );
-          // Polled by path: holding a fd for it would take the last ones from every other reader.
+        if (outcome === 'by-path') {
           w.pollByPath = true;
           return;
-        } else if (code !== undefined && NO_WRITE_ACCESS.has(code)) {
-          this.v1EventControl = false;
-          this.opts.log.warn(
-            { cgroup: w.path, errno: code, pollIntervalMs: this.opts.pollIntervalMs },
-            'watch: cannot register in cgroup.event_control (needs write access to cgroupfs): polling memory.usage_in_bytes instead',
-          );
-        } else {
-          this.countFallback(code ?? 'error');
-          this.once(`v1-register-${code ?? 'error'}`, () =>
-            this.opts.log.warn({ cgroup: w.path, err: describe(err) }, 'watch: v1 event registration failed: polling this cgroup'),
-          );
         }
       }
     }
@@ -466,8 +450,8 @@ export class CgroupWatcher {
    * A cgroup the tree just added (or just limited), v1: polled through a held fd on memory.usage_in_bytes from now on
    * (the same rate-governed schedule as v2), and its eventfds registered off the JS thread (armNext); once they are, one
    * last read through the fd catches a crossing made before the kernel watched, and the polling stops. A burst of new
-   * cgroups is thus watched as fast as the tree reports them, while the kernel's RCU waits of their registrations
-   * (about 1-3 ms each, KERNEL.md) overlap on the pool instead of queueing on the JS thread.
+   * cgroups is thus watched as fast as the tree reports them: the kernel's RCU wait in each registration (0.4-17 ms
+   * on the bench host, bench/RESULTS.md "Arming a burst") no longer holds the JS thread, the tree's events or the polling.
    */
   private startV1Polled(w: Watched): void {
     this.openPollFd(w);
@@ -536,22 +520,35 @@ export class CgroupWatcher {
     this.schedulePoll();
   }
 
-  /** The registration of a polled cgroup failed: it stays polled (or is dropped when gone), as startV1 decides. */
+  /** The registration of a polled cgroup failed: it stays polled (or is dropped when gone), as in startV1. */
   private armingFailed(w: Watched, err: unknown): void {
     w.arming = 0;
+    const outcome = this.v1RegistrationFailed(w, err);
+    if (outcome === 'gone' || isGone(err)) this.drop(w, 'cgroup removed');
+    else if (outcome === 'by-path' && w.pollFd !== undefined) {
+      closeSync(w.pollFd);
+      w.pollFd = undefined;
+      w.pollByPath = true;
+    }
+    this.schedulePoll();
+  }
+
+  /**
+   * A v1 registration failed (its partial watches closed): says so (once per errno), counts the fallback, and tells
+   * how the cgroup is watched from now: not at all (it is gone), polled by path (out of fds: holding a fd for it would
+   * take the last ones from every other reader), or polled through a held fd.
+   */
+  private v1RegistrationFailed(w: Watched, err: unknown): 'gone' | 'by-path' | 'poll' {
     const code = errnoCode(err);
-    if (code === 'ENOENT' || code === 'ENODEV' || isGone(err)) {
-      this.drop(w, 'cgroup removed');
-    } else if (code !== undefined && OUT_OF_FDS.has(code)) {
+    if (code === 'ENOENT' || code === 'ENODEV') return 'gone';
+    if (code !== undefined && OUT_OF_FDS.has(code)) {
       this.countFallback(code);
       this.once(`v1-register-${code}`, () =>
         this.opts.log.warn({ cgroup: w.path, errno: code }, 'watch: out of file descriptors: polling the cgroups that cannot be armed (counted in memlens_watch_poll_fallbacks_total)'),
       );
-      // Polled by path: holding a fd for it would take the last ones from every other reader.
-      if (w.pollFd !== undefined) closeSync(w.pollFd);
-      w.pollFd = undefined;
-      w.pollByPath = true;
-    } else if (code !== undefined && NO_WRITE_ACCESS.has(code)) {
+      return 'by-path';
+    }
+    if (code !== undefined && NO_WRITE_ACCESS.has(code)) {
       this.v1EventControl = false;
       this.opts.log.warn(
         { cgroup: w.path, errno: code, pollIntervalMs: this.opts.pollIntervalMs },
@@ -563,7 +560,7 @@ export class CgroupWatcher {
         this.opts.log.warn({ cgroup: w.path, err: describe(err) }, 'watch: v1 event registration failed: polling this cgroup'),
       );
     }
-    this.schedulePoll();
+    return 'poll';
   }
 
   private registerV1Thresholds(loop: KernelEventLoop, w: Watched): Watch[] {

@@ -9,7 +9,13 @@ const median = (xs) => {
   return n === 0 ? NaN : n % 2 ? s[(n - 1) / 2] : (s[n / 2 - 1] + s[n / 2]) / 2;
 };
 const byN = new Map(); // N -> column -> values
+const perRound = new Map(); // N -> round -> column -> value (for the paired ratios below the table)
+let round = 0;
 const put = (n, col, v) => {
+  if (!perRound.has(n)) perRound.set(n, new Map());
+  const rs = perRound.get(n);
+  if (!rs.has(round)) rs.set(round, new Map());
+  rs.get(round).set(col, v);
   if (!byN.has(n)) byN.set(n, new Map());
   const m = byN.get(n);
   if (!m.has(col)) m.set(col, []);
@@ -18,6 +24,7 @@ const put = (n, col, v) => {
 const busy = new Map();
 const configs = new Set();
 for (const line of readFileSync(file, 'utf8').split('\n')) {
+  round = Number(/^RESULT N=\d+ round=(\d+)/.exec(line)?.[1] ?? round);
   // rawcg-oneshow (rawcg -1): one read() per single-show file, as memlens reads them: the floor the ratios use.
   // rawcg: every file read until read() returns 0 (runs before rawcg -1 existed: the only cgroup column).
   let m = /^RESULT N=(\d+) round=\d+ RESULT rawcg(-oneshow)? iters=\d+ dirs (\d+) files_read (\d+) cpu_ms ([\d.]+)/.exec(line);
@@ -59,4 +66,30 @@ for (const [n, cols] of byN) {
     ...cfgs.map((c) => f(g(`cpu:${c}`), 0)), ...cfgs.map((c) => `${f(g(`cpu:${c}`) / bare(c), 2)}`), ...cfgs.map((c) => f(max(`hwm:${c}`), 0)),
     `${f(median(b), 0)} (${Math.min(...b)}-${Math.max(...b)})`];
   console.log(`| ${row.join(' | ')} |`);
+}
+
+// Paired per round: each round measures every build within seconds of the others, so the ratio of two builds (and of
+// a build to the bare read) round by round moves less with the host's load than the ratio of medians above.
+for (const [n, rs] of perRound) {
+  const lines = [];
+  for (const c of cfgs) {
+    if (c.startsWith('base-') || !cfgs.includes(`base-${c}`)) continue;
+    const ab = [];
+    const toBare = [];
+    const baseToBare = [];
+    for (const cols of rs.values()) {
+      const a = cols.get(`cpu:${c}`);
+      const b = cols.get(`cpu:base-${c}`);
+      if (a !== undefined && b !== undefined) ab.push(a / b);
+      const cg = cols.get('rawcg-oneshow') ?? cols.get('rawcg');
+      const proc = cols.get(c.replace(/@semi\d+$/, '') === 'pss-all' ? 'raw-both' : 'raw-status');
+      if (cg !== undefined && proc !== undefined) {
+        if (a !== undefined) toBare.push(a / (cg + proc));
+        if (b !== undefined) baseToBare.push(b / (cg + proc));
+      }
+    }
+    const r = (xs) => `${f(median(xs), 2)} (${f(Math.min(...xs), 2)}-${f(Math.max(...xs), 2)}, ${xs.length} rounds)`;
+    lines.push(`- N=${n} ${c}: ${c} / base-${c} per round ${r(ab)}; ${c} / bare per round ${r(toBare)}; base-${c} / bare per round ${r(baseToBare)}`);
+  }
+  if (lines.length > 0) console.log(`\nPaired per round (median, range):\n${lines.join('\n')}`);
 }

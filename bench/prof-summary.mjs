@@ -32,16 +32,17 @@ const cats = new Map();
 let total = 0;
 let started = false;
 let skipped = 0;
-const FSOPS = new Set(['open', 'read', 'close', 'readdir', 'lstat', 'stat', 'fstat']);
+const FSOPS = new Set(['open', 'openat', 'read', 'close', 'readdir', 'lstat', 'stat', 'fstat']);
 const has = (stack, re, name) => stack.some((cf) => re.test(cf.url) && (name === undefined || name.test(cf.functionName)));
 // One category per sample: the first rule that matches (leaf first, then the callers).
 function category(stack) {
   const leaf = stack[0];
   if (leaf.functionName === '(garbage collector)') return 'GC';
   if (leaf.functionName === '(program)') return '(program): native V8/libuv outside JS frames';
-  const leafSys = leaf.url === '' && FSOPS.has(leaf.functionName);
-  if (has(stack, /host\/hostFs\.js$/, /^(read|readInto|readIntoBuf)$/)) {
-    if (!leafSys) return 'HostFs.read JS: node:fs wrappers, Buffer -> string';
+  // node:fs's native calls (url ''), or HostFs's libc calls through koffi (kernel/sys.js open/openat/read/close)
+  const leafSys = (leaf.url === '' || /kernel\/sys\.js$/.test(leaf.url)) && FSOPS.has(leaf.functionName);
+  if (has(stack, /host\/hostFs\.js$/, /^(read|readInto|readIntoBuf|readAtInto|openDir|closeDir)$/)) {
+    if (!leafSys) return 'HostFs.read JS: node:fs or koffi wrappers, Buffer -> string';
     if (has(stack, /collectors\/process\.js$/, /^(rollup|readRollup)$/)) return 'syscalls: smaps_rollup open/read/close (kernel page walk)';
     if (has(stack, /collectors\/process\.js$/, /^emitProcess$/)) return 'syscalls: cgroup/oom_score of selected pids';
     if (has(stack, /collectors\/process\.js$/, /^readStat$/)) return 'syscalls: stat open/read/close';

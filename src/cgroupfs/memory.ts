@@ -9,7 +9,7 @@
 // _anon/_file in 5.9 (170b04b7ae49); pgscan/pgsteal_kswapd/_direct since 6.0 (673520f8da64).
 // v1 memory.stat: pgpgin/pgpgout/pgfault/pgmajfault and their hierarchical total_* (memory.rst 5.2);
 // recent kernels also print (total_)workingset_refault_anon/_file there (seen on 6.18).
-import type { HostFs } from '../host/hostFs.js';
+import type { DirHandle, HostFs } from '../host/hostFs.js';
 import { describe, type ParseError } from '../errors.js';
 import type { Problem } from '../model/types.js';
 import { parseFlatKeyed, parseSingleInt } from '../procfs/common.js';
@@ -229,9 +229,11 @@ export class MemoryReader {
   private readonly limitOut = new KeyedValues();
   private readonly oomOut = new KeyedValues();
   private dir = '';
+  /** The cgroup's directory while read() runs: each file is opened by its name in it (HostFs.readAtInto). */
+  private handle: DirHandle = { path: '', fd: -1 };
   private out: Problem[] = [];
-  /** The path of the file last read (for problems). */
-  private path = '';
+  /** The name of the file last read. */
+  private file = '';
 
   /**
    * `kmemAccounted`: the caller has checked that v1 accounts kernel memory (procfs/cmdline.ts): booted with
@@ -254,10 +256,21 @@ export class MemoryReader {
     this.stat.clear();
     this.events.clear();
     this.statEvents.clear();
-    this.processes = this.procs();
-    if (this.mode === 'v1') this.readV1();
-    else this.readV2();
+    this.handle = this.host.openDir(dir);
+    try {
+      this.processes = this.procs();
+      if (this.mode === 'v1') this.readV1();
+      else this.readV2();
+    } finally {
+      this.host.closeDir(this.handle);
+      this.handle = { path: '', fd: -1 };
+    }
     return this;
+  }
+
+  /** The path of the file last read (for problems). */
+  private get path(): string {
+    return `${this.dir}/${this.file}`;
   }
 
   /** The last cgroup read as the model (fresh Maps): for callers that keep it. */
@@ -342,14 +355,13 @@ export class MemoryReader {
 
   /** Reads a file into the HostFs buffer: its length, or -1 when absent or unreadable (a problem then). */
   private load(file: string): number {
-    const path = `${this.dir}/${file}`;
-    this.path = path;
+    this.file = file;
     try {
       // Every memory file is a single-show seq_file (HostFs.readInto); cgroup.procs is not.
-      return this.host.tryReadInto(path, file !== 'cgroup.procs');
+      return this.host.tryReadAtInto(this.handle, file, file !== 'cgroup.procs');
     } catch (err) {
       // EACCES, EOPNOTSUPP (memory.pressure with psi=0), ...: this file is lost, not the cgroup.
-      this.out.push({ reason: 'read', message: describe(err), path });
+      this.out.push({ reason: 'read', message: describe(err), path: this.path });
       return -1;
     }
   }

@@ -98,6 +98,8 @@ export class CgroupTree {
   private readonly base: string;
   private root: CgroupNode | undefined;
   private readonly byPath = new Map<string, CgroupNode>();
+  /** nodes(), until a cgroup is added or removed. */
+  private order: CgroupNode[] | undefined;
   private readonly listeners = new Set<(c: TreeChange) => void>();
   private readonly rescans = new Map<RescanReason, number>();
   private readonly watchFailures = new Map<string, number>();
@@ -141,14 +143,20 @@ export class CgroupTree {
     return () => this.listeners.delete(fn);
   }
 
-  /** Every cgroup, parents before children, siblings in name order (the order the collector exports them in). */
-  nodes(): CgroupNode[] {
+  /**
+   * Every cgroup, parents before children, siblings in name order (the order the collector exports them in). The
+   * array is made (and every sibling list sorted) once per change of the tree, not per call: every scrape asks.
+   * Callers must not change it; a later change of the tree makes a new one, so one being iterated stays as it was.
+   */
+  nodes(): readonly CgroupNode[] {
+    if (this.order !== undefined) return this.order;
     const out: CgroupNode[] = [];
     const visit = (n: CgroupNode): void => {
       out.push(n);
       for (const name of [...n.children.keys()].sort()) visit(n.children.get(name)!);
     };
     if (this.root !== undefined) visit(this.root);
+    this.order = out;
     return out;
   }
 
@@ -279,6 +287,7 @@ export class CgroupTree {
     if (this.opts.loop !== undefined && !this.opts.loop.closed) this.liveNow = true;
     if (this.root === undefined) {
       this.root = this.makeNode(undefined, this.opts.hierarchy.root, this.base, 0);
+      this.order = undefined;
       this.emit({ kind: 'added', node: this.root });
     }
     return true;
@@ -359,6 +368,7 @@ export class CgroupTree {
     };
     this.byPath.set(path, node);
     parent?.children.set(path.slice(path.lastIndexOf('/') + 1), node);
+    this.order = undefined;
     // Watch first, read second: a limit written in between is seen by the read, one after raises IN_MODIFY.
     this.watchDir(node);
     this.readLimits(node);
@@ -466,6 +476,7 @@ export class CgroupTree {
     node.watch = undefined;
     this.byPath.delete(node.path);
     node.parent?.children.delete(node.path.slice(node.path.lastIndexOf('/') + 1));
+    this.order = undefined;
     this.emit({ kind: 'removed', node });
   }
 

@@ -3,8 +3,91 @@
 // fixture tree in tests. Reads are synchronous, whole-file, into one reused buffer: measured at
 // 1.0-1.2x the bare C read (bench/RESULTS.md), where fs.promises cost about 2x.
 // Callers that read thousands of files yield between batches (collectors/yieldPoint.ts).
+//
+// The hot reads (readInto, readAtInto: every cgroup memory file and /proc/PID file of a scrape) call libc's
+// open/openat/read/close through koffi (kernel/sys.ts) rather than node:fs's openSync/readSync/closeSync: the same
+// system calls without node:fs's argument checks, path flattening and uv_fs_t per call, measured at 1000 cgroups
+// (11,000 files) at about 0.88x node:fs's CPU, and openat from the cgroup's directory saves the kernel the walk of
+// the whole path for each of a cgroup's files, and closeDir closes a cgroup's files together with one close_range(2)
+// (bench/RESULTS.md, "koffi reads"). Failures throw what node:fs throws
+// (an Error with code, negative errno, syscall, path, and node:fs's message), so callers see no difference; the
+// node:fs path is kept for `io: 'node'` (the tests compare the two) and for a path holding a NUL byte (node:fs
+// refuses it where a C string would be cut short).
 import { closeSync, openSync, readdirSync, readSync, statfsSync, writeFileSync, writeSync } from 'node:fs';
 import { isGone } from '../errors.js';
+import { EINTR, EMFILE, ENFILE, ENOSYS, errnoException, lastErrno, O_CLOEXEC, O_DIRECTORY, O_PATH, O_RDONLY, sys, type ErrnoException } from '../kernel/sys.js';
+
+/** How HostFs reads files: libc through koffi (the default), or node:fs. */
+export type HostIo = 'libc' | 'node';
+
+/** Files read through one DirHandle whose close waits for closeDir (a cgroup has 11-13 memory files). */
+const MAX_DEFERRED = 15;
+
+/**
+ * A directory whose files are read by name (HostFs.readAtInto): opened once (O_PATH), so that each file's open is
+ * a lookup of one name in it. `fd` is -1 when the directory could not be opened that way (then each file is read
+ * by its whole path, and fails as it would have). The files read through it are closed together with it by
+ * closeDir: one close_range(2) over runs of consecutive fd numbers (all ours) instead of a close per file.
+ */
+export interface DirHandle {
+  readonly path: string;
+  readonly fd: number;
+}
+
+class Dir implements DirHandle {
+  /** fds of files read through this handle, still open until closeDir. */
+  readonly deferred = new Int32Array(MAX_DEFERRED + 1);
+  count = 0;
+
+  constructor(
+    readonly path: string,
+    readonly fd: number,
+  ) {}
+}
+
+/** close_range(2) works here: until a call says ENOSYS (glibc before 2.34, Linux before 5.9). */
+let closeRangeWorks = true;
+
+/** @internal For tests: behave as on a host without close_range (true) or as found (false). */
+export function withoutCloseRange(without: boolean): void {
+  closeRangeWorks = !without;
+}
+
+/**
+ * Closes fds[0..n) (each open, each ours): close_range over each run of consecutive numbers, so that no number in
+ * a range belongs to anyone else; a close per fd where close_range is missing. Closing a kernfs or procfs file
+ * cannot fail, so no error is reported (close_range reports none per fd).
+ */
+function closeAll(fds: Int32Array, n: number): void {
+  if (n === 0) return;
+  if (!closeRangeWorks) {
+    for (let i = 0; i < n; i++) sys.close(fds[i]!);
+    return;
+  }
+  const sorted = fds.subarray(0, n).sort();
+  let lo = sorted[0]!;
+  let hi = lo;
+  for (let i = 1; i <= n; i++) {
+    const fd = i < n ? sorted[i]! : -1;
+    if (fd === hi + 1) {
+      hi = fd;
+      continue;
+    }
+    if (!closeRangeWorks || sys.close_range(lo, hi) < 0) {
+      // ENOSYS: not here (then never again); anything else: this run closed one by one (every number is ours).
+      if (closeRangeWorks && lastErrno() === ENOSYS) closeRangeWorks = false;
+      for (let f = lo; f <= hi; f++) sys.close(f);
+    }
+    lo = hi = fd;
+  }
+}
+
+/** The error node:fs throws for a failed system call: `${code}: ${description}, ${syscall} '${path}'`, errno < 0. */
+function fsError(errno: number, syscall: string, path?: string): ErrnoException {
+  const e = errnoException(errno, syscall, path);
+  e.errno = -errno;
+  return e;
+}
 
 export class HostFs {
   private buf = Buffer.allocUnsafe(64 * 1024);
@@ -12,6 +95,8 @@ export class HostFs {
   constructor(
     readonly procRoot: string,
     readonly sysRoot: string,
+    /** libc (default) or node:fs for readInto / readAtInto. */
+    readonly io: HostIo = 'libc',
   ) {}
 
   /** A path under the proc root: proc('1/status'). */
@@ -67,23 +152,12 @@ export class HostFs {
    * buffer at a time.
    */
   readInto(path: string, oneShow = false): number {
-    const fd = openSync(path, 'r');
-    try {
-      let len = 0;
-      for (;;) {
-        if (len === this.buf.length) {
-          const bigger = Buffer.allocUnsafe(this.buf.length * 2);
-          this.buf.copy(bigger, 0, 0, len);
-          this.buf = bigger;
-        }
-        const want = this.buf.length - len;
-        const n = readSync(fd, this.buf, len, want, null);
-        len += n;
-        if (n === 0 || (oneShow && n < want)) return len;
-      }
-    } finally {
-      closeSync(fd);
-    }
+    if (this.io === 'node' || path.includes('\0')) return this.nodeReadInto(path, oneShow);
+    let fd: number;
+    do fd = sys.open(path, O_RDONLY | O_CLOEXEC);
+    while (fd < 0 && lastErrno() === EINTR);
+    if (fd < 0) throw fsError(lastErrno(), 'open', path);
+    return this.readFd(fd, oneShow);
   }
 
   /** readInto, or -1 when the file is gone (pid exited, cgroup removed, file absent). */
@@ -93,6 +167,118 @@ export class HostFs {
     } catch (err) {
       if (isGone(err)) return -1;
       throw err;
+    }
+  }
+
+  /**
+   * Opens a directory for readAtInto of its files; never throws (see DirHandle). Close it with closeDir. With
+   * io 'node' nothing is opened.
+   */
+  openDir(path: string): DirHandle {
+    if (this.io === 'node' || path.includes('\0')) return new Dir(path, -1);
+    let fd: number;
+    do fd = sys.open(path, O_PATH | O_DIRECTORY | O_CLOEXEC);
+    while (fd < 0 && lastErrno() === EINTR);
+    return new Dir(path, fd);
+  }
+
+  /** Closes the directory and every file read through it. */
+  closeDir(dir: DirHandle): void {
+    if (dir.fd < 0 || !(dir instanceof Dir)) return;
+    dir.deferred[dir.count++] = dir.fd;
+    closeAll(dir.deferred, dir.count);
+    dir.count = 0;
+  }
+
+  /**
+   * readInto of `${dir.path}/${name}`, opened relative to the directory's fd: the same file, the same result and the
+   * same errors (the message names the whole path). `name` is one name, no slash. The file stays open until
+   * closeDir closes it with the directory (the first MAX_DEFERRED files; any more are closed at once).
+   */
+  readAtInto(dir: DirHandle, name: string, oneShow = false): number {
+    if (dir.fd < 0 || !(dir instanceof Dir) || name.includes('\0')) return this.readInto(`${dir.path}/${name}`, oneShow);
+    let fd: number;
+    for (;;) {
+      fd = sys.openat(dir.fd, name, O_RDONLY | O_CLOEXEC);
+      if (fd >= 0) break;
+      const errno = lastErrno();
+      if (errno === EINTR) continue;
+      // Out of fds while holding this handle's deferred ones: close those, then try again.
+      if ((errno === EMFILE || errno === ENFILE) && dir.count > 0) {
+        closeAll(dir.deferred, dir.count);
+        dir.count = 0;
+        continue;
+      }
+      throw fsError(errno, 'open', `${dir.path}/${name}`);
+    }
+    if (dir.count === MAX_DEFERRED) return this.readFd(fd, oneShow);
+    dir.deferred[dir.count++] = fd;
+    return this.readOpen(fd, oneShow);
+  }
+
+  /** readAtInto, or -1 when the file is gone. */
+  tryReadAtInto(dir: DirHandle, name: string, oneShow = false): number {
+    try {
+      return this.readAtInto(dir, name, oneShow);
+    } catch (err) {
+      if (isGone(err)) return -1;
+      throw err;
+    }
+  }
+
+  /** Reads an fd opened by libc into `bytes` (see readInto for `oneShow`) and closes it. */
+  private readFd(fd: number, oneShow: boolean): number {
+    const len = this.readBody(fd, oneShow);
+    // As node:fs's `finally { closeSync }`: a failed close is thrown, over a failed read.
+    if (sys.close(fd) < 0) throw fsError(lastErrno(), 'close');
+    if (len < 0) throw fsError(-len, 'read');
+    return len;
+  }
+
+  /** readFd for an fd whose close is deferred (to closeDir). */
+  private readOpen(fd: number, oneShow: boolean): number {
+    const len = this.readBody(fd, oneShow);
+    if (len < 0) throw fsError(-len, 'read');
+    return len;
+  }
+
+  /** Reads an fd into `bytes`: the length, or minus the errno of a failed read. */
+  private readBody(fd: number, oneShow: boolean): number {
+    let len = 0;
+    for (;;) {
+      if (len === this.buf.length) this.grow(len);
+      const want = this.buf.length - len;
+      const n = sys.read(fd, len === 0 ? this.buf : this.buf.subarray(len), want);
+      if (n < 0) {
+        const errno = lastErrno();
+        if (errno === EINTR) continue;
+        return -errno;
+      }
+      len += n;
+      if (n === 0 || (oneShow && n < want)) return len;
+    }
+  }
+
+  private grow(len: number): void {
+    const bigger = Buffer.allocUnsafe(this.buf.length * 2);
+    this.buf.copy(bigger, 0, 0, len);
+    this.buf = bigger;
+  }
+
+  /** readInto through node:fs. */
+  private nodeReadInto(path: string, oneShow: boolean): number {
+    const fd = openSync(path, 'r');
+    try {
+      let len = 0;
+      for (;;) {
+        if (len === this.buf.length) this.grow(len);
+        const want = this.buf.length - len;
+        const n = readSync(fd, this.buf, len, want, null);
+        len += n;
+        if (n === 0 || (oneShow && n < want)) return len;
+      }
+    } finally {
+      closeSync(fd);
     }
   }
 

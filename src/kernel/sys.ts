@@ -1,5 +1,5 @@
 // koffi bindings to the few libc calls the kernel-event loop needs (eventfd, epoll, inotify, open/read/write/close,
-// prlimit),
+// prlimit), and HostFs's file reads (open/openat/read/close: host/hostFs.ts says why),
 // their constants for Linux, and decoders for the structs the kernel hands back.
 //
 // Why FFI and not node:fs: epoll and eventfd have no Node API, and the cgroup v1 registration protocol writes raw
@@ -17,6 +17,10 @@ export const O_WRONLY = 0o1;
 export const O_RDWR = 0o2;
 export const O_NONBLOCK = 0o4000;
 export const O_CLOEXEC = 0o2000000;
+/** A handle for *at() calls only (openat's dirfd): no read permission needed, no file opened. Same on every arch. */
+export const O_PATH = 0o10000000;
+/** Fails with ENOTDIR on anything but a directory. Not a generic value: arm and arm64 have their own. */
+export const O_DIRECTORY = process.arch === 'arm64' || process.arch === 'arm' ? 0o40000 : 0o200000;
 
 export const EFD_NONBLOCK = O_NONBLOCK;
 export const EFD_CLOEXEC = O_CLOEXEC;
@@ -47,9 +51,12 @@ export const IN_ISDIR = 0x40000000;
 export const ENOENT = 2;
 export const EINTR = 4;
 export const EAGAIN = 11;
+export const ENFILE = 23;
+export const EMFILE = 24;
 export const ENODEV = 19;
 export const EINVAL = 22;
 export const EOPNOTSUPP = 95;
+export const ENOSYS = 38;
 
 /** struct epoll_event is `__attribute__((packed))` on x86_64 only (12 bytes); elsewhere the u64 is aligned (16). */
 export const EPOLL_EVENT_SIZE_BYTES = process.arch === 'x64' ? 12 : 16;
@@ -92,8 +99,18 @@ const raw = {
   // open(2) is variadic in libc; the third (mode) argument is read only with O_CREAT/O_TMPFILE, which we never pass,
   // and on the Linux ABIs we run on a variadic int-only call is passed exactly like this fixed two-argument one.
   open: libc.func('int open(const char *pathname, int flags)'),
+  openat: libc.func('int openat(int dirfd, const char *pathname, int flags)'),
   close: libc.func('int close(int fd)'),
 } satisfies Record<string, KoffiFn>;
+
+/** close_range(2) (Linux 5.9, glibc 2.34); undefined when this libc lacks it (the kernel may still say ENOSYS). */
+const closeRangeFn: KoffiFn | undefined = (() => {
+  try {
+    return libc.func('int close_range(unsigned int first, unsigned int last, int flags)');
+  } catch {
+    return undefined;
+  }
+})();
 
 function toInt(v: unknown, fn: string): number {
   if (typeof v === 'number') return v;
@@ -192,7 +209,17 @@ export const sys = {
     });
   },
   open: (path: string, flags: number): number => toInt(raw.open(path, flags), 'open'),
+  /** `path` relative to the directory open as `dirfd` (an O_PATH fd will do). */
+  openat: (dirfd: number, path: string, flags: number): number => toInt(raw.openat(dirfd, path, flags), 'openat'),
   close: (fd: number): number => toInt(raw.close(fd), 'close'),
+  /** Closes every open fd in first..last; -1 with ENOSYS when neither libc nor the kernel has close_range. */
+  close_range: (first: number, last: number): number => {
+    if (closeRangeFn === undefined) {
+      koffi.errno(ENOSYS);
+      return -1;
+    }
+    return toInt(closeRangeFn(first, last, 0), 'close_range');
+  },
 } as const;
 
 // ---- checked helpers: throw syscallError(...) on failure ----

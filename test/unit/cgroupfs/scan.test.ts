@@ -4,7 +4,7 @@
 // a kernel prints. The files the reader reads, and how, are those memoryFiles() lists (the cgroup bench reads them).
 import { test } from 'node:test';
 import assert from 'node:assert/strict';
-import { mkdtempSync, rmSync, writeFileSync } from 'node:fs';
+import { mkdirSync, mkdtempSync, rmSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import fc from 'fast-check';
 import { KeyedValues, scanInt, scanLimit } from '../../../src/cgroupfs/scan.js';
@@ -12,7 +12,7 @@ import { countLines, countLinesBytes, memoryFiles, MemoryReader, parseV1Stat, pa
 import { parseLimit, UNLIMITED } from '../../../src/cgroupfs/limit.js';
 import { parseSingleInt } from '../../../src/procfs/common.js';
 import { STAT_EVENT_ITEMS } from '../../../src/config/statItems.js';
-import { HostFs } from '../../../src/host/hostFs.js';
+import { HostFs, type DirHandle } from '../../../src/host/hostFs.js';
 import type { Problem } from '../../../src/model/types.js';
 import { fixture, fixturesDir, mutated } from '../procfs/fixtures.js';
 
@@ -120,9 +120,9 @@ test('scanMemoryStat: text not in the kernel\'s form goes to the string parser',
 /** A HostFs that records what is read, and whether as one show. */
 class RecordingHostFs extends HostFs {
   readonly reads: [string, boolean][] = [];
-  override readInto(path: string, oneShow = false): number {
-    this.reads.push([path.slice(path.lastIndexOf('/') + 1), oneShow]);
-    return super.readInto(path, oneShow);
+  override readAtInto(dir: DirHandle, name: string, oneShow = false): number {
+    this.reads.push([name, oneShow]);
+    return super.readAtInto(dir, name, oneShow);
   }
 }
 
@@ -169,6 +169,30 @@ test('MemoryReader: odd files go through the string parsers with the same values
     assert.equal(cg.processes, 2);
     assert.deepEqual(problems.map((p) => p.path?.slice(dir.length + 1)).sort(), ['memory.limit_in_bytes', 'memory.stat']);
     assert.equal(cg.events.get('max'), 12345678901234567890);
+  } finally {
+    rmSync(dir, { recursive: true, force: true });
+  }
+});
+
+test('MemoryReader: libc reads by name in the opened cgroup directory give node:fs\'s model and problems, failures included', () => {
+  const dir = mkdtempSync(`${tmpdir()}/memlens-scan-`);
+  try {
+    writeFileSync(`${dir}/memory.usage_in_bytes`, '4096\n');
+    writeFileSync(`${dir}/memory.limit_in_bytes`, 'lots\n');
+    mkdirSync(`${dir}/memory.stat`); // unreadable as a file: EISDIR, a 'read' problem naming the whole path
+    writeFileSync(`${dir}/cgroup.procs`, '1\n2\n');
+    const read = (io: 'libc' | 'node', tree: string, d: string, mode: 'v1' | 'v2'): [unknown, Problem[]] => {
+      const h = new HostFs(`${fixturesDir}${tree}/proc`, `${fixturesDir}${tree}/sys`, io);
+      const problems: Problem[] = [];
+      const model = new MemoryReader(h, mode, true).read(d.startsWith('/') ? d : h.hostPath(`/${d}`), problems).toModel();
+      return [model, problems];
+    };
+    for (const [tree, d, mode] of [['v1', `${V1}/oomdemo`, 'v1'], ['v2', `${V2}/oomdemo`, 'v2'], ['v1', dir, 'v1'], ['v1', `${dir}/gone`, 'v1']] as const) {
+      assert.deepEqual(read('libc', tree, d, mode), read('node', tree, d, mode), d);
+    }
+    const [, problems] = read('libc', 'v1', dir, 'v1');
+    assert.deepEqual(problems.map((p) => [p.reason, p.path]), [['parse', `${dir}/memory.limit_in_bytes`], ['read', `${dir}/memory.stat`]]);
+    assert.match(problems[1]!.message, /^EISDIR: illegal operation on a directory, read$/);
   } finally {
     rmSync(dir, { recursive: true, force: true });
   }

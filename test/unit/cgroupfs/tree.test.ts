@@ -192,3 +192,45 @@ test('a tree whose hierarchy root is unreadable throws at start, and a removed d
     dispose();
   }
 });
+
+test('nodes(): made once per change of the tree, parents first and siblings in name order after every mkdir and rmdir', async () => {
+  const { root, dispose } = scratchTree('v2');
+  const loop = new KernelEventLoop();
+  const host = hostOf(root);
+  const tree = new CgroupTree({ host, hierarchy: discoverHierarchy(host)!, loop, maxDepth: 16 });
+  /** The order nodes() promises, computed afresh from the children maps. */
+  const expected = (): string[] => {
+    const out: string[] = [];
+    const visit = (path: string): void => {
+      out.push(path);
+      const n = tree.get(path)!;
+      for (const name of [...n.children.keys()].sort()) visit(n.children.get(name)!.path);
+    };
+    visit('/');
+    return out;
+  };
+  try {
+    tree.start();
+    const first = tree.nodes();
+    assert.equal(tree.nodes(), first, 'the same array while nothing changes');
+    const before = first.map((n) => n.path);
+    const parent = `${root}/sys/fs/cgroup/workloads/job-42c9`;
+    for (const name of ['m', 'b', 'z', 'a']) mkdirSync(`${parent}/${name}`);
+    mkdirSync(`${parent}/b/c`);
+    tree.ensureFresh();
+    const grown = tree.nodes().map((n) => n.path);
+    assert.deepEqual(grown, expected());
+    assert.equal(grown.length, before.length + 5);
+    const i = (p: string): number => grown.indexOf(`/workloads/job-42c9/${p}`);
+    assert.ok(i('a') < i('b') && i('b') < i('b/c') && i('b/c') < i('m') && i('m') < i('z'), grown.join());
+    assert.deepEqual(first.map((n) => n.path), before, 'an array handed out earlier is not changed under its holder');
+    rmSync(`${parent}/b`, { recursive: true });
+    tree.ensureFresh();
+    assert.deepEqual(tree.nodes().map((n) => n.path), expected());
+    assert.ok(!tree.nodes().some((n) => n.path.startsWith('/workloads/job-42c9/b')));
+  } finally {
+    tree.close();
+    await loop.close();
+    dispose();
+  }
+});

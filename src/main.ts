@@ -178,6 +178,7 @@ export async function startExporter(cfg: Config, log: Logger): Promise<Running> 
     log.error({ err: describe(err) }, 'cgroup tree: the hierarchy cannot be read; the cgroup collector will say so');
   }
   void watch.start(); // arms the watches of the tree's limited cgroups; failures are logged there
+  void snapshots.warmUp(); // one capture of memlens itself, not written: the first real one is then as fast as the next
   const addr = server.address();
   log.info(
     { address: typeof addr === 'object' && addr !== null ? `${addr.address}:${addr.port}` : addr, path: cfg.telemetryPath, version: VERSION, tls: web?.tlsEnabled ?? false, basicAuth: (cfg.web.config?.users.size ?? 0) > 0, snapshotApi: cfg.web.enableSnapshotApi },

@@ -9,8 +9,11 @@
 // parent cgroup, the process collector off) runs as a child process; its log (stderr) is read line by line. Under a parent
 // cgroup made here (under this process's own memory cgroup), `--cgroups` cgroups are made one after another,
 // `--gap-ms` apart: mkdir, then the 256 MiB limit written at once (the way a container runtime does). For each:
-//   arm     = the watcher's "watch: armed" log line (thresholds' eventfds and oom_control registered in
-//             cgroup.event_control) - the end of the limit write (the later of mkdir and limit write);
+//   arm     = the watcher's "watch: armed" log line - the end of the limit write (the later of mkdir and limit
+//             write): from there the cgroup is watched (before s3-watch: its thresholds' eventfds and oom_control
+//             registered in cgroup.event_control; since: polled through a held fd while they are being registered);
+//   eventfds = the "watch: eventfds armed" line (the registrations done, polling stopped) - the same write; a build
+//             that registers before "watch: armed" has no such line, and its arm time is used;
 // then, once all are armed, each cgroup's limit is lowered to 128 MiB and raised back to 256 MiB, `--gap-ms` apart:
 //   re-arm  = the "watch: limit changed, thresholds moved" line (new thresholds registered) - the end of that write.
 // Times are wall-clock milliseconds on both sides (Date.now() here, the log line's `time` there: whole ms, so each
@@ -78,13 +81,17 @@ async function oneRun(run) {
     '--log.level', 'debug'], { stdio: ['ignore', 'ignore', 'pipe'] });
   // cgroup path -> log times (ms) of 'armed' and of 'limit changed' lines.
   const armed = new Map();
+  const eventfds = new Map();
   const rearmed = new Map();
   const waiters = [];
   createInterface({ input: child.stderr }).on('line', (line) => {
     let o;
     try { o = JSON.parse(line); } catch { return; }
     const at = Date.parse(o.time);
-    if (o.msg === 'watch: armed') armed.set(o.cgroup, at);
+    if (o.msg === 'watch: armed') {
+      armed.set(o.cgroup, at);
+      if (o.via === 'v1-eventfd') eventfds.set(o.cgroup, at);
+    } else if (o.msg === 'watch: eventfds armed') eventfds.set(o.cgroup, at);
     else if (o.msg === 'watch: limit changed, thresholds moved') (rearmed.get(o.cgroup) ?? rearmed.set(o.cgroup, []).get(o.cgroup)).push(at);
     else return;
     for (const w of waiters.splice(0)) w();
@@ -117,7 +124,7 @@ async function oneRun(run) {
       arm.push({ path, mkdirMs: t0, limitMs: Date.now() });
       await sleep(GAP_MS);
     }
-    await until('every cgroup armed', () => arm.every((a) => armed.has(a.path)), 30_000);
+    await until('every cgroup armed', () => arm.every((a) => armed.has(a.path) && eventfds.has(a.path)), 30_000);
     const rearm = [];
     for (const a of arm) {
       for (const limit of [128 * MiB, 256 * MiB]) {
@@ -131,7 +138,8 @@ async function oneRun(run) {
     }
     load.push(loadavg()[0]);
     return {
-      arm: arm.map((a) => ({ ...a, armedMs: armed.get(a.path), fromLimitMs: armed.get(a.path) - a.limitMs, fromMkdirMs: armed.get(a.path) - a.mkdirMs })),
+      arm: arm.map((a) => ({ ...a, armedMs: armed.get(a.path), fromLimitMs: armed.get(a.path) - a.limitMs, fromMkdirMs: armed.get(a.path) - a.mkdirMs,
+        eventfdsMs: eventfds.get(a.path), eventfdsFromLimitMs: eventfds.get(a.path) - a.limitMs })),
       rearm: rearm.map((r) => ({ ...r, rearmedMs: rearmed.get(r.path)[r.index], ms: rearmed.get(r.path)[r.index] - r.writeMs })),
       load,
     };
@@ -151,6 +159,7 @@ writeFileSync(out, JSON.stringify({ commit, cgroups: N, gapMs: GAP_MS, runs }, n
 const rows = [
   ['armed after the limit write (mkdir then limit, at once)', runs.flatMap((r) => r.arm.map((a) => a.fromLimitMs))],
   ['armed after the mkdir', runs.flatMap((r) => r.arm.map((a) => a.fromMkdirMs))],
+  ['eventfds registered after the limit write', runs.flatMap((r) => r.arm.map((a) => a.eventfdsFromLimitMs))],
   ['re-armed after the limit lowered (256 -> 128 MiB)', runs.flatMap((r) => r.rearm.filter((x) => x.limit === 128 * MiB).map((x) => x.ms))],
   ['re-armed after the limit raised (128 -> 256 MiB)', runs.flatMap((r) => r.rearm.filter((x) => x.limit === 256 * MiB).map((x) => x.ms))],
 ];

@@ -118,6 +118,11 @@ export interface CaptureOptions {
   maxHookOutputBytes?: number;
   /** Written into the document as is (the cgroup's pod and container). */
   kubernetes?: KubeRef;
+  /**
+   * Warm-up (SnapshotService.warmUp): the cgroup asked for without its descendants, and of its processes only this one
+   * (memlens itself). The same code runs as in a real capture, so the first real one does not pay for compiling it.
+   */
+  onlyPid?: number;
 }
 
 function limitValue(l: Limit | undefined): LimitValue | undefined {
@@ -210,6 +215,7 @@ export async function captureSnapshot(
     cgroups.push(cg);
     // The tree's children when it holds the cgroup; a listing below --cgroup.max-depth or for one made an instant ago.
     const node = tree.get(path);
+    if (opts.onlyPid !== undefined) break;
     if (node !== undefined && node.dir === dir && tree.live) for (const child of node.children.values()) queue.push([child.path, child.dir]);
     else for (const name of host.subdirs(dir)) queue.push([path === '/' ? `/${name}` : `${path}/${name}`, `${dir}/${name}`]);
   }
@@ -220,6 +226,7 @@ export async function captureSnapshot(
   let processesTruncated = false;
   for (const cg of cgroups) {
     for (const pid of cg.pids) {
+      if (opts.onlyPid !== undefined && pid !== opts.onlyPid) continue;
       if (processes.length >= MAX_PROCESSES) {
         processesTruncated = true;
         break;

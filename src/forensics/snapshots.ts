@@ -146,6 +146,34 @@ export class SnapshotService {
     if (this.opts.hierarchy?.mode === 'v1') this.hold.restoreLeftovers();
   }
 
+  /**
+   * Runs the capture once over memlens's own cgroup and process, without writing anything: the first capture after
+   * start otherwise pays for compiling the capture, the /proc parsers and the document's serialization (a capture that
+   * took 484 ms in the v2 VM where the later ones took 67-103, and lost the race with the OOM killer; bench/RESULTS.md).
+   * Started by main after start(); resolves to the document (not stored) when done, never rejects (a failure is logged
+   * at debug: nothing depends on it).
+   */
+  async warmUp(): Promise<SnapshotDoc | undefined> {
+    const h = this.opts.hierarchy;
+    if (h === undefined || this.closed) return undefined;
+    const t0 = performance.now();
+    try {
+      const own = ownCgroupPath(this.opts.host.tryRead(this.opts.host.proc('self/cgroup')), h.mode);
+      if (own === undefined) return undefined;
+      const timeMs = Date.now();
+      const doc = await captureSnapshot(this.opts.host, this.tree(h), own, 'warm-up', {
+        id: newSnapshotId(timeMs), cmdline: this.opts.config.cmdline, rules: [], onlyPid: process.pid,
+      });
+      freeBytes(this.store.dir);
+      JSON.stringify({ ...doc, oomKills: [] });
+      this.opts.log.debug({ cgroup: own, processes: doc.processes.length, ms: Math.round(performance.now() - t0) }, 'snapshot capture warmed up');
+      return doc;
+    } catch (err) {
+      this.opts.log.debug({ err: describe(err) }, 'snapshot capture warm-up failed');
+      return undefined;
+    }
+  }
+
   /** Snapshots on every upward crossing (debounced per cgroup). */
   subscribe(source: CrossingSource): void {
     this.unsubscribe?.();
@@ -442,6 +470,24 @@ export class SnapshotService {
     await Promise.allSettled([...this.inFlight.values()]);
     this.hold.releaseAll('close');
   }
+}
+
+/**
+ * memlens's own memory cgroup as /proc/self/cgroup prints it: the v1 line whose controllers include memory, or v2's
+ * `0::` line. Undefined when there is none.
+ */
+export function ownCgroupPath(text: string | undefined, mode: 'v1' | 'v2'): string | undefined {
+  if (text === undefined) return undefined;
+  for (const line of text.split('\n')) {
+    const a = line.indexOf(':');
+    const b = line.indexOf(':', a + 1);
+    if (a < 0 || b < 0) continue;
+    const controllers = line.slice(a + 1, b);
+    const path = line.slice(b + 1);
+    if (!path.startsWith('/')) continue;
+    if (mode === 'v2' ? line.slice(0, a) === '0' && controllers === '' : controllers.split(',').includes('memory')) return path;
+  }
+  return undefined;
 }
 
 /** Free bytes for an unprivileged writer on the filesystem of `dir`; undefined when unknown. */

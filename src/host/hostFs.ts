@@ -48,6 +48,11 @@ class Dir implements DirHandle {
 /** close_range(2) works here: until a call says ENOSYS (glibc before 2.34, Linux before 5.9). */
 let closeRangeWorks = true;
 
+/** @internal For tests: behave as on a host without close_range (true) or as found (false). */
+export function withoutCloseRange(without: boolean): void {
+  closeRangeWorks = !without;
+}
+
 /**
  * Closes fds[0..n) (each open, each ours): close_range over each run of consecutive numbers, so that no number in
  * a range belongs to anyone else; a close per fd where close_range is missing. Closing a kernfs or procfs file
@@ -55,27 +60,26 @@ let closeRangeWorks = true;
  */
 function closeAll(fds: Int32Array, n: number): void {
   if (n === 0) return;
-  if (closeRangeWorks) {
-    const sorted = fds.subarray(0, n).sort();
-    let lo = sorted[0]!;
-    let hi = lo;
-    for (let i = 1; i <= n; i++) {
-      const fd = i < n ? sorted[i]! : -1;
-      if (fd === hi + 1) {
-        hi = fd;
-        continue;
-      }
-      if (sys.close_range(lo, hi) < 0 && lastErrno() === ENOSYS) {
-        closeRangeWorks = false;
-        for (let f = lo; f <= hi; f++) sys.close(f); // every number in lo..hi is one of ours
-        for (let j = i; j < n; j++) sys.close(sorted[j]!);
-        return;
-      }
-      lo = hi = fd;
-    }
+  if (!closeRangeWorks) {
+    for (let i = 0; i < n; i++) sys.close(fds[i]!);
     return;
   }
-  for (let i = 0; i < n; i++) sys.close(fds[i]!);
+  const sorted = fds.subarray(0, n).sort();
+  let lo = sorted[0]!;
+  let hi = lo;
+  for (let i = 1; i <= n; i++) {
+    const fd = i < n ? sorted[i]! : -1;
+    if (fd === hi + 1) {
+      hi = fd;
+      continue;
+    }
+    if (!closeRangeWorks || sys.close_range(lo, hi) < 0) {
+      // ENOSYS: not here (then never again); anything else: this run closed one by one (every number is ours).
+      if (closeRangeWorks && lastErrno() === ENOSYS) closeRangeWorks = false;
+      for (let f = lo; f <= hi; f++) sys.close(f);
+    }
+    lo = hi = fd;
+  }
 }
 
 /** The error node:fs throws for a failed system call: `${code}: ${description}, ${syscall} '${path}'`, errno < 0. */

@@ -198,6 +198,16 @@ export const sys = {
   pread: (fd: number, buf: Buffer, countBytes: number, offsetBytes: number): number =>
     toInt(raw.pread(fd, buf, countBytes, offsetBytes), 'pread'),
   write: (fd: number, buf: Buffer, countBytes: number): number => toInt(raw.write(fd, buf, countBytes), 'write'),
+  /**
+   * write(2) on a libuv pool thread (a write that may sleep in the kernel, e.g. cgroup.event_control's RCU wait);
+   * `done` runs on the JS thread with the count, or -1 and the errno. `buf` and `fd` must stay valid until then.
+   */
+  write_async: (fd: number, buf: Buffer, countBytes: number, done: (result: number, errno: number) => void): void => {
+    raw.write.async(fd, buf, countBytes, (err: unknown, res: unknown) => {
+      const n = err === null || err === undefined ? toInt(res, 'write') : -1;
+      done(n, n < 0 ? koffi.errno() : 0);
+    });
+  },
   open: (path: string, flags: number): number => toInt(raw.open(path, flags), 'open'),
   /** `path` relative to the directory open as `dirfd` (an O_PATH fd will do). */
   openat: (dirfd: number, path: string, flags: number): number => toInt(raw.openat(dirfd, path, flags), 'openat'),

@@ -2,12 +2,13 @@
 // thresholds" and §10 "OOM Control"): a new eventfd, the watched file opened, and "<efd> <fd> [<argument>]" written to
 // the cgroup's cgroup.event_control. The eventfd then sits in the loop's epoll set.
 import { existsSync } from 'node:fs';
-import { join } from 'node:path';
+import { dirname, join } from 'node:path';
 import { MemlensError } from '../errors.js';
 import { EVENTFD_FLAGS } from './loop.js';
 import type { EpollLoop, Watch } from './loop.js';
 import {
   EAGAIN,
+  EINVAL,
   ENODEV,
   ENOENT,
   EPOLLIN,
@@ -84,34 +85,45 @@ export function registerV1OomControl(loop: EpollLoop, cgroupDir: string, onOom: 
   return registerV1Event(loop, cgroupDir, 'memory.oom_control', undefined, onOom);
 }
 
-function registerV1Event(
-  loop: EpollLoop,
-  cgroupDir: string,
-  file: string,
-  argument: string | undefined,
-  onSignal: (sig: V1Signal) => void,
-): Watch {
-  loop.ensureOpen();
+/** The fds of one registration being made: the new eventfd, the watched file, cgroup.event_control; the line to write. */
+interface PendingV1Event {
+  efd: number;
+  fileFd: number;
+  ctlFd: number;
+  filePath: string;
+  controlPath: string;
+  line: string;
+}
+
+/** Opens what a registration needs (not yet owned by the loop); throws with every fd it opened closed. */
+function openV1Event(cgroupDir: string, file: string, argument: string | undefined): PendingV1Event {
   const filePath = join(cgroupDir, file);
   const controlPath = join(cgroupDir, 'cgroup.event_control');
-  const efd = loop.adoptFd(eventfdChecked(0, EVENTFD_FLAGS));
+  const efd = eventfdChecked(0, EVENTFD_FLAGS);
   let fileFd: number | undefined;
-  let ctlFd: number | undefined;
   try {
-    fileFd = loop.adoptFd(openChecked(filePath, O_RDONLY));
-    ctlFd = loop.adoptFd(openChecked(controlPath, O_WRONLY));
+    fileFd = openChecked(filePath, O_RDONLY);
+    const ctlFd = openChecked(controlPath, O_WRONLY);
     const line = argument === undefined ? `${efd} ${fileFd}` : `${efd} ${fileFd} ${argument}`;
-    const e = writeString(ctlFd, line);
-    if (e !== 0) throw syscallError(e, `write "${line}"`, controlPath);
+    return { efd, fileFd, ctlFd, filePath, controlPath, line };
   } catch (err) {
-    loop.releaseFd(efd);
-    if (fileFd !== undefined) loop.releaseFd(fileFd);
+    sys.close(efd);
+    if (fileFd !== undefined) sys.close(fileFd);
     throw err;
-  } finally {
-    // The registration does not need the control file to stay open.
-    if (ctlFd !== undefined) loop.releaseFd(ctlFd);
   }
-  const heldFd = fileFd;
+}
+
+/** After the write: the eventfd (and the held file fd) handed to the loop, or every fd closed and the error thrown. */
+function finishV1Event(loop: EpollLoop, p: PendingV1Event, writeErrno: number, onSignal: (sig: V1Signal) => void): Watch {
+  // The registration does not need the control file to stay open.
+  sys.close(p.ctlFd);
+  if (writeErrno !== 0) {
+    sys.close(p.efd);
+    sys.close(p.fileFd);
+    throw syscallError(writeErrno, `write "${p.line}"`, p.controlPath);
+  }
+  const { efd, fileFd: heldFd, filePath } = p;
+  const cgroupDir = dirname(filePath);
   const readBuf = sharedReadBuf;
   const onReady = (): void => {
     const r = readEventfd(efd);
@@ -128,5 +140,58 @@ function registerV1Event(
       fileText: n >= 0 ? readBuf.toString('utf8', 0, n) : undefined,
     });
   };
+  // addOwned takes both fds, and closes them if it throws (a closed loop).
   return loop.addOwned(efd, EPOLLIN, onReady, [heldFd]);
+}
+
+function registerV1Event(
+  loop: EpollLoop,
+  cgroupDir: string,
+  file: string,
+  argument: string | undefined,
+  onSignal: (sig: V1Signal) => void,
+): Watch {
+  loop.ensureOpen();
+  const p = openV1Event(cgroupDir, file, argument);
+  return finishV1Event(loop, p, writeString(p.ctlFd, p.line), onSignal);
+}
+
+/**
+ * registerV1Threshold and registerV1OomControl with the write to cgroup.event_control on a libuv pool thread. A usage
+ * threshold's write sleeps in the kernel for an RCU grace period (`synchronize_rcu()` in
+ * `__mem_cgroup_usage_register_event`, mm/memcontrol-v1.c): made one after another on the JS thread, a burst of new
+ * cgroups waits for one grace period after the other and blocks everything else meanwhile; on the pool, the JS thread
+ * stays free (registrations of different cgroups may wait at the same time, though on the bench host that did not make
+ * a burst's total shorter: bench/RESULTS.md "Arming a burst"). The fds are the
+ * caller's until the write returns (the loop takes them only then), so a loop closed meanwhile cannot close a fd that
+ * a queued write still names. Resolves to the watch; rejects as the synchronous call throws.
+ */
+export function registerV1EventAsync(
+  loop: EpollLoop,
+  cgroupDir: string,
+  file: V1UsageFile | 'memory.oom_control',
+  thresholdBytes: number | undefined,
+  onSignal: (sig: V1Signal) => void,
+): Promise<Watch> {
+  return new Promise<Watch>((resolve, reject) => {
+    let argument: string | undefined;
+    if (thresholdBytes !== undefined) {
+      if (!Number.isSafeInteger(thresholdBytes) || thresholdBytes < 0) {
+        throw new MemlensError('MEMLENS_ERR_CONFIG', `threshold must be a non-negative integer of bytes, got ${String(thresholdBytes)}`, {
+          path: join(cgroupDir, file),
+        });
+      }
+      argument = String(thresholdBytes);
+    }
+    loop.ensureOpen();
+    const p = openV1Event(cgroupDir, file, argument);
+    const b = Buffer.from(p.line, 'utf8');
+    sys.write_async(p.ctlFd, b, b.length, (n, errno) => {
+      try {
+        resolve(finishV1Event(loop, p, n < 0 ? errno : n === b.length ? 0 : EINVAL, onSignal));
+      } catch (err) {
+        reject(err);
+      }
+    });
+  });
 }

@@ -70,8 +70,10 @@ export interface WatchedInfo {
   dir: string;
   limitBytes: number;
   thresholdsBytes: readonly number[];
-  /** v1 with eventfds, or polled (v2 always; v1 without cgroup.event_control). */
+  /** v1 with eventfds, or polled (v2 always; v1 without cgroup.event_control; v1 while its eventfds are being armed). */
   via: 'v1-eventfd' | 'poll';
+  /** v1: polled until its eventfds, being registered, are armed. */
+  arming: boolean;
   /** Watches in the kernel event loop (threshold and oom eventfds, inotify, PSI). */
   loopWatches: number;
   psi: boolean;
@@ -98,9 +100,20 @@ interface Watched {
   usageFile: 'memory.usage_in_bytes' | 'memory.current';
   eventsPrev: Map<string, number> | undefined;
   dropped: boolean;
+  /**
+   * v1, a cgroup the tree just added (or just limited): polled through pollFd while its eventfds are registered off the
+   * JS thread; the generation of that registration (a limit moved meanwhile starts a new one), 0 when none is pending.
+   */
+  arming: number;
 }
 
 const USAGE_READ_BYTES = 64;
+/**
+ * v1 cgroups whose eventfds are registered at the same time (each one's thresholds one after the other: the kernel
+ * holds the cgroup's thresholds lock across its grace period). The libuv pool has 4 threads and the kernel loop's
+ * epoll_wait holds one.
+ */
+const ARMING_IN_FLIGHT = 3;
 /** errnos of running out of file descriptors: the cgroup is polled by path instead, counted. */
 const OUT_OF_FDS = new Set(['EMFILE', 'ENFILE']);
 /** errnos that mean "not allowed to write cgroup.event_control": fall back to polling for every v1 cgroup. */
@@ -139,6 +152,10 @@ export class CgroupWatcher {
   private readonly allocRate: number;
   private tree: CgroupTree | undefined;
   private detachTree: (() => void) | undefined;
+  /** v1 cgroups polled until their eventfds are registered (startV1Polled), in the order the tree added them. */
+  private readonly armQueue: Watched[] = [];
+  private armingInFlight = 0;
+  private armGeneration = 0;
   /** errno -> cgroups polled because the kernel registration (or the poll fd) failed. */
   readonly pollFallbacks = new Map<string, number>();
 
@@ -245,6 +262,7 @@ export class CgroupWatcher {
       via: w.pollFd === undefined && !w.pollByPath ? 'v1-eventfd' : 'poll',
       loopWatches: w.thresholdWatches.filter((x) => !x.closed).length + w.otherWatches.filter((x) => !x.closed).length,
       psi: w.psi,
+      arming: w.arming !== 0,
     }));
   }
 
@@ -263,37 +281,42 @@ export class CgroupWatcher {
     for (const w of this.watched.values()) {
       if ((w.pollFd === undefined && !w.pollByPath) || w.dropped) continue;
       if (!all && w.nextPollMs > horizon) continue;
-      let usage: number | undefined;
-      try {
-        if (w.pollFd !== undefined) {
-          // pread(2) through koffi and the digits parsed in place: the cheapest read from JS (bench/poll-idle).
-          const n = sys.pread(w.pollFd, this.readBuf, this.readBuf.length, 0);
-          if (n < 0) throw errnoException(lastErrno(), 'pread');
-          usage = parseUsageBytes(this.readBuf, n);
-        } else {
-          usage = this.readUsageByPath(w.dir, w.usageFile);
-          if (usage === undefined) {
-            this.drop(w, 'cgroup removed');
-            continue;
-          }
-        }
-      } catch (err) {
-        if (isGone(err)) this.drop(w, 'cgroup removed');
-        else this.once(`poll-${errnoCode(err) ?? 'error'}`, () => this.opts.log.warn({ cgroup: w.path, err: describe(err) }, 'watch: cannot read usage'));
-        w.nextPollMs = now + this.opts.pollIntervalMs;
-        continue;
-      }
-      if (usage === undefined) continue;
-      const crossed = w.tracker.update(usage);
-      if (crossed.length > 0) {
-        const readAtNs = process.hrtime.bigint();
-        const source: WatchSource = this.opts.mode === 'v1' ? 'v1-poll' : 'v2-poll';
-        for (const threshold of crossed) this.publish(w, { source, threshold, usageBytes: usage, count: 1 }, readAtNs);
-      }
-      w.nextPollMs = nextReadAtMs(now, this.safeDelayMs(w, usage, now), this.opts.pollIntervalMs);
-      w.lastUsage = usage;
-      w.lastReadMs = now;
+      this.pollOne(w, now);
     }
+  }
+
+  /** One read of a polled cgroup: crossings published, its next read scheduled (or dropped when gone). */
+  private pollOne(w: Watched, now: number): void {
+    let usage: number | undefined;
+    try {
+      if (w.pollFd !== undefined) {
+        // pread(2) through koffi and the digits parsed in place: the cheapest read from JS (bench/poll-idle).
+        const n = sys.pread(w.pollFd, this.readBuf, this.readBuf.length, 0);
+        if (n < 0) throw errnoException(lastErrno(), 'pread');
+        usage = parseUsageBytes(this.readBuf, n);
+      } else {
+        usage = this.readUsageByPath(w.dir, w.usageFile);
+        if (usage === undefined) {
+          this.drop(w, 'cgroup removed');
+          return;
+        }
+      }
+    } catch (err) {
+      if (isGone(err)) this.drop(w, 'cgroup removed');
+      else this.once(`poll-${errnoCode(err) ?? 'error'}`, () => this.opts.log.warn({ cgroup: w.path, err: describe(err) }, 'watch: cannot read usage'));
+      w.nextPollMs = now + this.opts.pollIntervalMs;
+      return;
+    }
+    if (usage === undefined) return;
+    const crossed = w.tracker.update(usage);
+    if (crossed.length > 0) {
+      const readAtNs = process.hrtime.bigint();
+      const source: WatchSource = this.opts.mode === 'v1' ? 'v1-poll' : 'v2-poll';
+      for (const threshold of crossed) this.publish(w, { source, threshold, usageBytes: usage, count: 1 }, readAtNs);
+    }
+    w.nextPollMs = nextReadAtMs(now, this.safeDelayMs(w, usage, now), this.opts.pollIntervalMs);
+    w.lastUsage = usage;
+    w.lastReadMs = now;
   }
 
   /** pollSchedule.safeDelayMs towards the next threshold not yet crossed (the limit when every one is). */
@@ -369,11 +392,13 @@ export class CgroupWatcher {
     const w: Watched = {
       path, dir, limitBytes, tracker: new CrossingTracker(this.opts.thresholds, limitBytes, fresh ? 0 : usage),
       thresholdWatches: [], otherWatches: [], psi: false, pollFd: undefined, pollByPath: false, nextPollMs: 0, lastUsage: usage,
-      lastReadMs: performance.now(), usageFile, eventsPrev: undefined, dropped: false,
+      lastReadMs: performance.now(), usageFile, eventsPrev: undefined, dropped: false, arming: 0,
     };
     this.watched.set(path, w);
-    if (this.opts.mode === 'v1') this.startV1(w);
-    else this.startV2(w);
+    if (this.opts.mode === 'v1') {
+      if (fresh && this.opts.loop !== undefined && this.v1EventControl) this.startV1Polled(w);
+      else this.startV1(w);
+    } else this.startV2(w);
     if (w.dropped) {
       this.watched.delete(path);
       return;
@@ -407,34 +432,135 @@ export class CgroupWatcher {
         for (const x of [...w.thresholdWatches, ...w.otherWatches]) x.close();
         w.thresholdWatches = [];
         w.otherWatches = [];
-        const code = errnoCode(err);
-        if (code === 'ENOENT' || code === 'ENODEV') {
+        const outcome = this.v1RegistrationFailed(w, err);
+        if (outcome === 'gone') {
           w.dropped = true;
           return;
         }
-        if (code !== undefined && OUT_OF_FDS.has(code)) {
-          this.countFallback(code);
-          this.once(`v1-register-${code}`, () =>
-            this.opts.log.warn({ cgroup: w.path, errno: code }, 'watch: out of file descriptors: polling the cgroups that cannot be armed (counted in memlens_watch_poll_fallbacks_total)'),
-          );
-          // Polled by path: holding a fd for it would take the last ones from every other reader.
+        if (outcome === 'by-path') {
           w.pollByPath = true;
           return;
-        } else if (code !== undefined && NO_WRITE_ACCESS.has(code)) {
-          this.v1EventControl = false;
-          this.opts.log.warn(
-            { cgroup: w.path, errno: code, pollIntervalMs: this.opts.pollIntervalMs },
-            'watch: cannot register in cgroup.event_control (needs write access to cgroupfs): polling memory.usage_in_bytes instead',
-          );
-        } else {
-          this.countFallback(code ?? 'error');
-          this.once(`v1-register-${code ?? 'error'}`, () =>
-            this.opts.log.warn({ cgroup: w.path, err: describe(err) }, 'watch: v1 event registration failed: polling this cgroup'),
-          );
         }
       }
     }
     this.openPollFd(w);
+  }
+
+  /**
+   * A cgroup the tree just added (or just limited), v1: polled through a held fd on memory.usage_in_bytes from now on
+   * (the same rate-governed schedule as v2), and its eventfds registered off the JS thread (armNext); once they are, one
+   * last read through the fd catches a crossing made before the kernel watched, and the polling stops. A burst of new
+   * cgroups is thus watched as fast as the tree reports them: the kernel's RCU wait in each registration (0.4-17 ms
+   * on the bench host, bench/RESULTS.md "Arming a burst") no longer holds the JS thread, the tree's events or the polling.
+   */
+  private startV1Polled(w: Watched): void {
+    this.openPollFd(w);
+    if (w.dropped) return;
+    this.queueArming(w);
+  }
+
+  private queueArming(w: Watched): void {
+    w.arming = ++this.armGeneration;
+    this.armQueue.push(w);
+    this.armNext();
+  }
+
+  private armNext(): void {
+    while (this.armingInFlight < ARMING_IN_FLIGHT && this.armQueue.length > 0 && !this.closed) {
+      const w = this.armQueue.shift()!;
+      if (w.dropped || w.arming === 0) continue;
+      if (!this.v1EventControl) {
+        // Another registration found cgroup.event_control not writable (said once): this one stays polled.
+        w.arming = 0;
+        continue;
+      }
+      this.armingInFlight++;
+      void this.armV1(w, w.arming).finally(() => {
+        this.armingInFlight--;
+        this.armNext();
+      });
+    }
+  }
+
+  private async armV1(w: Watched, generation: number): Promise<void> {
+    const loop = this.opts.loop!;
+    const made: Watch[] = [];
+    const current = (): boolean => !this.closed && !w.dropped && w.arming === generation;
+    try {
+      for (const bytes of w.tracker.thresholdsBytes) {
+        made.push(await loop.registerV1Async(w.dir, bytes, (sig) => this.onV1Threshold(w, sig)));
+        if (!current()) break;
+      }
+      if (current()) made.push(await loop.registerV1Async(w.dir, undefined, (sig) => this.onV1Oom(w, sig)));
+    } catch (err) {
+      for (const x of made) x.close();
+      if (current()) this.armingFailed(w, err);
+      return;
+    }
+    if (!current()) {
+      // Dropped, closed, or its limit moved (a newer registration is queued): these thresholds are not wanted.
+      for (const x of made) x.close();
+      return;
+    }
+    w.thresholdWatches = made.slice(0, -1);
+    w.otherWatches.push(made[made.length - 1]!);
+    w.arming = 0;
+    // The kernel watches from here: a last read for what was charged since the previous one, then no more polling.
+    if (w.pollFd !== undefined) {
+      this.pollOne(w, performance.now());
+      if (w.pollFd !== undefined) {
+        closeSync(w.pollFd);
+        w.pollFd = undefined;
+      }
+    }
+    if (w.dropped) return;
+    w.pollByPath = false;
+    // bench/arming measures mkdir (or limit write) -> this line too.
+    this.opts.log.debug({ cgroup: w.path, limitBytes: w.limitBytes, via: 'v1-eventfd' }, 'watch: eventfds armed');
+    this.schedulePoll();
+  }
+
+  /** The registration of a polled cgroup failed: it stays polled (or is dropped when gone), as in startV1. */
+  private armingFailed(w: Watched, err: unknown): void {
+    w.arming = 0;
+    const outcome = this.v1RegistrationFailed(w, err);
+    if (outcome === 'gone' || isGone(err)) this.drop(w, 'cgroup removed');
+    else if (outcome === 'by-path' && w.pollFd !== undefined) {
+      closeSync(w.pollFd);
+      w.pollFd = undefined;
+      w.pollByPath = true;
+    }
+    this.schedulePoll();
+  }
+
+  /**
+   * A v1 registration failed (its partial watches closed): says so (once per errno), counts the fallback, and tells
+   * how the cgroup is watched from now: not at all (it is gone), polled by path (out of fds: holding a fd for it would
+   * take the last ones from every other reader), or polled through a held fd.
+   */
+  private v1RegistrationFailed(w: Watched, err: unknown): 'gone' | 'by-path' | 'poll' {
+    const code = errnoCode(err);
+    if (code === 'ENOENT' || code === 'ENODEV') return 'gone';
+    if (code !== undefined && OUT_OF_FDS.has(code)) {
+      this.countFallback(code);
+      this.once(`v1-register-${code}`, () =>
+        this.opts.log.warn({ cgroup: w.path, errno: code }, 'watch: out of file descriptors: polling the cgroups that cannot be armed (counted in memlens_watch_poll_fallbacks_total)'),
+      );
+      return 'by-path';
+    }
+    if (code !== undefined && NO_WRITE_ACCESS.has(code)) {
+      this.v1EventControl = false;
+      this.opts.log.warn(
+        { cgroup: w.path, errno: code, pollIntervalMs: this.opts.pollIntervalMs },
+        'watch: cannot register in cgroup.event_control (needs write access to cgroupfs): polling memory.usage_in_bytes instead',
+      );
+    } else {
+      this.countFallback(code ?? 'error');
+      this.once(`v1-register-${code ?? 'error'}`, () =>
+        this.opts.log.warn({ cgroup: w.path, err: describe(err) }, 'watch: v1 event registration failed: polling this cgroup'),
+      );
+    }
+    return 'poll';
   }
 
   private registerV1Thresholds(loop: KernelEventLoop, w: Watched): Watch[] {
@@ -534,7 +660,10 @@ export class CgroupWatcher {
     for (const x of w.thresholdWatches) x.close();
     w.thresholdWatches = [];
     const loop = this.opts.loop;
-    if (w.pollFd === undefined && loop !== undefined) {
+    if (w.arming !== 0) {
+      // Still polled while its first registration runs: register the new thresholds instead (the pending ones are closed).
+      this.queueArming(w);
+    } else if (w.pollFd === undefined && loop !== undefined) {
       try {
         w.thresholdWatches = this.registerV1Thresholds(loop, w);
       } catch (err) {

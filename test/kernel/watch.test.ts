@@ -401,6 +401,8 @@ describe('early warning on the real kernel (cgroup v1)', { skip }, () => {
       }
       await h.collect();
       assert.equal(h.watcher.list().length, n);
+      // Cgroups the tree adds are polled until their eventfds are registered (off the JS thread).
+      await until('every eventfd registered', () => h.watcher.list().every((w) => !w.arming), 30_000);
       assert.equal(h.loop.openFdCount(), baseLoop + n * 6);
       assert.equal(procSelfFdCount(), baseProc + n * 6);
       // Half removed while watched (the kernel's rmdir signal drops them), half dropped by the next collection first.

@@ -2,6 +2,9 @@
 // - young cgroup: a cgroup made, its 256 MiB limit written, and an allocator started 200 ms later at 1 GiB/s: both
 //   threshold crossings (0.9, 0.95) are published before the OOM kill, and the kill links a snapshot taken before
 //   it. Same with the limit written 100 ms after the allocator started.
+// - burst: 200 cgroups made at once (mkdir and limit back to back), the last one (24 MiB) ramped at 1 GiB/s as soon
+//   as its allocator joins: both crossings are published before the kill, though its eventfds may be armed only
+//   hundreds of ms after its mkdir (it is polled until then).
 // - churn: 200 cgroups made and removed (every other one limited, with a process above both thresholds) while
 //   /metrics is scraped: the process's fd count comes back to its baseline, the kernel's inotify watch count
 //   (/proc/self/fdinfo) equals the tree's one-per-live-cgroup (others' cgroups come and go on a shared host) with none
@@ -197,6 +200,44 @@ describe('kernel: cgroups watched from birth (issue 14)', { skip }, () => {
     t.diagnostic(`limit written ${limitMs - goMs} ms after the start; watched ${armedMs} ms after the write; usage then ${readFileSync(join(cg.dir, 'memory.usage_in_bytes'), 'utf8').trim()} B`);
     await killAndCheck(t, cg, alloc.pid!, goMs);
     await emptyAndRemove(cg);
+  });
+
+  test('burst: 200 cgroups made at once, the last one ramped right after its mkdir: both crossings before the kill', async (t) => {
+    // Each cgroup's eventfds wait for RCU grace periods in the kernel (KERNEL.md); made at once, the last ones are
+    // registered hundreds of ms later, and are polled until then. The ramped one's limit is small (24 MiB: 0.9 is
+    // reached about 0.2 s after the start on this kind of host), so its crossings come while the burst is still being
+    // armed: they must be published, and before the kill.
+    const small = 24 * MiB;
+    const burst: TestCgroup[] = [];
+    try {
+      const t0 = Date.now();
+      for (let i = 0; i < 199; i++) {
+        const cg = makeCgroup(group!, `burst-${i}`);
+        burst.push(cg);
+        writeCg(cg, 'memory.limit_in_bytes', String(LIMIT));
+      }
+      const cg = makeCgroup(group!, 'burst-ramped');
+      burst.push(cg);
+      writeCg(cg, 'memory.limit_in_bytes', String(small));
+      const limitMs = Date.now();
+      const alloc = await allocator(cg, 1024);
+      const goMs = Date.now();
+      alloc.stdin.write('g');
+      const w = running!.watch.watcher!.list().find((x) => x.path === cg.path);
+      t.diagnostic(`200 cgroups made in ${limitMs - t0} ms; the last one's allocator started ${goMs - limitMs} ms after its limit write; `
+        + `it was then ${w === undefined ? 'not watched' : w.arming ? 'polled, its eventfds not yet armed' : `watched by ${w.via}`}`);
+      const r = running!;
+      const rec = await waitFor<OomKillRecord>('the OOM record of the allocator', () => r.store.list({ cgroup: cg.path }).find((k) => k.victim.pid === alloc.pid), 30_000);
+      const mine = events.filter((e) => e.cgroup === cg.path && e.threshold !== null);
+      t.diagnostic(`crossings ${mine.map((e) => `${e.threshold} by ${e.source} at +${e.timeMs - goMs} ms`).join(', ')}; kill at +${(rec.timeMs - goMs).toFixed(0)} ms`);
+      for (const th of [0.9, 0.95]) {
+        const e = mine.find((x) => x.threshold === th);
+        assert.ok(e !== undefined, `no ${th} crossing published`);
+        assert.ok(e.timeMs <= rec.timeMs, `the ${th} crossing was published after the kill`);
+      }
+    } finally {
+      for (const cg of burst.reverse()) await emptyAndRemove(cg);
+    }
   });
 
   test('churn: 200 cgroups made and removed while /metrics is scraped: fds and inotify watches back to baseline, no crossing lost', async (t) => {

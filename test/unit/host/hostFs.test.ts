@@ -6,7 +6,7 @@ import assert from 'node:assert/strict';
 import { closeSync, mkdirSync, mkdtempSync, openSync, readdirSync, readlinkSync, rmSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { isGone } from '../../../src/errors.js';
-import { HostFs } from '../../../src/host/hostFs.js';
+import { HostFs, withoutCloseRange } from '../../../src/host/hostFs.js';
 import { openFileLimit, setOpenFileSoftLimit } from '../../../src/kernel/rlimit.js';
 
 const libc = new HostFs('/proc', '/sys', 'libc');
@@ -139,6 +139,28 @@ test('closeDir closes the directory and every file read through it (one close_ra
     assert.equal(libc.read(`${dir}/f1`), 'file 1\n');
     for (let i = 5; i < 10; i++) libc.readAtInto(b, `f${i}`);
     libc.closeDir(b);
+    assert.deepEqual(openFds(), before);
+  });
+});
+
+test('closeDir without close_range (glibc < 2.34, Linux < 5.9): each fd closed alone, none left open', () => {
+  withTmp((dir) => {
+    for (let i = 0; i < 20; i++) writeFileSync(`${dir}/f${i}`, `file ${i}\n`);
+    const before = openFds();
+    withoutCloseRange(true);
+    try {
+      const a = libc.openDir(dir);
+      const b = libc.openDir(dir);
+      for (let i = 0; i < 20; i++) {
+        libc.readAtInto(a, `f${i}`);
+        libc.readAtInto(b, `f${i}`);
+      }
+      libc.closeDir(a);
+      assert.equal(fdTarget(b.fd), dir);
+      libc.closeDir(b);
+    } finally {
+      withoutCloseRange(false);
+    }
     assert.deepEqual(openFds(), before);
   });
 });

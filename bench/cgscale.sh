@@ -28,6 +28,8 @@
 # Knobs (environment):
 #   PROCS=1000          processes started by loadgen.sh for the whole run (0: none)
 #   ROUNDS=7 PASSES=3 SCRAPES_PER_ROUND=3
+#   WARMUP=25           scrapes of each exporter before the rounds: user time per scrape falls for the first
+#                       20-30 scrapes while V8 optimises (bench/pss-scale.sh); 2 before 2026-12-02 13:40 UTC
 #   CONFIGS="default pss-all"   memlens configurations (default flags; pss-all adds
 #                       --process.smaps-scope all --process.smaps-interval 0s; to see where the time goes:
 #                       cgroup-only / process-only turn the other collector off and are compared with the
@@ -47,6 +49,7 @@ PROCS=${PROCS:-1000}
 ROUNDS=${ROUNDS:-7}
 PASSES=${PASSES:-3}
 SCRAPES_PER_ROUND=${SCRAPES_PER_ROUND:-3}
+WARMUP=${WARMUP:-25}
 read -r -a CONFIGS <<<"${CONFIGS:-default pss-all}"
 ML_PORT=${ML_PORT:-21500}
 RESULTS=${RESULTS:-$BENCH/run/cgscale-$(date -u +%Y%m%dT%H%M%SZ)}
@@ -132,7 +135,7 @@ start_memlens() { # BUILD CONFIG PORT -> pid
   echo "$pid"
 }
 
-say "# cgscale date=$(date -u +%Y-%m-%dT%H:%M:%SZ) host=$(uname -r) nproc=$(nproc) node=$(node --version) memlens=$(git -C "$REPO" rev-parse --short HEAD) builds=${BUILDS[*]} rounds=$ROUNDS passes=$PASSES scrapes_per_round=$SCRAPES_PER_ROUND"
+say "# cgscale date=$(date -u +%Y-%m-%dT%H:%M:%SZ) host=$(uname -r) nproc=$(nproc) node=$(node --version) memlens=$(git -C "$REPO" rev-parse --short HEAD) builds=${BUILDS[*]} rounds=$ROUNDS passes=$PASSES scrapes_per_round=$SCRAPES_PER_ROUND warmup=$WARMUP"
 say "# rawcg files per cgroup: $RAWCG_FILES"
 say "# before: loadavg $(cut -d' ' -f1-3 /proc/loadavg) memory cgroups $(ncg)"
 [ "$PROCS" -gt 0 ] && say "# $("$BENCH/loadgen.sh" start "$PROCS")"
@@ -151,8 +154,9 @@ for N in "${NS[@]}"; do
     done
   done
   sleep 2
-  for i in "${!PIDS[@]}"; do # two cold scrapes (JIT, first walk) outside the measurement
-    curl -sS -o /dev/null "http://127.0.0.1:${PORTS[$i]}/metrics"; curl -sS -o "$RESULTS/N$N-${NAMES[$i]}.prom" "http://127.0.0.1:${PORTS[$i]}/metrics"
+  for i in "${!PIDS[@]}"; do # WARMUP cold scrapes (JIT, first walk) outside the measurement
+    for _ in $(seq 2 "$WARMUP"); do curl -sS -o /dev/null "http://127.0.0.1:${PORTS[$i]}/metrics"; done
+    curl -sS -o "$RESULTS/N$N-${NAMES[$i]}.prom" "http://127.0.0.1:${PORTS[$i]}/metrics"
   done
   for r in $(seq 1 "$ROUNDS"); do
     s0=$(stat_now)
@@ -160,7 +164,9 @@ for N in "${NS[@]}"; do
     say "RESULT N=$N round=$r $("$BENCH/bin/rawcg" -i "$PASSES" -f "$RAWCG_FILES" "$MEMROOT")"
     say "RESULT N=$N round=$r $("$BENCH/bin/rawread" -i $((PASSES + 1)) -f status-stat)"
     say "RESULT N=$N round=$r $("$BENCH/bin/rawread" -i $((PASSES + 1)) -f status-stat-rollup)"
-    for i in "${!PIDS[@]}"; do
+    # the exporters in a shuffled order per round (seeded by N and the round): a fixed order gives the one
+    # measured right after the bare readers a penalty of 5-25 % (bench/pss-scale.sh found it)
+    for i in $(seq 0 $((${#PIDS[@]} - 1)) | shuf --random-source=<(yes "$N$r")); do
       t0=$(ticks "${PIDS[$i]}")
       for _ in $(seq 1 "$SCRAPES_PER_ROUND"); do curl -sS -o "$RESULTS/N$N-${NAMES[$i]}.prom" "http://127.0.0.1:${PORTS[$i]}/metrics"; done
       t1=$(ticks "${PIDS[$i]}")

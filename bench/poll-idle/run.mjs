@@ -11,7 +11,7 @@
 // every 25 ms). For each fraction, memlens (bin/memlens.js, default flags, nothing scraping it) runs twice: with
 // --watch.enabled=false (the exporter idle: the baseline) and with the watcher on. CPU = utime + stime from
 // /proc/PID/stat over `seconds` after a 5 s warm-up; the watcher's cost = watch-on minus baseline, as % of one
-// core. One /metrics scrape at the end checks that the N cgroups were watched by polling. Reads per second: the
+// core; wake-ups: the main thread's voluntary context switches, minus the baseline's. One /metrics scrape at the end checks that the N cgroups were watched by polling. Reads per second: the
 // read syscalls of /proc/PID/io (syscr) over the same window, minus the baseline's.
 // --builds compares checkouts (each with `npx tsc -p .` done) and flag sets in the same run, interleaved: for each
 // fraction and run, one baseline (the first build, watch off) then each build with the watcher on, e.g.
@@ -74,6 +74,11 @@ function cpuTicks(pid) {
   return Number(rest[11]) + Number(rest[12]); // utime, stime (fields 14, 15)
 }
 
+/** Wake-ups of the main (JS) thread: its voluntary context switches (each sleep in libuv's epoll_wait that ends). */
+function wakeups(pid) {
+  return Number(/^voluntary_ctxt_switches:\s+(\d+)$/m.exec(readFileSync(`/proc/${pid}/task/${pid}/status`, 'utf8'))?.[1] ?? NaN);
+}
+
 function readSyscalls(pid) {
   return Number(/^syscr: (\d+)$/m.exec(readFileSync(`/proc/${pid}/io`, 'utf8'))?.[1] ?? NaN);
 }
@@ -91,12 +96,12 @@ async function measure(root, watch, build) {
       await sleep(50);
     }
     await sleep(5000);
-    const t0 = cpuTicks(child.pid); const r0 = readSyscalls(child.pid); const w0 = performance.now(); const l0 = loadavg()[0];
+    const t0 = cpuTicks(child.pid); const r0 = readSyscalls(child.pid); const k0 = wakeups(child.pid); const w0 = performance.now(); const l0 = loadavg()[0];
     await sleep(SECONDS * 1000);
-    const t1 = cpuTicks(child.pid); const r1 = readSyscalls(child.pid); const w1 = performance.now();
+    const t1 = cpuTicks(child.pid); const r1 = readSyscalls(child.pid); const k1 = wakeups(child.pid); const w1 = performance.now();
     const text = await (await fetch(`http://127.0.0.1:${port}/metrics`)).text();
     const polled = Number(/^memlens_watch_cgroups\{via="poll"\} (\d+)/m.exec(text)?.[1] ?? 0);
-    return { cpuPct: ((t1 - t0) / TICK) / ((w1 - w0) / 1000) * 100, readsPerS: (r1 - r0) / ((w1 - w0) / 1000), polled, load1: l0 };
+    return { cpuPct: ((t1 - t0) / TICK) / ((w1 - w0) / 1000) * 100, readsPerS: (r1 - r0) / ((w1 - w0) / 1000), wakeupsPerS: (k1 - k0) / ((w1 - w0) / 1000), polled, load1: l0 };
   } finally {
     child.kill('SIGTERM');
     await new Promise((r) => (child.exitCode !== null ? r() : child.once('exit', r)));
@@ -115,7 +120,7 @@ for (const fraction of FRACTIONS) {
         const on = await measure(root, true, build);
         const row = {
           build: build.label, flags: build.flags.join(' '), cgroups: N, fraction, seconds: SECONDS, baselineCpuPct: base.cpuPct, watchCpuPct: on.cpuPct,
-          watcherCostPct: on.cpuPct - base.cpuPct, readsPerS: on.readsPerS - base.readsPerS, polled: on.polled, load1: [base.load1, on.load1],
+          watcherCostPct: on.cpuPct - base.cpuPct, readsPerS: on.readsPerS - base.readsPerS, wakeupsPerS: on.wakeupsPerS - base.wakeupsPerS, polled: on.polled, load1: [base.load1, on.load1],
         };
         row.usPerRead = (row.watcherCostPct / 100) * 1e6 / row.readsPerS;
         rows.push(row);
@@ -129,7 +134,7 @@ for (const fraction of FRACTIONS) {
 const out = join(here, `results-${new Date().toISOString().replace(/[:.]/g, '-')}.json`);
 const commit = (dir) => spawnSync('git', ['rev-parse', '--short', 'HEAD'], { cwd: dir, encoding: 'utf8' }).stdout.trim() || '?';
 writeFileSync(out, JSON.stringify({ cgroups: N, seconds: SECONDS, builds: BUILDS.map((b) => ({ ...b, commit: commit(b.dir) })), rows }, null, 1));
-console.log(`| build | cgroups | usage / limit | polled | exporter idle (CPU % of a core) | with the watcher | watcher's cost | reads/s | µs per read | load1 |`);
-console.log(`|---|---:|---:|---:|---:|---:|---:|---:|---:|---|`);
-for (const r of rows) console.log(`| ${r.build}${r.flags ? ` (${r.flags})` : ''} | ${r.cgroups} | ${r.fraction} | ${r.polled} | ${r.baselineCpuPct.toFixed(2)} | ${r.watchCpuPct.toFixed(2)} | ${r.watcherCostPct.toFixed(2)} | ${r.readsPerS.toFixed(0)} | ${r.usPerRead.toFixed(2)} | ${r.load1.map((x) => x.toFixed(1)).join(', ')} |`);
+console.log(`| build | cgroups | usage / limit | polled | exporter idle (CPU % of a core) | with the watcher | watcher's cost | reads/s | main-thread wake-ups/s | µs per read | load1 |`);
+console.log(`|---|---:|---:|---:|---:|---:|---:|---:|---:|---:|---|`);
+for (const r of rows) console.log(`| ${r.build}${r.flags ? ` (${r.flags})` : ''} | ${r.cgroups} | ${r.fraction} | ${r.polled} | ${r.baselineCpuPct.toFixed(2)} | ${r.watchCpuPct.toFixed(2)} | ${r.watcherCostPct.toFixed(2)} | ${r.readsPerS.toFixed(0)} | ${r.wakeupsPerS.toFixed(0)} | ${r.usPerRead.toFixed(2)} | ${r.load1.map((x) => x.toFixed(1)).join(', ')} |`);
 console.log(`written ${out}`);

@@ -2,8 +2,10 @@
 // 64 MiB each) under the test's own memory cgroup; in each, a node process that is started paused,
 // moved into the cgroup (its pid written to cgroup.procs), and then told to allocate 1 MiB buffers
 // (touched) until the kernel kills it. Asserted:
-// - within 2 s of the kill (the child's exit, seen by this process) /metrics serves
-//   memlens_oom_kills_total{cgroup=<child>,comm=<comm>} 1 (polled every 100 ms);
+// - soon after the kill (the child's exit, seen by this process) /metrics serves
+//   memlens_oom_kills_total{cgroup=<child>,comm=<comm>} 1 (polled every 100 ms): within 10 s, shorter than any
+//   periodic path (--watch.refresh-interval 15 s), so it is the kernel log's report that counted it; the lag
+//   itself (tens of ms on a quiet host) is printed as a diagnostic, not asserted: speed is for bench/;
 // - /api/v1/oom-kills?cgroup=<child> holds one record: the killed pid, and anonRssBytes equal to the
 //   anon-rss of the kernel's own `Killed process <pid>` line (read from /dev/kmsg here) times 1024;
 // - the sibling's kill is its own series (1) and the first stays 1;
@@ -31,7 +33,8 @@ import { cleanupSteps } from '../helpers/cleanup.js';
 
 const MiB = 1024 * 1024;
 const LIMIT = 64 * MiB;
-const BUDGET_MS = 2000;
+/** Not a speed target (bench/notify-latency measures that): the bound that tells the kmsg path from a periodic one. */
+const BUDGET_MS = 10_000;
 const POLL_MS = 100;
 
 const skip = skipOrFail(missingCgroupV1() ?? missingKmsg());
@@ -208,7 +211,7 @@ describe('kernel: OOM kills in real v1 memory cgroups, through /metrics and /api
     return { cg, pid: a.pid };
   };
 
-  test('a kill in a 64 MiB child: counted within 2 s, and the API record carries the kernel\'s anon-rss', async (t) => {
+  test('a kill in a 64 MiB child: counted from the kernel log, and the API record carries the kernel\'s anon-rss', async (t) => {
     const { cg, pid } = await oomIn(t);
     const samples = await metrics();
     // Counted once: the kmsg report, not also the cgroup's oom_kill counter (kmsg is up).

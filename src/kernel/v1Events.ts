@@ -67,13 +67,18 @@ export function registerV1Threshold(
   thresholdBytes: bigint | number,
   onCross: (sig: V1Signal) => void,
 ): Watch {
+  return registerV1Event(loop, cgroupDir, file, thresholdArgument(cgroupDir, file, thresholdBytes), onCross);
+}
+
+/** A threshold as cgroup.event_control's argument; throws on anything but a non-negative integer of bytes. */
+function thresholdArgument(cgroupDir: string, file: string, thresholdBytes: bigint | number): string {
   const t = typeof thresholdBytes === 'bigint' ? thresholdBytes : Number.isSafeInteger(thresholdBytes) ? BigInt(thresholdBytes) : -1n;
   if (t < 0n) {
     throw new MemlensError('MEMLENS_ERR_CONFIG', `threshold must be a non-negative integer of bytes, got ${String(thresholdBytes)}`, {
       path: join(cgroupDir, file),
     });
   }
-  return registerV1Event(loop, cgroupDir, file, t.toString(), onCross);
+  return t.toString();
 }
 
 /**
@@ -174,15 +179,8 @@ export function registerV1EventAsync(
   onSignal: (sig: V1Signal) => void,
 ): Promise<Watch> {
   return new Promise<Watch>((resolve, reject) => {
-    let argument: string | undefined;
-    if (thresholdBytes !== undefined) {
-      if (!Number.isSafeInteger(thresholdBytes) || thresholdBytes < 0) {
-        throw new MemlensError('MEMLENS_ERR_CONFIG', `threshold must be a non-negative integer of bytes, got ${String(thresholdBytes)}`, {
-          path: join(cgroupDir, file),
-        });
-      }
-      argument = String(thresholdBytes);
-    }
+    // A throw here rejects the promise, as the synchronous call throws.
+    const argument = thresholdBytes === undefined ? undefined : thresholdArgument(cgroupDir, file, thresholdBytes);
     loop.ensureOpen();
     const p = openV1Event(cgroupDir, file, argument);
     const b = Buffer.from(p.line, 'utf8');

@@ -508,10 +508,7 @@ export class CgroupWatcher {
     // The kernel watches from here: a last read for what was charged since the previous one, then no more polling.
     if (w.pollFd !== undefined) {
       this.pollOne(w, performance.now());
-      if (w.pollFd !== undefined) {
-        closeSync(w.pollFd);
-        w.pollFd = undefined;
-      }
+      this.closePollFd(w);
     }
     if (w.dropped) return;
     w.pollByPath = false;
@@ -526,8 +523,7 @@ export class CgroupWatcher {
     const outcome = this.v1RegistrationFailed(w, err);
     if (outcome === 'gone' || isGone(err)) this.drop(w, 'cgroup removed');
     else if (outcome === 'by-path' && w.pollFd !== undefined) {
-      closeSync(w.pollFd);
-      w.pollFd = undefined;
+      this.closePollFd(w);
       w.pollByPath = true;
     }
     this.schedulePoll();
@@ -687,16 +683,20 @@ export class CgroupWatcher {
     for (const x of [...w.thresholdWatches, ...w.otherWatches]) x.close();
     w.thresholdWatches = [];
     w.otherWatches = [];
-    if (w.pollFd !== undefined) {
-      try {
-        closeSync(w.pollFd);
-      } catch (err) {
-        this.opts.log.warn({ cgroup: w.path, err: describe(err) }, 'watch: closing a poll fd failed');
-      }
-      w.pollFd = undefined;
-    }
+    this.closePollFd(w);
     if (this.watched.get(w.path) === w) this.watched.delete(w.path);
     this.opts.log.debug({ cgroup: w.path, why }, 'watch: cgroup no longer watched');
+  }
+
+  /** Closes the cgroup's poll fd, if it holds one (a failure is logged, not thrown). */
+  private closePollFd(w: Watched): void {
+    if (w.pollFd === undefined) return;
+    try {
+      closeSync(w.pollFd);
+    } catch (err) {
+      this.opts.log.warn({ cgroup: w.path, err: describe(err) }, 'watch: closing a poll fd failed');
+    }
+    w.pollFd = undefined;
   }
 
   /** One timer for every polled cgroup, set to the earliest read due. */

@@ -14,6 +14,7 @@ import type { OomKillRecord } from '../oom/store.js';
 import * as c from '../model/catalog.js';
 import { ConfigError, describe, errnoCode } from '../errors.js';
 import { ensurePrivateDir } from './privateDir.js';
+import { memoryCgroupPath, parseProcCgroup } from '../procfs/procCgroup.js';
 import { captureSnapshot, type CaptureOptions, type HoldRecord, type SnapshotDoc } from './capture.js';
 import { SnapshotStore, isUnder, newSnapshotId, type SnapshotMeta } from './store.js';
 import { OomHold } from './hold.js';
@@ -478,16 +479,8 @@ export class SnapshotService {
  */
 export function ownCgroupPath(text: string | undefined, mode: 'v1' | 'v2'): string | undefined {
   if (text === undefined) return undefined;
-  for (const line of text.split('\n')) {
-    const a = line.indexOf(':');
-    const b = line.indexOf(':', a + 1);
-    if (a < 0 || b < 0) continue;
-    const controllers = line.slice(a + 1, b);
-    const path = line.slice(b + 1);
-    if (!path.startsWith('/')) continue;
-    if (mode === 'v2' ? line.slice(0, a) === '0' && controllers === '' : controllers.split(',').includes('memory')) return path;
-  }
-  return undefined;
+  const path = memoryCgroupPath(parseProcCgroup(text, '/proc/self/cgroup').value, mode);
+  return path?.startsWith('/') === true ? path : undefined;
 }
 
 /** Free bytes for an unprivileged writer on the filesystem of `dir`; undefined when unknown. */

@@ -203,6 +203,9 @@ export function countLinesBytes(b: Uint8Array, len: number): number {
  * problems are those of readMemoryCgroup's model in every case (it is built on this).
  * The fields hold the last cgroup read, until the next read().
  */
+/** MemoryReader's handle between reads: none (a read by it would go by path). */
+const NO_DIR: DirHandle = { path: '', fd: -1 };
+
 export class MemoryReader {
   usageBytes: number | undefined;
   limit: Limit | undefined;
@@ -230,7 +233,7 @@ export class MemoryReader {
   private readonly oomOut = new KeyedValues();
   private dir = '';
   /** The cgroup's directory while read() runs: each file is opened by its name in it (HostFs.readAtInto). */
-  private handle: DirHandle = { path: '', fd: -1 };
+  private handle: DirHandle = NO_DIR;
   private out: Problem[] = [];
   /** The name of the file last read. */
   private file = '';
@@ -263,7 +266,7 @@ export class MemoryReader {
       else this.readV2();
     } finally {
       this.host.closeDir(this.handle);
-      this.handle = { path: '', fd: -1 };
+      this.handle = NO_DIR;
     }
     return this;
   }

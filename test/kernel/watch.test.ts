@@ -198,7 +198,8 @@ function harness(include: RegExp, opts: { maxCgroups?: number } = {}): Harness {
     loop, bus, stats, watcher, events, logLines, tree,
     collect: async () => {
       tree.rescan('timer');
-      await Promise.resolve();
+      // Eventfds are registered off the JS thread (polled meanwhile): wait until every watched cgroup has them.
+      await until('eventfds registered', () => watcher.list().every((w) => !w.arming), 10_000);
     },
     close: async () => {
       watcher.close();

@@ -387,6 +387,32 @@ describe('early warning on the real kernel (cgroup v1)', { skip }, () => {
     }
   });
 
+  test('cgroups that exist at start are polled at once and get their eventfds off the JS thread', async (t: TestContext) => {
+    const n = 50;
+    const group = newCgroup();
+    const kids: TestCgroup[] = [];
+    for (let i = 0; i < n; i++) {
+      const k = makeCgroup(group, `s${i}`);
+      kids.push(k);
+      writeCg(k, 'memory.limit_in_bytes', String((32 + i) * MiB));
+    }
+    // harness() starts the tree and attaches the watcher in one synchronous run: what is armed by its end was armed
+    // on the JS thread. Each registration waits for an RCU grace period, so none must be.
+    const h = harness(new RegExp(`^${escape(group.path)}/`));
+    try {
+      const atAttach = h.watcher.list();
+      assert.equal(atAttach.length, n);
+      assert.deepEqual(atAttach.filter((w) => w.via !== 'poll' || !w.arming).map((w) => [w.path, w.via]), [], 'armed on the JS thread at attach');
+      await until('every eventfd registered', () => h.watcher.list().every((w) => !w.arming), 30_000);
+      assert.deepEqual(new Set(h.watcher.list().map((w) => `${w.via} ${w.loopWatches}`)), new Set(['v1-eventfd 3']));
+      t.diagnostic(`${n} cgroups found at start: polled at attach, eventfds registered after`);
+    } finally {
+      await h.close();
+      for (const k of kids) await removeTree(k.dir);
+      await removeCg(group);
+    }
+  });
+
   test('200 cgroups created, watched and removed leave no fd behind', async (t: TestContext) => {
     const n = 200;
     const group = newCgroup();

@@ -164,63 +164,105 @@ function familyHeads(format: Format, descs: readonly MetricDesc[]): FamilyHead[]
  * memlens's families as prom-client's Registry would render them, in the order of `heads` (every family, even
  * one without samples; a sample whose desc is not there is not rendered; NaN/Infinity never mean anything here:
  * "unknown" is an absent sample), each family's samples in snapshot order, families separated as prom-client
- * separates them (a blank line; OpenMetrics: none).
+ * separates them (a blank line; OpenMetrics: none). Resumable: fill() writes until the writer holds `limit` bytes
+ * and carries on from there at the next call, so that a body can be sent in pieces of one reused buffer.
  */
-function writeFamilies(w: ByteWriter, format: Format, heads: readonly FamilyHead[], index: ReadonlyMap<MetricDesc, number>, samples: readonly Sample[]): void {
-  // The samples of each family, in snapshot order, by a counting sort of sample indexes: no array per family.
-  const family = new Int32Array(samples.length);
-  const start = new Int32Array(heads.length + 1);
-  for (let i = 0; i < samples.length; i++) {
-    const s = samples[i]!;
-    const f = index.get(s.desc);
-    if (f === undefined || !Number.isFinite(s.value)) {
-      family[i] = -1;
-      continue;
-    }
-    family[i] = f;
-    start[f + 1]!++;
-  }
-  for (let f = 0; f < heads.length; f++) start[f + 1]! += start[f]!;
-  const next = start.slice(0, heads.length);
-  const order = new Int32Array(start[heads.length]!);
-  for (let i = 0; i < samples.length; i++) {
-    const f = family[i]!;
-    if (f >= 0) order[next[f]!++] = i;
-  }
-  for (let f = 0; f < heads.length; f++) {
-    const { head, name, lineStart } = heads[f]!;
-    if (f > 0) {
-      w.byte(NL);
-      if (format === 'prometheus') w.byte(NL);
-    }
-    w.text(head);
-    for (let k = start[f]!; k < start[f + 1]!; k++) {
-      const s = samples[order[k]!]!;
-      const lb = labelsOf(s.labels);
-      if (s.histogram === undefined) {
-        w.bytes(lineStart);
-        if (lb.length > 0) {
-          w.byte(OPEN);
-          w.bytes(lb);
-          w.byte(CLOSE);
-        }
-        w.byte(SPACE);
-        w.value(s.value);
+class FamilyWriter {
+  /** Sample indexes, family by family (in snapshot order within each). */
+  private readonly order: Int32Array;
+  /** order[start[f] .. start[f + 1]) are family f's. */
+  private readonly start: Int32Array;
+  /** The next family to write, and whether its head is written. */
+  private f = 0;
+  private headDone = false;
+  /** The next of order[] to write. */
+  private k = 0;
+
+  constructor(
+    private readonly format: Format,
+    private readonly heads: readonly FamilyHead[],
+    index: ReadonlyMap<MetricDesc, number>,
+    private readonly samples: readonly Sample[],
+  ) {
+    // The samples of each family, in snapshot order, by a counting sort of sample indexes: no array per family.
+    const family = new Int32Array(samples.length);
+    const start = new Int32Array(heads.length + 1);
+    for (let i = 0; i < samples.length; i++) {
+      const s = samples[i]!;
+      const f = index.get(s.desc);
+      if (f === undefined || !Number.isFinite(s.value)) {
+        family[i] = -1;
         continue;
       }
-      const l = lb.toString('utf8');
-      // A histogram whose state lives elsewhere (the watcher keeps it) arrives as one sample.
-      const lc = l === '' ? '' : `${l},`;
-      const { bucketCounts, sum, count } = s.histogram;
-      let text = '';
-      (s.desc.buckets ?? []).forEach((le, i) => {
-        text += `\n${name}_bucket{${lc}le="${le}"} ${bucketCounts[i] ?? count}`;
-      });
-      text += `\n${name}_bucket{${lc}le="+Inf"} ${count}`;
-      text += l === '' ? `\n${name}_sum ${sum}\n${name}_count ${count}` : `\n${name}_sum{${l}} ${sum}\n${name}_count{${l}} ${count}`;
-      w.text(text);
+      family[i] = f;
+      start[f + 1]!++;
     }
+    for (let f = 0; f < heads.length; f++) start[f + 1]! += start[f]!;
+    const next = start.slice(0, heads.length);
+    const order = new Int32Array(start[heads.length]!);
+    for (let i = 0; i < samples.length; i++) {
+      const f = family[i]!;
+      if (f >= 0) order[next[f]!++] = i;
+    }
+    this.order = order;
+    this.start = start;
   }
+
+  /** Writes on until `w` holds at least `limit` bytes (checked between lines) or all is written: then true. */
+  fill(w: ByteWriter, limit: number): boolean {
+    const { heads, format, order, start, samples } = this;
+    for (; this.f < heads.length; this.f++, this.headDone = false) {
+      const f = this.f;
+      const { head, name, lineStart } = heads[f]!;
+      if (!this.headDone) {
+        if (w.length >= limit) return false;
+        if (f > 0) {
+          w.byte(NL);
+          if (format === 'prometheus') w.byte(NL);
+        }
+        w.text(head);
+        this.headDone = true;
+        this.k = start[f]!;
+      }
+      const end = start[f + 1]!;
+      for (let k = this.k; k < end; k++) {
+        if (w.length >= limit) {
+          this.k = k;
+          return false;
+        }
+        const s = samples[order[k]!]!;
+        const lb = labelsOf(s.labels);
+        if (s.histogram === undefined) {
+          w.bytes(lineStart);
+          if (lb.length > 0) {
+            w.byte(OPEN);
+            w.bytes(lb);
+            w.byte(CLOSE);
+          }
+          w.byte(SPACE);
+          w.value(s.value);
+          continue;
+        }
+        const l = lb.toString('utf8');
+        // A histogram whose state lives elsewhere (the watcher keeps it) arrives as one sample.
+        const lc = l === '' ? '' : `${l},`;
+        const { bucketCounts, sum, count } = s.histogram;
+        let text = '';
+        (s.desc.buckets ?? []).forEach((le, i) => {
+          text += `\n${name}_bucket{${lc}le="${le}"} ${bucketCounts[i] ?? count}`;
+        });
+        text += `\n${name}_bucket{${lc}le="+Inf"} ${count}`;
+        text += l === '' ? `\n${name}_sum ${sum}\n${name}_count ${count}` : `\n${name}_sum{${l}} ${sum}\n${name}_count{${l}} ${count}`;
+        w.text(text);
+      }
+      this.k = end;
+    }
+    return true;
+  }
+}
+
+function writeFamilies(w: ByteWriter, format: Format, heads: readonly FamilyHead[], index: ReadonlyMap<MetricDesc, number>, samples: readonly Sample[]): void {
+  new FamilyWriter(format, heads, index, samples).fill(w, Infinity);
 }
 
 /** memlens's families as text, exactly the part of the exposition before prom-client's default metrics (tests). */
@@ -244,6 +286,13 @@ function countOpenFdsCheaply(registry: Registry<RegistryContentType>): void {
     if (n !== undefined) this.set(n);
   };
 }
+
+/**
+ * The piece a streamed body is written in: one buffer per format, reused scrape after scrape (memory fresh from the
+ * kernel costs a page fault per 4 KiB on first touch). 128 KiB: a 3 MB exposition in 25 pieces, each handed to the
+ * socket before the next is written.
+ */
+export const STREAM_CHUNK_BYTES = 128 * 1024;
 
 /** One rendered snapshot: its body, and how many callers still send it. */
 interface Rendered {
@@ -275,6 +324,8 @@ class FormatSink {
   private spare: Buffer | undefined;
   /** The last body's size: the next one is written into a buffer of about that size at once. */
   private lastBytes = 0;
+  /** stream()'s buffer between streams (a stream takes it; one that starts while another runs makes its own). */
+  private chunk: Buffer | undefined;
 
   constructor(
     private readonly format: Format,
@@ -316,6 +367,45 @@ class FormatSink {
     if (r !== this.rendered) this.retire(r);
   }
 
+  /**
+   * Renders a snapshot piece by piece into one reused buffer of `chunkBytes`, handing each piece to `write` (`last`
+   * for the final one) and writing the next only once that promise has resolved (the caller is done with the bytes then): the same bytes
+   * as body(), without a buffer of the whole exposition (megabytes at a thousand cgroups, resident between
+   * scrapes and at the peak of each: bench/RESULTS.md, "Peak resident memory"). If `write` rejects, so does this,
+   * and the buffer is left to the garbage collector (the socket may still hold it).
+   */
+  async stream(samples: readonly Sample[], write: (piece: Buffer, last: boolean) => Promise<void>, chunkBytes = STREAM_CHUNK_BYTES): Promise<void> {
+    const defaults = await this.defaults();
+    let buf = this.chunk !== undefined && this.chunk.length >= chunkBytes ? this.chunk : Buffer.allocUnsafe(chunkBytes);
+    this.chunk = undefined;
+    const families = new FamilyWriter(this.format, this.heads, this.index, samples);
+    for (;;) {
+      const w = new ByteWriter(0, buf);
+      const last = families.fill(w, chunkBytes);
+      if (last) this.writeDefaults(w, defaults);
+      buf = w.whole;
+      await write(w.done(), last);
+      if (last) break;
+    }
+    this.chunk = buf;
+  }
+
+  /** prom-client's default process_/nodejs_ families. */
+  private async defaults(): Promise<string> {
+    const defaults = await this.registry.metrics();
+    // prom-client prints NaN as "Nan" (its default nodejs_eventloop_lag_* before the first sample): spell it NaN.
+    return defaults.includes(' Nan\n') ? defaults.replace(/ Nan$/gm, ' NaN') : defaults;
+  }
+
+  /** After memlens's families: the default ones, separated as prom-client's Registry separates families. */
+  private writeDefaults(w: ByteWriter, defaults: string): void {
+    if (this.heads.length > 0) {
+      w.byte(NL);
+      if (!this.openMetrics) w.byte(NL);
+    }
+    w.text(defaults);
+  }
+
   private render(snapshot: object, samples: readonly Sample[]): Rendered {
     // Every collection is a fresh set of series: departed pids and cgroups disappear.
     const w = new ByteWriter(this.lastBytes + (this.lastBytes >> 4), this.spare);
@@ -323,14 +413,8 @@ class FormatSink {
     writeFamilies(w, this.format, this.heads, this.index, samples);
     const r: Rendered = {
       snapshot: new WeakRef(snapshot), senders: 0, whole: undefined, view: undefined,
-      body: this.registry.metrics().then((defaults) => {
-        // prom-client prints NaN as "Nan" (its default nodejs_eventloop_lag_* before the first sample): spell it NaN.
-        const d = defaults.includes(' Nan\n') ? defaults.replace(/ Nan$/gm, ' NaN') : defaults;
-        if (this.heads.length > 0) {
-          w.byte(NL);
-          if (!this.openMetrics) w.byte(NL);
-        }
-        w.text(d);
+      body: this.defaults().then((defaults) => {
+        this.writeDefaults(w, defaults);
         this.lastBytes = w.length;
         const view = w.done();
         r.whole = w.whole;
@@ -378,6 +462,10 @@ export class PrometheusSink implements ExpositionSink {
 
   done(format: string, body: Buffer): void {
     this.sinks[asFormat(format)].done(body);
+  }
+
+  stream(format: string, snapshot: Snapshot, write: (piece: Buffer, last: boolean) => Promise<void>, chunkBytes?: number): Promise<void> {
+    return this.sinks[asFormat(format)].stream(snapshot.samples, write, chunkBytes);
   }
 
   async render(format: string, snapshot: Snapshot, samples: readonly Sample[] = snapshot.samples): Promise<string> {

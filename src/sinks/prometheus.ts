@@ -12,7 +12,7 @@
 // strings, no megabytes of text to encode to UTF-8 afterwards.
 // prom-client still renders its default process_/nodejs_ metrics, appended in the order its
 // Registry would have put them (after ours).
-import { Registry, collectDefaultMetrics, type RegistryContentType } from 'prom-client';
+import { Registry, collectDefaultMetrics, type Metric, type RegistryContentType } from 'prom-client';
 import type { Labels, MetricDesc, Sample, Snapshot } from '../model/types.js';
 import type { ExpositionSink } from './sink.js';
 import { openFds } from '../host/selfFds.js';
@@ -337,15 +337,20 @@ class FormatSink {
   /** stream()'s buffer between streams (a stream takes it; one that starts while another runs makes its own). */
   private chunk: Buffer | undefined;
 
+  /** `defaults`: the registry of prom-client's default metrics, whose metric objects this format renders too. */
   constructor(
     private readonly format: Format,
     descs: readonly MetricDesc[],
+    defaults: Registry<RegistryContentType>,
   ) {
     this.openMetrics = format === 'openmetrics';
-    this.registry = new Registry();
-    if (this.openMetrics) this.registry.setContentType(Registry.OPENMETRICS_CONTENT_TYPE);
-    collectDefaultMetrics({ register: this.registry });
-    countOpenFdsCheaply(this.registry);
+    if (defaults.contentType === (this.openMetrics ? Registry.OPENMETRICS_CONTENT_TYPE : Registry.PROMETHEUS_CONTENT_TYPE)) this.registry = defaults;
+    else {
+      this.registry = new Registry();
+      if (this.openMetrics) this.registry.setContentType(Registry.OPENMETRICS_CONTENT_TYPE);
+      // prom-client types getMetricsAsArray() as plain objects; they are the registered Metric instances.
+      for (const m of defaults.getMetricsAsArray()) this.registry.registerMetric(m as unknown as Metric);
+    }
     this.heads = familyHeads(format, descs);
     this.index = new Map(descs.map((d, i) => [d, i]));
   }
@@ -450,7 +455,12 @@ export class PrometheusSink implements ExpositionSink {
   private readonly sinks: Record<Format, FormatSink>;
 
   constructor(descs: readonly MetricDesc[]) {
-    this.sinks = { prometheus: new FormatSink('prometheus', descs), openmetrics: new FormatSink('openmetrics', descs) };
+    // One set of prom-client's default metrics (their event-loop delay histogram, GC observer, ...: ~0.7 MiB
+    // each), rendered by both formats: a registry per format holds the same metric objects.
+    const defaults = new Registry();
+    collectDefaultMetrics({ register: defaults });
+    countOpenFdsCheaply(defaults);
+    this.sinks = { prometheus: new FormatSink('prometheus', descs, defaults), openmetrics: new FormatSink('openmetrics', descs, defaults) };
   }
 
   /** The format a scraper asked for in its Accept header. */

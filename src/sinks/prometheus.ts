@@ -170,6 +170,15 @@ function familyHeads(format: Format, descs: readonly MetricDesc[]): FamilyHead[]
 }
 
 /**
+ * A FamilyWriter's index arrays (4 bytes per sample each: 100 KB at 25,000 series), reused render after render: made
+ * afresh they were two blocks of malloc'd memory per scrape, taken from and freed into glibc's arenas.
+ */
+interface Scratch {
+  readonly family: Int32Array;
+  readonly order: Int32Array;
+}
+
+/**
  * memlens's families as prom-client's Registry would render them, in the order of `heads` (every family, even
  * one without samples; a sample whose desc is not there is not rendered; NaN/Infinity never mean anything here:
  * "unknown" is an absent sample), each family's samples in snapshot order, families separated as prom-client
@@ -186,15 +195,25 @@ class FamilyWriter {
   private headDone = false;
   /** The next of order[] to write. */
   private k = 0;
+  private readonly family: Int32Array;
 
+  /** Its arrays, for the next writer (once this one is done with them). */
+  scratch(): Scratch {
+    return { family: this.family, order: this.order };
+  }
+
+  /** `scratch`: arrays of an earlier writer to reuse when they are large enough (scratch()). */
   constructor(
     private readonly format: Format,
     private readonly heads: readonly FamilyHead[],
     index: ReadonlyMap<MetricDesc, number>,
     private readonly samples: readonly Sample[],
+    scratch?: Scratch,
   ) {
     // The samples of each family, in snapshot order, by a counting sort of sample indexes: no array per family.
-    const family = new Int32Array(samples.length);
+    // Every element of `family` below samples.length and of `order` below the count is written before it is read.
+    const fits = scratch !== undefined && scratch.family.length >= samples.length;
+    const family = fits ? scratch.family : new Int32Array(samples.length + (samples.length >> 2));
     const start = new Int32Array(heads.length + 1);
     for (let i = 0; i < samples.length; i++) {
       const s = samples[i]!;
@@ -208,7 +227,8 @@ class FamilyWriter {
     }
     for (let f = 0; f < heads.length; f++) start[f + 1]! += start[f]!;
     const next = start.slice(0, heads.length);
-    const order = new Int32Array(start[heads.length]!);
+    const order = fits ? scratch.order : new Int32Array(family.length);
+    this.family = family;
     for (let i = 0; i < samples.length; i++) {
       const f = family[i]!;
       if (f >= 0) order[next[f]!++] = i;
@@ -336,6 +356,8 @@ class FormatSink {
   private lastBytes = 0;
   /** stream()'s buffer between streams (a stream takes it; one that starts while another runs makes its own). */
   private chunk: Buffer | undefined;
+  /** stream()'s FamilyWriter arrays between streams, taken and given back as `chunk` is. */
+  private scratch: Scratch | undefined;
 
   /** `defaults`: the registry of prom-client's default metrics, whose metric objects this format renders too. */
   constructor(
@@ -393,7 +415,8 @@ class FormatSink {
     const defaults = await this.defaults();
     let buf = this.chunk !== undefined && this.chunk.length >= chunkBytes ? this.chunk : Buffer.allocUnsafe(chunkBytes);
     this.chunk = undefined;
-    const families = new FamilyWriter(this.format, this.heads, this.index, samples);
+    const families = new FamilyWriter(this.format, this.heads, this.index, samples, this.scratch);
+    this.scratch = undefined;
     for (;;) {
       const w = new ByteWriter(0, buf);
       const last = families.fill(w, chunkBytes);
@@ -403,6 +426,7 @@ class FormatSink {
       if (last) break;
     }
     this.chunk = buf;
+    this.scratch = families.scratch();
   }
 
   /** prom-client's default process_/nodejs_ families. */

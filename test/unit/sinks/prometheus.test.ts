@@ -183,6 +183,18 @@ test('sink: a stream whose write rejects rejects, and the next stream starts afr
   const text = Buffer.concat(pieces).toString('utf8');
   assert.match(text, /^memlens_cgroup_memory_usage_bytes\{cgroup="\/c2999"\} 2999$/m);
   assert.equal(text.split('\n').filter((l) => l.startsWith('memlens_cgroup')).length, 3000);
+  // Fewer samples, then more than any stream before (the reused arrays too small): each body is its own.
+  for (const n of [7, 5000, 3]) {
+    const few: Sample[] = samples.slice(0, Math.min(n, samples.length)).concat(Array.from({ length: Math.max(0, n - samples.length) }, (_, i) => ({ desc: c.cgroupUsage, labels: { cgroup: `/d${i}` }, value: 1 })));
+    const got: Buffer[] = [];
+    await sink.stream('prometheus', { atMs: n, groups: [], samples: few, collectors: [] }, (p) => {
+      got.push(Buffer.from(p));
+      return Promise.resolve();
+    }, 4096);
+    const lines = Buffer.concat(got).toString('utf8').split('\n').filter((l) => l.startsWith('memlens_cgroup'));
+    assert.equal(lines.length, n, `${n} samples`);
+    assert.equal(lines[n - 1], n <= 3000 ? `memlens_cgroup_memory_usage_bytes{cgroup="/c${n - 1}"} ${n - 1}` : `memlens_cgroup_memory_usage_bytes{cgroup="/d${n - 3001}"} 1`);
+  }
 });
 
 test('sink: the default process_/nodejs_ families are as prom-client renders them, in its order, with process_open_fds counted without a listing', async () => {

@@ -13,12 +13,19 @@
 // /proc/PID/stat over `seconds` after a 5 s warm-up; the watcher's cost = watch-on minus baseline, as % of one
 // core; wake-ups: the main thread's voluntary context switches, minus the baseline's. One /metrics scrape at the end checks that the N cgroups were watched by polling. Reads per second: the
 // read syscalls of /proc/PID/io (syscr) over the same window, minus the baseline's.
+// --tree v1-kernfs (root, cgroup v1 memory controller): the same reads on real kernel files instead of the fixture's
+// regular files. N empty v1 cgroups (children of a memlens-poll-idle-<pid> cgroup under this process's own) with
+// limits set so that each is read as often as a fixture cgroup at `fraction` (usage 0, limit (0.9 - fraction) / 0.9 x
+// 256 MiB: the same distance to the 0.9 threshold); memlens runs in a private mount namespace where this process's
+// own memory cgroup is bind-mounted read-only at /sys/fs/cgroup/memory, so it walks only these cgroups and, refused
+// cgroup.event_control (EROFS), polls memory.usage_in_bytes through held fds on the schedule v2 uses (one pread per
+// read, the same code path). The cgroups are removed at the end.
 // --builds compares checkouts (each with `npx tsc -p .` done) and flag sets in the same run, interleaved: for each
 // fraction and run, each checkout's baseline (watch off, measured before its first watch-on run) and each build with
 // the watcher on, e.g.
 //   --builds main=/tmp/base,this=.,this-100ms=.:--watch.poll-interval=100ms
 import { spawn, spawnSync } from 'node:child_process';
-import { cpSync, mkdirSync, mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
+import { cpSync, mkdirSync, mkdtempSync, readFileSync, rmSync, rmdirSync, writeFileSync } from 'node:fs';
 import { tmpdir, loadavg } from 'node:os';
 import { dirname, join } from 'node:path';
 import { fileURLToPath } from 'node:url';
@@ -33,6 +40,9 @@ const SECONDS = Number(arg('seconds', '60'));
 const FRACTIONS = arg('fractions', '0.06,0.8').split(',').map(Number);
 const RUNS = Number(arg('runs', '1'));
 const LIMIT = 256 * 2 ** 20;
+const TREE = arg('tree', 'fixture');
+if (!['fixture', 'v1-kernfs'].includes(TREE)) throw new Error(`--tree: fixture or v1-kernfs, not ${TREE}`);
+const MEMROOT = '/sys/fs/cgroup/memory';
 const TICK = 100; // sysconf(_SC_CLK_TCK) on Linux
 const BUILDS = arg('builds', `this=${repo}`).split(',').map((b) => {
   const [label, rest] = b.split('=', 2).length === 2 ? [b.slice(0, b.indexOf('=')), b.slice(b.indexOf('=') + 1)] : [b, repo];
@@ -69,6 +79,30 @@ function buildTree(root, fraction) {
   }
 }
 
+/** v1-kernfs: the cgroups of the current run ({ ownDir, parent }), removed after it. */
+let v1Tree;
+
+/** v1-kernfs: N empty cgroups under our own memory cgroup, read as often as fixture cgroups at `fraction`. */
+function buildV1Tree(fraction) {
+  const own = /^\d+:memory:(.*)$/m.exec(readFileSync('/proc/self/cgroup', 'utf8'))?.[1];
+  if (own === undefined) throw new Error('--tree v1-kernfs: no cgroup v1 memory controller in /proc/self/cgroup');
+  const ownDir = join(MEMROOT, own);
+  const parent = join(ownDir, `memlens-poll-idle-${process.pid}`);
+  mkdirSync(parent);
+  const limit = Math.floor(((0.9 - fraction) / 0.9) * LIMIT / 4096) * 4096;
+  for (let i = 0; i < N; i++) {
+    const d = join(parent, `cg-${i}`);
+    mkdirSync(d);
+    writeFileSync(join(d, 'memory.limit_in_bytes'), String(limit));
+  }
+  return { ownDir, parent };
+}
+
+function removeV1Tree(parent) {
+  for (let i = 0; i < N; i++) try { rmdirSync(join(parent, `cg-${i}`)); } catch {}
+  rmdirSync(parent);
+}
+
 function cpuTicks(pid) {
   const f = readFileSync(`/proc/${pid}/stat`, 'utf8');
   const rest = f.slice(f.lastIndexOf(')') + 2).split(' ');
@@ -86,9 +120,14 @@ function readSyscalls(pid) {
 
 async function measure(root, watch, build) {
   const port = await freePort();
-  const child = spawn(process.execPath, [join(build.dir, 'bin/memlens.js'), '--web.listen-address', `127.0.0.1:${port}`,
-    '--path.procfs', join(root, 'proc'), '--path.sysfs', join(root, 'sys'), '--path.kmsg', '/dev/null',
-    '--snapshot.dir', join(root, 'snapshots'), '--log.level', 'warn', `--watch.enabled=${watch}`, ...build.flags], { stdio: ['ignore', 'ignore', 'inherit'] });
+  const common = ['--web.listen-address', `127.0.0.1:${port}`, '--path.kmsg', '/dev/null', '--snapshot.dir', join(root, 'snapshots'),
+    '--log.level', 'warn', `--watch.enabled=${watch}`, ...build.flags];
+  // v1-kernfs: unshare execs sh, which execs node: the child's pid is memlens's.
+  const child = TREE === 'fixture'
+    ? spawn(process.execPath, [join(build.dir, 'bin/memlens.js'), '--path.procfs', join(root, 'proc'), '--path.sysfs', join(root, 'sys'), ...common], { stdio: ['ignore', 'ignore', 'inherit'] })
+    : spawn('unshare', ['-m', '--propagation', 'private', 'sh', '-c',
+      `mount --bind "$0" ${MEMROOT} && mount -o remount,bind,ro ${MEMROOT} && exec "$@"`, v1Tree.ownDir,
+      process.execPath, join(build.dir, 'bin/memlens.js'), ...common], { stdio: ['ignore', 'ignore', 'inherit'] });
   try {
     for (let i = 0; ; i++) {
       if (child.exitCode !== null) throw new Error(`memlens exited ${child.exitCode}`);
@@ -115,7 +154,8 @@ for (const fraction of FRACTIONS) {
   for (let r = 0; r < RUNS; r++) {
     const root = mkdtempSync(join(tmpdir(), 'memlens-poll-idle-'));
     try {
-      buildTree(root, fraction);
+      if (TREE === 'fixture') buildTree(root, fraction);
+      else v1Tree = buildV1Tree(fraction);
       // Each checkout's watcher is measured against its own exporter idle (builds differ in more than the watcher:
       // e.g. how often the exporter wakes with nothing to do); flag sets of one checkout share that baseline.
       const baselines = new Map();
@@ -124,7 +164,7 @@ for (const fraction of FRACTIONS) {
         if (base === undefined) baselines.set(build.dir, (base = await measure(root, false, { ...build, flags: [] })));
         const on = await measure(root, true, build);
         const row = {
-          build: build.label, flags: build.flags.join(' '), cgroups: N, fraction, seconds: SECONDS, baselineCpuPct: base.cpuPct, watchCpuPct: on.cpuPct,
+          build: build.label, flags: build.flags.join(' '), tree: TREE, cgroups: N, fraction, seconds: SECONDS, baselineCpuPct: base.cpuPct, watchCpuPct: on.cpuPct,
           watcherCostPct: on.cpuPct - base.cpuPct, readsPerS: on.readsPerS - base.readsPerS, wakeupsPerS: on.wakeupsPerS - base.wakeupsPerS, polled: on.polled, load1: [base.load1, on.load1],
         };
         row.usPerRead = (row.watcherCostPct / 100) * 1e6 / row.readsPerS;
@@ -132,6 +172,8 @@ for (const fraction of FRACTIONS) {
         console.error(JSON.stringify(row));
       }
     } finally {
+      if (v1Tree !== undefined) removeV1Tree(v1Tree.parent);
+      v1Tree = undefined;
       rmSync(root, { recursive: true, force: true });
     }
   }
@@ -139,6 +181,7 @@ for (const fraction of FRACTIONS) {
 const out = join(here, `results-${new Date().toISOString().replace(/[:.]/g, '-')}.json`);
 const commit = (dir) => spawnSync('git', ['rev-parse', '--short', 'HEAD'], { cwd: dir, encoding: 'utf8' }).stdout.trim() || '?';
 writeFileSync(out, JSON.stringify({ cgroups: N, seconds: SECONDS, builds: BUILDS.map((b) => ({ ...b, commit: commit(b.dir) })), rows }, null, 1));
+console.log(`tree: ${TREE}`);
 console.log(`| build | cgroups | usage / limit | polled | exporter idle (CPU % of a core) | with the watcher | watcher's cost | reads/s | main-thread wake-ups/s | µs per read | load1 |`);
 console.log(`|---|---:|---:|---:|---:|---:|---:|---:|---:|---:|---|`);
 for (const r of rows) console.log(`| ${r.build}${r.flags ? ` (${r.flags})` : ''} | ${r.cgroups} | ${r.fraction} | ${r.polled} | ${r.baselineCpuPct.toFixed(2)} | ${r.watchCpuPct.toFixed(2)} | ${r.watcherCostPct.toFixed(2)} | ${r.readsPerS.toFixed(0)} | ${r.wakeupsPerS.toFixed(0)} | ${r.usPerRead.toFixed(2)} | ${r.load1.map((x) => x.toFixed(1)).join(', ')} |`);

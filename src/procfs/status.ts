@@ -2,7 +2,7 @@
 // RssAnon/RssFile/RssShmem: 4.5+. VmSwap: 2.6.34+. Kernel threads have no Vm* lines.
 // proc.rst: RSS values here are kept per-thread-batched and "may not be very precise".
 import type { ParseError } from '../errors.js';
-import { badLine, kbValue, KbKeys } from './kbScan.js';
+import { badLine, fillNaN, kbValue, kbValueEnd, KbKeys, lineEnd } from './kbScan.js';
 import type { Parsed } from './common.js';
 
 export interface ProcStatus {
@@ -55,7 +55,7 @@ const field = (v: number): number | undefined => (Number.isNaN(v) ? undefined : 
  */
 /** b[0, len) is the file (HostFs.bytes after tryReadInto). */
 export function scanStatus(b: Buffer, len: number, path: string, out: ProcStatus, problems: ParseError[]): void {
-  vals.fill(NaN);
+  fillNaN(vals);
   out.name = undefined;
   let line = 0;
   let found = 0;
@@ -77,6 +77,7 @@ export function scanStatus(b: Buffer, len: number, path: string, out: ProcStatus
         else {
           if (Number.isNaN(vals[idx]!)) found++;
           vals[idx] = v;
+          i = kbValueEnd();
         }
         // Every wanted line seen (they come before the signal, capability and cpu lines that
         // make up most of the file): the rest is not looked at.
@@ -84,12 +85,10 @@ export function scanStatus(b: Buffer, len: number, path: string, out: ProcStatus
       }
     } else if (c0 === NAME[0] && out.name === undefined && isName(b, start, len)) {
       // comm is at most 15 bytes; the kernel escapes \n and \\ in it.
-      i = start + NAME.length;
-      while (i < len && b[i] !== NL) i++;
+      i = lineEnd(b, start + NAME.length, len);
       out.name = b.toString('utf8', start + NAME.length, i).trim();
     }
-    while (i < len && b[i] !== NL) i++;
-    start = i + 1;
+    start = lineEnd(b, i, len) + 1;
   }
   out.residentBytes = field(vals[0]!);
   out.residentAnonBytes = field(vals[1]!);

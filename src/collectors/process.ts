@@ -134,7 +134,8 @@ interface CachedRollup {
  * watcher needs descriptors too; beyond it a process's files are read by path, as before.
  */
 class ProcDirs {
-  private readonly held = new Map<string, { dir: DirHandle; gen: number }>();
+  /** By pid (a number key: no string hashed per process and collection). */
+  private readonly held = new Map<number, HeldDir>();
   private host: HostFs | undefined;
 
   constructor(private readonly max: number) {}
@@ -142,43 +143,43 @@ class ProcDirs {
   /** Whether the handle the last get() returned was held from an earlier collection (no object per call). */
   wasHeld = false;
 
-  /** The handle of /proc/`name` (held or new), marked as seen in collection `gen`; see wasHeld. */
-  get(host: HostFs, name: string, gen: number): DirHandle {
+  /** The handle of /proc/`name` (`pid` = Number(name); held or new), marked as seen in collection `gen`; see wasHeld. */
+  get(host: HostFs, name: string, pid: number, gen: number): HeldDir {
     if (host !== this.host) {
       this.close();
       this.host = host;
     }
-    const h = this.held.get(name);
+    const h = this.held.get(pid);
     this.wasHeld = h !== undefined;
     if (h !== undefined) {
       h.gen = gen;
-      return h.dir;
+      return h;
     }
-    return this.open(host, name, gen);
+    return this.open(host, name, pid, gen);
   }
 
   /** Drops a held handle that found nothing and opens /proc/`name` again (the pid may name another process now). */
-  reopen(host: HostFs, name: string, gen: number): DirHandle {
-    this.drop(host, name);
-    return this.open(host, name, gen);
+  reopen(host: HostFs, name: string, pid: number, gen: number): HeldDir {
+    this.drop(host, pid);
+    return this.open(host, name, pid, gen);
   }
 
   /** Closes the handle of a pid that is gone. */
-  drop(host: HostFs, name: string): void {
-    const h = this.held.get(name);
+  drop(host: HostFs, pid: number): void {
+    const h = this.held.get(pid);
     if (h === undefined) return;
     host.closeDir(h.dir);
-    this.held.delete(name);
+    this.held.delete(pid);
   }
 
   /** Closes the handles of pids not seen in collection `gen`. */
   sweep(gen: number): void {
     const host = this.host;
     if (host === undefined) return;
-    for (const [name, h] of this.held) {
+    for (const [pid, h] of this.held) {
       if (h.gen === gen) continue;
       host.closeDir(h.dir);
-      this.held.delete(name);
+      this.held.delete(pid);
     }
   }
 
@@ -192,13 +193,26 @@ class ProcDirs {
     return this.held.size;
   }
 
-  private open(host: HostFs, name: string, gen: number): DirHandle {
+  private open(host: HostFs, name: string, pid: number, gen: number): HeldDir {
     const path = host.proc(name);
-    if (this.held.size >= this.max) return { path, fd: -1 }; // read by path
+    if (this.held.size >= this.max) return { dir: { path, fd: -1 }, gen, comm: undefined }; // read by path
     const dir = host.openDir(path);
-    if (dir.fd >= 0) this.held.set(name, { dir, gen });
-    return dir;
+    const h: HeldDir = { dir, gen, comm: undefined };
+    if (dir.fd >= 0) this.held.set(pid, h);
+    return h;
   }
+}
+
+/** A /proc/PID directory handle and what is known of its process (ProcDirs). */
+interface HeldDir {
+  readonly dir: DirHandle;
+  /** The collection that last saw the pid. */
+  gen: number;
+  /**
+   * The process's comm when its status was last read through this handle: scanStatus returns this same string when
+   * the Name line still says it (no string made, and its hash is kept for the group lookup).
+   */
+  comm: string | undefined;
 }
 
 /** How many /proc/PID directories ProcDirs may hold: an eighth of the soft RLIMIT_NOFILE, at most 4096. */
@@ -378,14 +392,17 @@ export class ProcessCollector implements Collector {
   private scanProcess(host: HostFs, p: Pass, name: string, seq: number): void {
     const { out, gen } = p;
     const st = this.status;
-    let dir = this.dirs.get(host, name, gen);
+    const pid = Number(name);
+    let h = this.dirs.get(host, name, pid, gen);
     const held = this.dirs.wasHeld;
+    let dir = h.dir;
     let len: number;
     try {
       len = host.tryReadAtInto(dir, 'status', true);
       // A handle held from an earlier collection finds nothing once its process is gone: the pid may be another's now.
       if (len < 0 && held) {
-        dir = this.dirs.reopen(host, name, gen);
+        h = this.dirs.reopen(host, name, pid, gen);
+        dir = h.dir;
         len = host.tryReadAtInto(dir, 'status', true);
       }
     } catch (err) {
@@ -394,10 +411,11 @@ export class ProcessCollector implements Collector {
       return;
     }
     if (len < 0) {
-      this.dirs.drop(host, name); // exited since the listing: normal
+      this.dirs.drop(host, pid); // exited since the listing: normal
       return;
     }
-    scanStatus(host.bytes, len, `${dir.path}/status`, st, this.problems);
+    scanStatus(host.bytes, len, `${dir.path}/status`, st, this.problems, h.comm);
+    h.comm = st.name;
     this.flush(this.problems, out);
     // Kernel threads have no memory of their own (no VmRSS line).
     const rssBytes = st.residentBytes;
@@ -405,7 +423,6 @@ export class ProcessCollector implements Collector {
       host.closeFilesLater(dir);
       return;
     }
-    const pid = Number(name);
     const comm = st.name ?? '';
     const faults = this.readStat(host, dir, out);
     // status and stat: the directory stays open, its files do not (HostFs.readAtInto defers closes; statusBatch

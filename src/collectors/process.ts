@@ -330,9 +330,7 @@ export class ProcessCollector implements Collector {
     for (const k of kept) {
       if (this.opts.smapsScope === 'selected') {
         if (yp.due()) await yp.turn();
-        const read = this.readRollup(host, k.pid, k.dir, k.comm, k.status.residentBytes!, include?.test(k.comm) ?? false, p.nowMs, p.gen, true, out);
-        host.flushCloses();
-        if (read) k.rollup = this.rolled;
+        if (this.readRollup(host, k.pid, k.dir, k.comm, k.status.residentBytes!, include?.test(k.comm) ?? false, p.nowMs, p.gen, true, out)) k.rollup = this.rolled;
       }
       this.emitProcess(host, k, out);
     }
@@ -373,15 +371,11 @@ export class ProcessCollector implements Collector {
 
   /** scanProcess from pids[seq] on, until the time slice is used up (at least one entry): the next seq. */
   private statusBatch(host: HostFs, p: Pass, pids: readonly string[], seq: number, yp: YieldPoint): number {
-    try {
-      do {
-        const name = pids[seq]!;
-        const c0 = name.charCodeAt(0);
-        if (c0 >= 48 && c0 <= 57) this.scanProcess(host, p, name, seq);
-      } while (++seq < pids.length && !yp.due());
-    } finally {
-      host.flushCloses(); // the batch's status and stat files (closeFilesLater): none stays open past the batch
-    }
+    do {
+      const name = pids[seq]!;
+      const c0 = name.charCodeAt(0);
+      if (c0 >= 48 && c0 <= 57) this.scanProcess(host, p, name, seq);
+    } while (++seq < pids.length && !yp.due());
     return seq;
   }
 
@@ -420,14 +414,12 @@ export class ProcessCollector implements Collector {
     // Kernel threads have no memory of their own (no VmRSS line).
     const rssBytes = st.residentBytes;
     if (rssBytes === undefined) {
-      host.closeFilesLater(dir);
+      host.closeFiles(dir);
       return;
     }
     const comm = st.name ?? '';
     const faults = this.readStat(host, dir, out);
-    // status and stat: the directory stays open, its files do not (HostFs.readAtInto defers closes; statusBatch
-    // closes the batch's files together).
-    host.closeFilesLater(dir);
+    host.closeFiles(dir); // status and stat: the directory stays open, its files do not (HostFs.readAtInto defers closes)
 
     const group = this.groupOf(host, pid, comm);
     let g = p.groups.get(group);
@@ -479,14 +471,6 @@ export class ProcessCollector implements Collector {
    * and given to the kept processes (`kept` in listing order; cursor.kept walks it along, no lookup per process).
    */
   private rollupBatch(host: HostFs, p: Pass, kept: readonly Kept[], cursor: { i: number; kept: number }, yp: YieldPoint): void {
-    try {
-      this.rollupLoop(host, p, kept, cursor, yp);
-    } finally {
-      host.flushCloses(); // the batch's smaps_rollup files (closeFilesLater)
-    }
-  }
-
-  private rollupLoop(host: HostFs, p: Pass, kept: readonly Kept[], cursor: { i: number; kept: number }, yp: YieldPoint): void {
     const m = p.withMm;
     let i = cursor.i;
     let ki = cursor.kept;
@@ -617,7 +601,7 @@ export class ProcessCollector implements Collector {
       this.smapsReadSeconds += (performance.now() - t0) / 1000;
       return false;
     }
-    host.closeFilesLater(dir); // closed with the batch's (rollupBatch), or right after this call (the selected)
+    host.closeFiles(dir);
     this.smapsReadSeconds += (performance.now() - t0) / 1000;
     if (len < 0) return false;
     const v = scanSmapsRollup(host.bytes, len, `${dir.path}/smaps_rollup`, this.problems);

@@ -24,12 +24,6 @@ export type HostIo = 'libc' | 'node';
 const MAX_DEFERRED = 15;
 
 /**
- * Files handed to closeFilesLater that may wait for flushCloses: 64 open seq_files keep at most 64 x 4 KiB of kernel
- * buffers for the moment, and their numbers mostly form one run, so one close_range(2) closes them all.
- */
-const MAX_PENDING = 64;
-
-/**
  * A directory whose files are read by name (HostFs.readAtInto): opened once (O_PATH), so that each file's open is
  * a lookup of one name in it. `fd` is -1 when the directory could not be opened that way (then each file is read
  * by its whole path, and fails as it would have). The files read through it are closed together with it by
@@ -107,9 +101,6 @@ function fsError(errno: number, syscall: string, path?: string): ErrnoException 
 
 export class HostFs {
   private buf = Buffer.allocUnsafe(64 * 1024);
-  /** fds handed over by closeFilesLater, closed by flushCloses. */
-  private readonly pending = new Int32Array(MAX_PENDING + MAX_DEFERRED);
-  private pendingCount = 0;
 
   constructor(
     readonly procRoot: string,
@@ -221,27 +212,6 @@ export class HostFs {
   }
 
   /**
-   * closeFiles, but the files are closed later, with those of other directories, by flushCloses (which the caller
-   * calls before it gives up the thread; and at the latest when MAX_PENDING are waiting): the process collector reads
-   * status and stat, then smaps_rollup, of a thousand /proc/PID directories per collection, and a close_range per
-   * directory and pass was two system calls (and two koffi calls) per process where one per ~30 processes closes the
-   * same files. The files stay open (and their numbers ours) until then.
-   */
-  closeFilesLater(dir: DirHandle): void {
-    if (!(dir instanceof Dir) || dir.count === 0) return;
-    if (this.pendingCount + dir.count > MAX_PENDING) this.flushCloses();
-    for (let i = 0; i < dir.count; i++) this.pending[this.pendingCount++] = dir.deferred[i]!;
-    dir.count = 0;
-  }
-
-  /** Closes the files handed to closeFilesLater (one close_range per run of consecutive numbers). */
-  flushCloses(): void {
-    if (this.pendingCount === 0) return;
-    closeAll(this.pending, this.pendingCount);
-    this.pendingCount = 0;
-  }
-
-  /**
    * readInto of `${dir.path}/${name}`, opened relative to the directory's fd: the same file, the same result and the
    * same errors (the message names the whole path). `name` is one name, no slash. The file stays open until
    * closeDir closes it with the directory (the first MAX_DEFERRED files; any more are closed at once).
@@ -254,11 +224,10 @@ export class HostFs {
       if (fd >= 0) break;
       const errno = lastErrno();
       if (errno === EINTR) continue;
-      // Out of fds while holding this handle's deferred ones or closeFilesLater's: close those, then try again.
-      if ((errno === EMFILE || errno === ENFILE) && (dir.count > 0 || this.pendingCount > 0)) {
+      // Out of fds while holding this handle's deferred ones: close those, then try again.
+      if ((errno === EMFILE || errno === ENFILE) && dir.count > 0) {
         closeAll(dir.deferred, dir.count);
         dir.count = 0;
-        this.flushCloses();
         continue;
       }
       throw fsError(errno, 'open', `${dir.path}/${name}`);

@@ -50,6 +50,24 @@ function withLabel(l: Labels, key: string, value: string): Labels {
 }
 
 /**
+ * Names (memory.stat items, memory.events events) numbered in the order first seen: the kernel prints a few dozen,
+ * so a cgroup's label sets are kept in arrays by number rather than in a Map per cgroup (two Maps per cgroup were
+ * ~0.6 MiB at 1000 cgroups, for good: bench/RESULTS.md, "Peak resident memory", session 4).
+ */
+class NameNumbers {
+  private readonly numbers = new Map<string, number>();
+
+  of(name: string): number {
+    let n = this.numbers.get(name);
+    if (n === undefined) {
+      n = this.numbers.size;
+      this.numbers.set(name, n);
+    }
+    return n;
+  }
+}
+
+/**
  * A cgroup's label sets, made the first time the cgroup is collected and reused by every collection after (a
  * tree node stands for one cgroup for its whole life, and its labels never change): at a thousand cgroups and
  * ~25 series each, no label object is made per scrape, and a sink that formats a label set once per object
@@ -57,29 +75,30 @@ function withLabel(l: Labels, key: string, value: string): Labels {
  */
 class NodeLabels {
   readonly base: Labels;
-  private readonly items = new Map<string, Labels>();
-  private readonly events = new Map<string, Labels>();
+  /** By the item's or event's number (NameNumbers). */
+  private readonly items: (Labels | undefined)[] = [];
+  private readonly events: (Labels | undefined)[] = [];
   private kinds: [Labels, Labels] | undefined;
 
   constructor(path: string) {
     this.base = cgroupLabels(path);
   }
 
-  /** memory.stat items (bytes and event counters alike): `item`. */
-  item(item: string): Labels {
-    let l = this.items.get(item);
+  /** memory.stat items (bytes and event counters alike): `item`, numbered by `n`. */
+  item(n: number, item: string): Labels {
+    let l = this.items[n];
     if (l === undefined) {
       l = withLabel(this.base, 'item', item);
-      this.items.set(item, l);
+      this.items[n] = l;
     }
     return l;
   }
 
-  event(event: string): Labels {
-    let l = this.events.get(event);
+  event(n: number, event: string): Labels {
+    let l = this.events[n];
     if (l === undefined) {
       l = withLabel(this.base, 'event', event);
-      this.events.set(event, l);
+      this.events[n] = l;
     }
     return l;
   }
@@ -104,6 +123,8 @@ export class CgroupCollector implements Collector {
   private readonly intervalPeaks = new IntervalPeaks();
   private readonly statSelected: StatItemSelector;
   private readonly labels = new WeakMap<CgroupNode, NodeLabels>();
+  private readonly itemNumbers = new NameNumbers();
+  private readonly eventNumbers = new NameNumbers();
 
   constructor(
     /** The live cgroup tree; undefined when the host has no memory cgroup hierarchy. */
@@ -160,11 +181,11 @@ export class CgroupCollector implements Collector {
         const { stat, statEvents, events } = cg;
         for (let i = 0; i < stat.size; i++) {
           const item = stat.keyAt(i);
-          if (this.statSelected(item)) out.add(c.cgroupStat, nl.item(item), stat.valueAt(i));
+          if (this.statSelected(item)) out.add(c.cgroupStat, nl.item(this.itemNumbers.of(item), item), stat.valueAt(i));
         }
         for (let i = 0; i < statEvents.size; i++) {
           const item = statEvents.keyAt(i);
-          if (this.statSelected(item)) out.add(c.cgroupStatEvents, nl.item(item), statEvents.valueAt(i));
+          if (this.statSelected(item)) out.add(c.cgroupStatEvents, nl.item(this.itemNumbers.of(item), item), statEvents.valueAt(i));
         }
         out.add(c.cgroupHigh, l, limitSample(cg.high));
         out.add(c.cgroupLow, l, limitSample(cg.low, true));
@@ -173,7 +194,10 @@ export class CgroupCollector implements Collector {
         out.add(c.cgroupSwapLimit, l, limitSample(cg.swapLimit));
         out.add(c.cgroupPeak, l, cg.peakBytes);
         out.add(c.cgroupSwap, l, cg.swapBytes);
-        for (let i = 0; i < events.size; i++) out.add(c.cgroupEvents, nl.event(events.keyAt(i)), events.valueAt(i));
+        for (let i = 0; i < events.size; i++) {
+          const event = events.keyAt(i);
+          out.add(c.cgroupEvents, nl.event(this.eventNumbers.of(event), event), events.valueAt(i));
+        }
         out.add(c.cgroupOomKills, l, cg.oomKills);
         out.add(c.cgroupUnderOom, l, cg.underOom);
         if (cg.pressure !== undefined) {

@@ -43,15 +43,20 @@ export function createApp(deps: AppDeps): Express {
       try {
         const snap = await deps.runner.collect();
         const format = sink.negotiate(req.get('accept'));
-        const body = await sink.body(format, snap);
-        // res.end, not res.send: send would hash the whole body (megabytes at a thousand cgroups) for an ETag
-        // that no scraper sends back (Prometheus never asks with If-None-Match). Express's ETags stay on for
-        // the other routes.
-        // Its memory serves the next body once it is all handed to the socket ('finish'); a response cut off
-        // before that keeps it (the garbage collector takes it), since the socket may still be writing it.
-        res.once('finish', () => sink.done(format, body));
-        res.set('Content-Type', sink.contentType(format)).set('Content-Length', String(body.length)).end(body);
+        res.set('Content-Type', sink.contentType(format));
+        // In pieces of one reused buffer, each handed to the socket before the next is written: no buffer of the
+        // whole body (megabytes at a thousand cgroups) at the peak of a scrape or between scrapes. A body of one
+        // piece goes with its Content-Length; a longer one chunked (HTTP/1.1), which every scraper reads.
+        // res.end/write, not res.send: send would hash the body for an ETag that no scraper sends back (Prometheus
+        // never asks with If-None-Match). Express's ETags stay on for the other routes.
+        await sink.stream(format, snap, (piece, last) => sendPiece(res, piece, last));
       } catch (err) {
+        if (res.headersSent) {
+          // Cut off mid-body (the client went away, or the socket failed): nothing more to send.
+          deps.log.debug({ err: describe(err) }, 'exposition not sent whole');
+          res.destroy();
+          return;
+        }
         deps.log.error({ err: describe(err) }, 'exposition failed');
         res.status(500).type('text/plain').send('exposition failed (see the memlens log)\n');
       }
@@ -71,6 +76,29 @@ export function createApp(deps: AppDeps): Express {
     res.status(status).type('text/plain').send(status >= 500 ? 'internal error (see the memlens log)\n' : `${clip(describe(err))}\n`);
   });
   return app;
+}
+
+/**
+ * Hands one piece of a body to the response; resolves once the socket has taken its bytes (the write's callback),
+ * rejects when the write fails or the response closes first. The last piece ends the response (with its
+ * Content-Length when it is the only one).
+ */
+function sendPiece(res: Response, piece: Buffer, last: boolean): Promise<void> {
+  return new Promise<void>((resolve, reject) => {
+    let settled = false;
+    const settle = (err?: Error | null): void => {
+      if (settled) return;
+      settled = true;
+      res.off('close', onClose);
+      if (err === undefined || err === null) resolve();
+      else reject(err);
+    };
+    const onClose = (): void => settle(new MemlensError('MEMLENS_ERR_IO', 'the response closed before the body was sent'));
+    res.on('close', onClose);
+    if (last && !res.headersSent) res.set('Content-Length', String(piece.length));
+    if (last) res.end(piece, () => settle());
+    else res.write(piece, (err) => settle(err));
+  });
 }
 
 /** User-supplied text in logs and error bodies: at most `max` characters, control characters escaped. */

@@ -12,7 +12,7 @@
 // strings, no megabytes of text to encode to UTF-8 afterwards.
 // prom-client still renders its default process_/nodejs_ metrics, appended in the order its
 // Registry would have put them (after ours).
-import { Registry, collectDefaultMetrics, type RegistryContentType } from 'prom-client';
+import { Registry, collectDefaultMetrics, type Metric, type RegistryContentType } from 'prom-client';
 import type { Labels, MetricDesc, Sample, Snapshot } from '../model/types.js';
 import type { ExpositionSink } from './sink.js';
 import { openFds } from '../host/selfFds.js';
@@ -46,20 +46,23 @@ function formatLabels(labels: Labels): string {
 }
 
 /**
- * Per label-set object, its formatted body as UTF-8 bytes. Collectors share one object among a cgroup's or a
- * pid's series, and the cgroup collector keeps a cgroup's objects for the cgroup's life (Sample.labels never
- * changes once made), so at a thousand cgroups a scrape formats and encodes next to no label at all. Weak: a
- * departed cgroup's text goes with it.
+ * Per label-set object, its formatted body. Collectors share one object among a cgroup's or a pid's series, and the
+ * cgroup collector keeps a cgroup's objects for the cgroup's life (Sample.labels never changes once made), so at a
+ * thousand cgroups a scrape formats next to no label at all. Weak: a departed cgroup's text goes with it.
+ * Kept as the string when it is ASCII (every cgroup path and comm seen in practice), which the writer copies byte for
+ * byte (latin1), else as its UTF-8 bytes: a string is about half what a Buffer costs (its object, 96 bytes, plus
+ * the bytes in a pool slab): at 1000 cgroups, 16,000 label sets, ~1.3 MiB less that lives for good (bench/RESULTS.md,
+ * "Peak resident memory", session 4).
  */
-const labelBytes = new WeakMap<Labels, Buffer>();
-const NO_LABELS = Buffer.alloc(0);
+const labelText = new WeakMap<Labels, string | Buffer>();
+const ASCII = /^[\x00-\x7f]*$/;
 
-function labelsOf(l: Labels): Buffer {
-  let b = labelBytes.get(l);
+function labelsOf(l: Labels): string | Buffer {
+  let b = labelText.get(l);
   if (b === undefined) {
     const t = formatLabels(l);
-    b = t === '' ? NO_LABELS : Buffer.from(t, 'utf8');
-    labelBytes.set(l, b);
+    b = ASCII.test(t) ? t : Buffer.from(t, 'utf8');
+    labelText.set(l, b);
   }
   return b;
 }
@@ -98,6 +101,12 @@ class ByteWriter {
     this.room(b.length);
     this.buf.set(b, this.len);
     this.len += b.length;
+  }
+
+  /** Text known to be ASCII: its UTF-8 bytes are its latin1 bytes, copied without encoding. */
+  ascii(s: string): void {
+    this.room(s.length);
+    this.len += (this.buf as unknown as { latin1Write(s: string, at: number): number }).latin1Write(s, this.len);
   }
 
   /** Any text, as UTF-8. */
@@ -161,66 +170,129 @@ function familyHeads(format: Format, descs: readonly MetricDesc[]): FamilyHead[]
 }
 
 /**
+ * A FamilyWriter's index arrays (4 bytes per sample each: 100 KB at 25,000 series), reused render after render: made
+ * afresh they were two blocks of malloc'd memory per scrape, taken from and freed into glibc's arenas.
+ */
+interface Scratch {
+  readonly family: Int32Array;
+  readonly order: Int32Array;
+}
+
+/**
  * memlens's families as prom-client's Registry would render them, in the order of `heads` (every family, even
  * one without samples; a sample whose desc is not there is not rendered; NaN/Infinity never mean anything here:
  * "unknown" is an absent sample), each family's samples in snapshot order, families separated as prom-client
- * separates them (a blank line; OpenMetrics: none).
+ * separates them (a blank line; OpenMetrics: none). Resumable: fill() writes until the writer holds `limit` bytes
+ * and carries on from there at the next call, so that a body can be sent in pieces of one reused buffer.
  */
-function writeFamilies(w: ByteWriter, format: Format, heads: readonly FamilyHead[], index: ReadonlyMap<MetricDesc, number>, samples: readonly Sample[]): void {
-  // The samples of each family, in snapshot order, by a counting sort of sample indexes: no array per family.
-  const family = new Int32Array(samples.length);
-  const start = new Int32Array(heads.length + 1);
-  for (let i = 0; i < samples.length; i++) {
-    const s = samples[i]!;
-    const f = index.get(s.desc);
-    if (f === undefined || !Number.isFinite(s.value)) {
-      family[i] = -1;
-      continue;
-    }
-    family[i] = f;
-    start[f + 1]!++;
+class FamilyWriter {
+  /** Sample indexes, family by family (in snapshot order within each). */
+  private readonly order: Int32Array;
+  /** order[start[f] .. start[f + 1]) are family f's. */
+  private readonly start: Int32Array;
+  /** The next family to write, and whether its head is written. */
+  private f = 0;
+  private headDone = false;
+  /** The next of order[] to write. */
+  private k = 0;
+  private readonly family: Int32Array;
+
+  /** Its arrays, for the next writer (once this one is done with them). */
+  scratch(): Scratch {
+    return { family: this.family, order: this.order };
   }
-  for (let f = 0; f < heads.length; f++) start[f + 1]! += start[f]!;
-  const next = start.slice(0, heads.length);
-  const order = new Int32Array(start[heads.length]!);
-  for (let i = 0; i < samples.length; i++) {
-    const f = family[i]!;
-    if (f >= 0) order[next[f]!++] = i;
-  }
-  for (let f = 0; f < heads.length; f++) {
-    const { head, name, lineStart } = heads[f]!;
-    if (f > 0) {
-      w.byte(NL);
-      if (format === 'prometheus') w.byte(NL);
-    }
-    w.text(head);
-    for (let k = start[f]!; k < start[f + 1]!; k++) {
-      const s = samples[order[k]!]!;
-      const lb = labelsOf(s.labels);
-      if (s.histogram === undefined) {
-        w.bytes(lineStart);
-        if (lb.length > 0) {
-          w.byte(OPEN);
-          w.bytes(lb);
-          w.byte(CLOSE);
-        }
-        w.byte(SPACE);
-        w.value(s.value);
+
+  /** `scratch`: arrays of an earlier writer to reuse when they are large enough (scratch()). */
+  constructor(
+    private readonly format: Format,
+    private readonly heads: readonly FamilyHead[],
+    index: ReadonlyMap<MetricDesc, number>,
+    private readonly samples: readonly Sample[],
+    scratch?: Scratch,
+  ) {
+    // The samples of each family, in snapshot order, by a counting sort of sample indexes: no array per family.
+    // Every element of `family` below samples.length and of `order` below the count is written before it is read.
+    const fits = scratch !== undefined && scratch.family.length >= samples.length;
+    const family = fits ? scratch.family : new Int32Array(samples.length + (samples.length >> 2));
+    const start = new Int32Array(heads.length + 1);
+    for (let i = 0; i < samples.length; i++) {
+      const s = samples[i]!;
+      const f = index.get(s.desc);
+      if (f === undefined || !Number.isFinite(s.value)) {
+        family[i] = -1;
         continue;
       }
-      const l = lb.toString('utf8');
-      // A histogram whose state lives elsewhere (the watcher keeps it) arrives as one sample.
-      const lc = l === '' ? '' : `${l},`;
-      const { bucketCounts, sum, count } = s.histogram;
-      let text = '';
-      (s.desc.buckets ?? []).forEach((le, i) => {
-        text += `\n${name}_bucket{${lc}le="${le}"} ${bucketCounts[i] ?? count}`;
-      });
-      text += `\n${name}_bucket{${lc}le="+Inf"} ${count}`;
-      text += l === '' ? `\n${name}_sum ${sum}\n${name}_count ${count}` : `\n${name}_sum{${l}} ${sum}\n${name}_count{${l}} ${count}`;
-      w.text(text);
+      family[i] = f;
+      start[f + 1]!++;
     }
+    for (let f = 0; f < heads.length; f++) start[f + 1]! += start[f]!;
+    const next = start.slice(0, heads.length);
+    const order = fits ? scratch.order : new Int32Array(family.length);
+    this.family = family;
+    for (let i = 0; i < samples.length; i++) {
+      const f = family[i]!;
+      if (f >= 0) order[next[f]!++] = i;
+    }
+    this.order = order;
+    this.start = start;
   }
+
+  /** Writes on until `w` holds at least `limit` bytes (checked between lines) or all is written: then true. */
+  fill(w: ByteWriter, limit: number): boolean {
+    const { heads, format, order, start, samples } = this;
+    for (; this.f < heads.length; this.f++, this.headDone = false) {
+      const f = this.f;
+      const { head, name, lineStart } = heads[f]!;
+      if (!this.headDone) {
+        if (w.length >= limit) return false;
+        if (f > 0) {
+          w.byte(NL);
+          if (format === 'prometheus') w.byte(NL);
+        }
+        w.text(head);
+        this.headDone = true;
+        this.k = start[f]!;
+      }
+      const end = start[f + 1]!;
+      for (let k = this.k; k < end; k++) {
+        if (w.length >= limit) {
+          this.k = k;
+          return false;
+        }
+        const s = samples[order[k]!]!;
+        const lb = labelsOf(s.labels);
+        if (s.histogram === undefined) {
+          w.bytes(lineStart);
+          if (lb.length > 0) {
+            w.byte(OPEN);
+            if (typeof lb === 'string') w.ascii(lb);
+            else w.bytes(lb);
+            w.byte(CLOSE);
+          }
+          w.byte(SPACE);
+          w.value(s.value);
+          continue;
+        }
+        const l = typeof lb === 'string' ? lb : lb.toString('utf8');
+        // A histogram whose state lives elsewhere (the watcher keeps it) arrives as one sample.
+        const lc = l === '' ? '' : `${l},`;
+        const { bucketCounts, sum, count } = s.histogram;
+        let text = '';
+        (s.desc.buckets ?? []).forEach((le, i) => {
+          text += `\n${name}_bucket{${lc}le="${le}"} ${bucketCounts[i] ?? count}`;
+        });
+        text += `\n${name}_bucket{${lc}le="+Inf"} ${count}`;
+        text += l === '' ? `\n${name}_sum ${sum}\n${name}_count ${count}` : `\n${name}_sum{${l}} ${sum}\n${name}_count{${l}} ${count}`;
+        w.text(text);
+      }
+      this.k = end;
+    }
+    return true;
+  }
+}
+
+function writeFamilies(w: ByteWriter, format: Format, heads: readonly FamilyHead[], index: ReadonlyMap<MetricDesc, number>, samples: readonly Sample[]): void {
+  new FamilyWriter(format, heads, index, samples).fill(w, Infinity);
 }
 
 /** memlens's families as text, exactly the part of the exposition before prom-client's default metrics (tests). */
@@ -244,6 +316,13 @@ function countOpenFdsCheaply(registry: Registry<RegistryContentType>): void {
     if (n !== undefined) this.set(n);
   };
 }
+
+/**
+ * The piece a streamed body is written in: one buffer per format, reused scrape after scrape (memory fresh from the
+ * kernel costs a page fault per 4 KiB on first touch). 128 KiB: a 3 MB exposition in 25 pieces, each handed to the
+ * socket before the next is written.
+ */
+export const STREAM_CHUNK_BYTES = 128 * 1024;
 
 /** One rendered snapshot: its body, and how many callers still send it. */
 interface Rendered {
@@ -275,16 +354,25 @@ class FormatSink {
   private spare: Buffer | undefined;
   /** The last body's size: the next one is written into a buffer of about that size at once. */
   private lastBytes = 0;
+  /** stream()'s buffer between streams (a stream takes it; one that starts while another runs makes its own). */
+  private chunk: Buffer | undefined;
+  /** stream()'s FamilyWriter arrays between streams, taken and given back as `chunk` is. */
+  private scratch: Scratch | undefined;
 
+  /** `defaults`: the registry of prom-client's default metrics, whose metric objects this format renders too. */
   constructor(
     private readonly format: Format,
     descs: readonly MetricDesc[],
+    defaults: Registry<RegistryContentType>,
   ) {
     this.openMetrics = format === 'openmetrics';
-    this.registry = new Registry();
-    if (this.openMetrics) this.registry.setContentType(Registry.OPENMETRICS_CONTENT_TYPE);
-    collectDefaultMetrics({ register: this.registry });
-    countOpenFdsCheaply(this.registry);
+    if (defaults.contentType === (this.openMetrics ? Registry.OPENMETRICS_CONTENT_TYPE : Registry.PROMETHEUS_CONTENT_TYPE)) this.registry = defaults;
+    else {
+      this.registry = new Registry();
+      if (this.openMetrics) this.registry.setContentType(Registry.OPENMETRICS_CONTENT_TYPE);
+      // prom-client types getMetricsAsArray() as plain objects; they are the registered Metric instances.
+      for (const m of defaults.getMetricsAsArray()) this.registry.registerMetric(m as unknown as Metric);
+    }
     this.heads = familyHeads(format, descs);
     this.index = new Map(descs.map((d, i) => [d, i]));
   }
@@ -316,6 +404,47 @@ class FormatSink {
     if (r !== this.rendered) this.retire(r);
   }
 
+  /**
+   * Renders a snapshot piece by piece into one reused buffer of `chunkBytes`, handing each piece to `write` (`last`
+   * for the final one) and writing the next only once that promise has resolved (the caller is done with the bytes then): the same bytes
+   * as body(), without a buffer of the whole exposition (megabytes at a thousand cgroups, resident between
+   * scrapes and at the peak of each: bench/RESULTS.md, "Peak resident memory"). If `write` rejects, so does this,
+   * and the buffer is left to the garbage collector (the socket may still hold it).
+   */
+  async stream(samples: readonly Sample[], write: (piece: Buffer, last: boolean) => Promise<void>, chunkBytes = STREAM_CHUNK_BYTES): Promise<void> {
+    const defaults = await this.defaults();
+    let buf = this.chunk !== undefined && this.chunk.length >= chunkBytes ? this.chunk : Buffer.allocUnsafe(chunkBytes);
+    this.chunk = undefined;
+    const families = new FamilyWriter(this.format, this.heads, this.index, samples, this.scratch);
+    this.scratch = undefined;
+    for (;;) {
+      const w = new ByteWriter(0, buf);
+      const last = families.fill(w, chunkBytes);
+      if (last) this.writeDefaults(w, defaults);
+      buf = w.whole;
+      await write(w.done(), last);
+      if (last) break;
+    }
+    this.chunk = buf;
+    this.scratch = families.scratch();
+  }
+
+  /** prom-client's default process_/nodejs_ families. */
+  private async defaults(): Promise<string> {
+    const defaults = await this.registry.metrics();
+    // prom-client prints NaN as "Nan" (its default nodejs_eventloop_lag_* before the first sample): spell it NaN.
+    return defaults.includes(' Nan\n') ? defaults.replace(/ Nan$/gm, ' NaN') : defaults;
+  }
+
+  /** After memlens's families: the default ones, separated as prom-client's Registry separates families. */
+  private writeDefaults(w: ByteWriter, defaults: string): void {
+    if (this.heads.length > 0) {
+      w.byte(NL);
+      if (!this.openMetrics) w.byte(NL);
+    }
+    w.text(defaults);
+  }
+
   private render(snapshot: object, samples: readonly Sample[]): Rendered {
     // Every collection is a fresh set of series: departed pids and cgroups disappear.
     const w = new ByteWriter(this.lastBytes + (this.lastBytes >> 4), this.spare);
@@ -323,14 +452,8 @@ class FormatSink {
     writeFamilies(w, this.format, this.heads, this.index, samples);
     const r: Rendered = {
       snapshot: new WeakRef(snapshot), senders: 0, whole: undefined, view: undefined,
-      body: this.registry.metrics().then((defaults) => {
-        // prom-client prints NaN as "Nan" (its default nodejs_eventloop_lag_* before the first sample): spell it NaN.
-        const d = defaults.includes(' Nan\n') ? defaults.replace(/ Nan$/gm, ' NaN') : defaults;
-        if (this.heads.length > 0) {
-          w.byte(NL);
-          if (!this.openMetrics) w.byte(NL);
-        }
-        w.text(d);
+      body: this.defaults().then((defaults) => {
+        this.writeDefaults(w, defaults);
         this.lastBytes = w.length;
         const view = w.done();
         r.whole = w.whole;
@@ -356,7 +479,14 @@ export class PrometheusSink implements ExpositionSink {
   private readonly sinks: Record<Format, FormatSink>;
 
   constructor(descs: readonly MetricDesc[]) {
-    this.sinks = { prometheus: new FormatSink('prometheus', descs), openmetrics: new FormatSink('openmetrics', descs) };
+    // One set of prom-client's default metrics (their event-loop delay histogram, GC observer, ...: ~0.7 MiB
+    // each), rendered by both formats: a registry per format holds the same metric objects.
+    const defaults = new Registry();
+    // The event-loop delay histogram's timer: 100 ms, not prom-client's 10 ms, which alone woke memlens ~100 times a
+    // second when idle (README "Metrics").
+    collectDefaultMetrics({ register: defaults, eventLoopMonitoringPrecision: 100 });
+    countOpenFdsCheaply(defaults);
+    this.sinks = { prometheus: new FormatSink('prometheus', descs, defaults), openmetrics: new FormatSink('openmetrics', descs, defaults) };
   }
 
   /** The format a scraper asked for in its Accept header. */
@@ -378,6 +508,10 @@ export class PrometheusSink implements ExpositionSink {
 
   done(format: string, body: Buffer): void {
     this.sinks[asFormat(format)].done(body);
+  }
+
+  stream(format: string, snapshot: Snapshot, write: (piece: Buffer, last: boolean) => Promise<void>, chunkBytes?: number): Promise<void> {
+    return this.sinks[asFormat(format)].stream(snapshot.samples, write, chunkBytes);
   }
 
   async render(format: string, snapshot: Snapshot, samples: readonly Sample[] = snapshot.samples): Promise<string> {

@@ -18,6 +18,12 @@ export interface ExpositionSink {
    */
   body(format: string, snapshot: Snapshot): Promise<Buffer>;
   done(format: string, body: Buffer): void;
+  /**
+   * The same bytes as body(), in pieces: each handed to `write` (`last` with the final one), the next written only once its promise has
+   * resolved (the caller is then done with the piece's bytes, whose memory serves the next piece). Rejects as
+   * `write` does. What /metrics sends: no buffer of the whole body.
+   */
+  stream(format: string, snapshot: Snapshot, write: (piece: Buffer, last: boolean) => Promise<void>): Promise<void>;
   /** The same as text (tests, tools). */
   render(format: string, snapshot: Snapshot): Promise<string>;
 }

@@ -8,7 +8,8 @@
 // observe() reconciles the whole set by headroom (reading each candidate's usage once).
 //
 // cgroup v1: one eventfd per threshold on memory.usage_in_bytes through cgroup.event_control, plus one on
-//   memory.oom_control. The kernel signals crossings in both directions (and once on rmdir): each signal re-reads the
+//   memory.oom_control, registered off the JS thread (the kernel waits for an RCU grace period in each); until they
+//   are in place the cgroup is polled as on v2. The kernel signals crossings in both directions (and once on rmdir): each signal re-reads the
 //   usage through the held fd and only upward crossings become events. Without write access to cgroup.event_control
 //   (EACCES, EPERM, EROFS: an unprivileged container) v1 falls back to polling memory.usage_in_bytes, said once.
 // cgroup v2 (no usage thresholds in the kernel): memory.current polled through a held fd (one pread per cgroup),
@@ -396,8 +397,11 @@ export class CgroupWatcher {
     };
     this.watched.set(path, w);
     if (this.opts.mode === 'v1') {
-      if (fresh && this.opts.loop !== undefined && this.v1EventControl) this.startV1Polled(w);
-      else this.startV1(w);
+      // Polled at once and its eventfds registered off the JS thread, whether the tree just made it or memlens just
+      // started: each registration waits for an RCU grace period in the kernel, and 500 cgroups armed in turn on the JS
+      // thread held it 28 s at start (no scrape, no /healthz answered meanwhile; bench/RESULTS.md, session 4).
+      if (this.opts.loop !== undefined && this.v1EventControl) this.startV1Polled(w);
+      else this.openPollFd(w); // no kernel event loop, or cgroup.event_control not writable: polled
     } else this.startV2(w);
     if (w.dropped) {
       this.watched.delete(path);
@@ -418,32 +422,6 @@ export class CgroupWatcher {
       const source: WatchSource = this.opts.mode === 'v1' ? 'v1-poll' : 'v2-poll';
       for (const threshold of w.tracker.update(now)) this.publish(w, { source, threshold, usageBytes: now, count: 1 }, readAtNs);
     }
-  }
-
-  /** Threshold eventfds + oom_control, or polling when the loop or write access is missing. */
-  private startV1(w: Watched): void {
-    const loop = this.opts.loop;
-    if (loop !== undefined && this.v1EventControl) {
-      try {
-        w.thresholdWatches = this.registerV1Thresholds(loop, w);
-        w.otherWatches.push(loop.registerV1OomControl(w.dir, (sig) => this.onV1Oom(w, sig)));
-        return;
-      } catch (err) {
-        for (const x of [...w.thresholdWatches, ...w.otherWatches]) x.close();
-        w.thresholdWatches = [];
-        w.otherWatches = [];
-        const outcome = this.v1RegistrationFailed(w, err);
-        if (outcome === 'gone') {
-          w.dropped = true;
-          return;
-        }
-        if (outcome === 'by-path') {
-          w.pollByPath = true;
-          return;
-        }
-      }
-    }
-    this.openPollFd(w);
   }
 
   /**
@@ -517,7 +495,7 @@ export class CgroupWatcher {
     this.schedulePoll();
   }
 
-  /** The registration of a polled cgroup failed: it stays polled (or is dropped when gone), as in startV1. */
+  /** The registration of a polled cgroup failed: it stays polled (or is dropped when gone). */
   private armingFailed(w: Watched, err: unknown): void {
     w.arming = 0;
     const outcome = this.v1RegistrationFailed(w, err);

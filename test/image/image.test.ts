@@ -48,6 +48,10 @@ const missing = spawnSync('podman', ['--version']).status === 0 ? (process.getui
 
 test('image: built from the Dockerfile on a local base, run with the host at /host, serves the host\'s cgroups and processes; SIGTERM stops it with 0 in < 5 s', { skip: skipOrFail(missing), timeout: 900_000 }, async (t: TestContext) => {
   let containerId: string | undefined;
+  // podman's own cgroups (libpod_parent, libpod_parent/conmon) that this test makes on a machine without them.
+  const podmanParents = (): string[] => readdirSync('/sys/fs/cgroup').flatMap((ctrl) =>
+    [`/sys/fs/cgroup/${ctrl}/libpod_parent/conmon`, `/sys/fs/cgroup/${ctrl}/libpod_parent`].filter((d) => existsSync(d)));
+  const parentsBefore = new Set(podmanParents());
   try {
     ok(spawnSync(`${repo}test/image/make-base.sh`, [BASE], { encoding: 'utf8', env }), 'make-base.sh');
     // The host's npm cache, when there is one, spares the build the downloads.
@@ -149,6 +153,15 @@ test('image: built from the Dockerfile on a local base, run with the host at /ho
             }
           }
         }
+      }
+    }
+    // Then podman's parents, when this test made them (children first; a busy or non-empty one stays).
+    for (const d of podmanParents()) {
+      if (parentsBefore.has(d)) continue;
+      try {
+        rmdirSync(d);
+      } catch {
+        // in use by another container, or already gone
       }
     }
     rmSync(conf, { recursive: true, force: true });

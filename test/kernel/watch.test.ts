@@ -198,7 +198,8 @@ function harness(include: RegExp, opts: { maxCgroups?: number } = {}): Harness {
     loop, bus, stats, watcher, events, logLines, tree,
     collect: async () => {
       tree.rescan('timer');
-      await Promise.resolve();
+      // Eventfds are registered off the JS thread (polled meanwhile): wait until every watched cgroup has them.
+      await until('eventfds registered', () => watcher.list().every((w) => !w.arming), 10_000);
     },
     close: async () => {
       watcher.close();
@@ -383,6 +384,32 @@ describe('early warning on the real kernel (cgroup v1)', { skip }, () => {
       assert.equal(h.events.length, 0, 'a removal is not an event');
     } finally {
       await h.close();
+    }
+  });
+
+  test('cgroups that exist at start are polled at once and get their eventfds off the JS thread', async (t: TestContext) => {
+    const n = 50;
+    const group = newCgroup();
+    const kids: TestCgroup[] = [];
+    for (let i = 0; i < n; i++) {
+      const k = makeCgroup(group, `s${i}`);
+      kids.push(k);
+      writeCg(k, 'memory.limit_in_bytes', String((32 + i) * MiB));
+    }
+    // harness() starts the tree and attaches the watcher in one synchronous run: what is armed by its end was armed
+    // on the JS thread. Each registration waits for an RCU grace period, so none must be.
+    const h = harness(new RegExp(`^${escape(group.path)}/`));
+    try {
+      const atAttach = h.watcher.list();
+      assert.equal(atAttach.length, n);
+      assert.deepEqual(atAttach.filter((w) => w.via !== 'poll' || !w.arming).map((w) => [w.path, w.via]), [], 'armed on the JS thread at attach');
+      await until('every eventfd registered', () => h.watcher.list().every((w) => !w.arming), 30_000);
+      assert.deepEqual(new Set(h.watcher.list().map((w) => `${w.via} ${w.loopWatches}`)), new Set(['v1-eventfd 3']));
+      t.diagnostic(`${n} cgroups found at start: polled at attach, eventfds registered after`);
+    } finally {
+      await h.close();
+      for (const k of kids) await removeTree(k.dir);
+      await removeCg(group);
     }
   });
 

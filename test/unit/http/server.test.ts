@@ -66,8 +66,8 @@ class Gated implements Collector {
   }
 }
 
-async function serve(collectors: Collector[], minIntervalMs = 0, timeoutMs = 200) {
-  const runner = new CountingRunner(collectors, new HostFs('/proc', '/sys'), { timeoutMs, minIntervalMs, seriesBudget: 1000 }, log);
+async function serve(collectors: Collector[], minIntervalMs = 0, timeoutMs = 200, seriesBudget = 1000) {
+  const runner = new CountingRunner(collectors, new HostFs('/proc', '/sys'), { timeoutMs, minIntervalMs, seriesBudget }, log);
   const app = createApp({ runner, sink: new PrometheusSink(c.catalog), telemetryPath: '/metrics', log });
   const server = await listen(app, { host: '127.0.0.1', port: 0 });
   const { port } = server.address() as AddressInfo;
@@ -183,6 +183,36 @@ test('a NaN or infinite value is left out of the exposition, never printed', asy
     assert.doesNotMatch(body, /^memlens_host_memory_(total|available)_bytes /m);
     assert.doesNotMatch(body, /^memlens_.* (Nan|NaN|[+-]?Inf)$/m);
     assert.doesNotMatch(body, / Nan$/m, 'NaN is spelled NaN');
+  } finally {
+    await s.close();
+  }
+});
+
+test('/metrics: a body longer than one piece is sent chunked, the same bytes as rendered; HEAD has the headers only', async () => {
+  class Many implements Collector {
+    readonly name = 'cgroup';
+    readonly metrics = [c.cgroupUsage];
+    collect(): Promise<CollectResult> {
+      return Promise.resolve({ samples: Array.from({ length: 20_000 }, (_, i) => ({ desc: c.cgroupUsage, labels: { cgroup: `/kubepods/pod-${i}` }, value: i })), problems: [] });
+    }
+  }
+  const s = await serve([new Many()], 0, 5000, 100_000);
+  try {
+    const r = await fetch(`${s.url}/metrics`);
+    const body = Buffer.from(await r.arrayBuffer());
+    assert.equal(r.status, 200);
+    assert.equal(r.headers.get('content-length'), null);
+    assert.equal(r.headers.get('transfer-encoding'), 'chunked');
+    assert.ok(body.length > 1_000_000, `${body.length} bytes`);
+    const lines = body.toString('utf8').split('\n').filter((l) => l.startsWith('memlens_cgroup_memory_usage_bytes{'));
+    assert.equal(lines.length, 20_000);
+    assert.equal(lines[19_999], 'memlens_cgroup_memory_usage_bytes{cgroup="/kubepods/pod-19999"} 19999');
+    assert.match(body.toString('utf8'), /\nprocess_cpu_user_seconds_total \S+\n/);
+    const head = await fetch(`${s.url}/metrics`, { method: 'HEAD' });
+    assert.equal(head.status, 200);
+    assert.equal((await head.arrayBuffer()).byteLength, 0);
+    // Still served after both.
+    assert.equal((await fetch(`${s.url}/metrics`)).status, 200);
   } finally {
     await s.close();
   }

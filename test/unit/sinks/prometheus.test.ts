@@ -135,6 +135,68 @@ test('sink: a body is written over only after done() and a newer snapshot; never
   assert.match(await sink.render('prometheus', snap(5)), / 5$/m);
 });
 
+test('sink: stream() sends the bytes of body(), in pieces of the buffer size it is given, reusing one buffer', async () => {
+  for (const tree of ['v1', 'v2'] as const) {
+    const samples = await snapshotOf(tree);
+    const snap: Snapshot = { atMs: 1, groups: [{ collector: 'all', samples }], samples, collectors: [] };
+    for (const format of ['prometheus', 'openmetrics'] as const) {
+      const sink = new PrometheusSink(c.catalog);
+      const whole = (await sink.body(format, snap)).toString('utf8');
+      for (const chunkBytes of [1, 200, 4096, 1 << 20]) {
+        const pieces: string[] = [];
+        const buffers = new Set<ArrayBufferLike>();
+        let lasts = 0;
+        await sink.stream(format, snap, async (piece, last) => {
+          pieces.push(piece.toString('utf8'));
+          buffers.add(piece.buffer);
+          if (last) lasts++;
+          await new Promise((r) => setImmediate(r));
+        }, chunkBytes);
+        // The defaults (process_cpu_seconds_total, ...) move between two renders: compare memlens's part whole.
+        const streamed = pieces.join('');
+        const ownPart = (t: string): string => t.slice(0, t.indexOf('# HELP process_'));
+        assert.equal(ownPart(streamed), ownPart(whole), `${tree} ${format} in pieces of ${chunkBytes}`);
+        assert.ok(ownPart(streamed).length > 5000);
+        assert.equal(lasts, 1, 'one last piece');
+        if (chunkBytes === 1 << 20) assert.equal(pieces.length, 1, 'a body that fits is one piece');
+        else assert.ok(pieces.length > 1, `${pieces.length} pieces`);
+        // Each piece but the last (which has the defaults, written whole) about the buffer size: a line goes on past it.
+        if (chunkBytes >= 4096) for (const p of pieces.slice(0, -1)) assert.ok(Buffer.byteLength(p) < chunkBytes + 2048, `${Buffer.byteLength(p)} bytes`);
+        if (chunkBytes >= 4096) assert.equal(buffers.size, 1, 'one buffer for every piece');
+      }
+    }
+  }
+});
+
+test('sink: a stream whose write rejects rejects, and the next stream starts afresh', async () => {
+  const samples: Sample[] = Array.from({ length: 3000 }, (_, i) => ({ desc: c.cgroupUsage, labels: { cgroup: `/c${i}` }, value: i }));
+  const snap: Snapshot = { atMs: 1, groups: [], samples, collectors: [] };
+  const sink = new PrometheusSink([c.cgroupUsage]);
+  let n = 0;
+  await assert.rejects(sink.stream('prometheus', snap, () => (++n === 2 ? Promise.reject(new Error('gone')) : Promise.resolve()), 4096), /gone/);
+  assert.equal(n, 2, 'no piece after the failed one');
+  const pieces: Buffer[] = [];
+  await sink.stream('prometheus', snap, (p) => {
+    pieces.push(Buffer.from(p));
+    return Promise.resolve();
+  }, 4096);
+  const text = Buffer.concat(pieces).toString('utf8');
+  assert.match(text, /^memlens_cgroup_memory_usage_bytes\{cgroup="\/c2999"\} 2999$/m);
+  assert.equal(text.split('\n').filter((l) => l.startsWith('memlens_cgroup')).length, 3000);
+  // Fewer samples, then more than any stream before (the reused arrays too small): each body is its own.
+  for (const n of [7, 5000, 3]) {
+    const few: Sample[] = samples.slice(0, Math.min(n, samples.length)).concat(Array.from({ length: Math.max(0, n - samples.length) }, (_, i) => ({ desc: c.cgroupUsage, labels: { cgroup: `/d${i}` }, value: 1 })));
+    const got: Buffer[] = [];
+    await sink.stream('prometheus', { atMs: n, groups: [], samples: few, collectors: [] }, (p) => {
+      got.push(Buffer.from(p));
+      return Promise.resolve();
+    }, 4096);
+    const lines = Buffer.concat(got).toString('utf8').split('\n').filter((l) => l.startsWith('memlens_cgroup'));
+    assert.equal(lines.length, n, `${n} samples`);
+    assert.equal(lines[n - 1], n <= 3000 ? `memlens_cgroup_memory_usage_bytes{cgroup="/c${n - 1}"} ${n - 1}` : `memlens_cgroup_memory_usage_bytes{cgroup="/d${n - 3001}"} 1`);
+  }
+});
+
 test('sink: the default process_/nodejs_ families are as prom-client renders them, in its order, with process_open_fds counted without a listing', async () => {
   const sink = new PrometheusSink([c.cgroupUsage]);
   const snap: Snapshot = { atMs: 1, groups: [], samples: [], collectors: [] };

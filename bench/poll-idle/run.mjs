@@ -14,7 +14,8 @@
 // core; wake-ups: the main thread's voluntary context switches, minus the baseline's. One /metrics scrape at the end checks that the N cgroups were watched by polling. Reads per second: the
 // read syscalls of /proc/PID/io (syscr) over the same window, minus the baseline's.
 // --builds compares checkouts (each with `npx tsc -p .` done) and flag sets in the same run, interleaved: for each
-// fraction and run, one baseline (the first build, watch off) then each build with the watcher on, e.g.
+// fraction and run, each checkout's baseline (watch off, measured before its first watch-on run) and each build with
+// the watcher on, e.g.
 //   --builds main=/tmp/base,this=.,this-100ms=.:--watch.poll-interval=100ms
 import { spawn, spawnSync } from 'node:child_process';
 import { cpSync, mkdirSync, mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
@@ -115,8 +116,12 @@ for (const fraction of FRACTIONS) {
     const root = mkdtempSync(join(tmpdir(), 'memlens-poll-idle-'));
     try {
       buildTree(root, fraction);
-      const base = await measure(root, false, BUILDS[0]);
+      // Each checkout's watcher is measured against its own exporter idle (builds differ in more than the watcher:
+      // e.g. how often the exporter wakes with nothing to do); flag sets of one checkout share that baseline.
+      const baselines = new Map();
       for (const build of BUILDS) {
+        let base = baselines.get(build.dir);
+        if (base === undefined) baselines.set(build.dir, (base = await measure(root, false, { ...build, flags: [] })));
         const on = await measure(root, true, build);
         const row = {
           build: build.label, flags: build.flags.join(' '), cgroups: N, fraction, seconds: SECONDS, baselineCpuPct: base.cpuPct, watchCpuPct: on.cpuPct,

@@ -49,7 +49,10 @@ export function nextReadAtMs(nowMs: number, safeMs: number, ceilingMs: number): 
   }
   const delay = safeMs < ceilingMs ? safeMs : ceilingMs;
   if (delay < GRID_MIN_DELAY_MS) return nowMs + delay;
-  const step = 2 ** Math.floor(Math.log2(delay / 8));
+  // 2 ** floor(log2(delay / 8)): the highest bit of its integer part (delay / 8 >= 2 here), without a call of
+  // Math.pow and Math.log2 per read (a perf profile of the idle poller showed ieee754::pow).
+  const eighth = delay / 8;
+  const step = eighth < 2 ** 30 ? 1 << (31 - Math.clz32(eighth)) : 2 ** Math.floor(Math.log2(eighth));
   const at = Math.floor((nowMs + delay) / step) * step;
   return at > earliest ? at : earliest;
 }

@@ -47,6 +47,13 @@ const NONE: readonly number[] = Object.freeze([]);
 export class CrossingTracker {
   private readonly above: boolean[];
   readonly thresholdsBytes: readonly number[];
+  /**
+   * The band of readings that change nothing: [the highest threshold above, the lowest one below) (-Infinity /
+   * Infinity when there is none). A reading inside it is no crossing and re-arms nothing, so update() returns at once
+   * without touching the arrays (a poller's reading of an idle cgroup, thousands of times a second).
+   */
+  private bandLow = Number.NEGATIVE_INFINITY;
+  private bandHigh = Number.POSITIVE_INFINITY;
 
   /** `fractions` ascending; `initialUsageBytes` undefined: every threshold starts below. */
   constructor(
@@ -56,10 +63,12 @@ export class CrossingTracker {
   ) {
     this.thresholdsBytes = fractions.map((f) => thresholdBytes(f, limitBytes));
     this.above = this.thresholdsBytes.map((t) => initialUsageBytes !== undefined && initialUsageBytes >= t);
+    this.setBand();
   }
 
   /** The fractions crossed upward by this reading, ascending (one shared empty array when none: pollers call this thousands of times a second). */
   update(usageBytes: number): readonly number[] {
+    if (usageBytes >= this.bandLow && usageBytes < this.bandHigh) return NONE;
     let crossed: number[] | undefined;
     const ts = this.thresholdsBytes;
     for (let i = 0; i < ts.length; i++) {
@@ -67,7 +76,29 @@ export class CrossingTracker {
       if (nowAbove && !this.above[i]) (crossed ??= []).push(this.fractions[i]!);
       this.above[i] = nowAbove;
     }
+    this.setBand();
     return crossed ?? NONE;
+  }
+
+  /**
+   * The lowest threshold (bytes) not yet crossed, i.e. below which the last reading lies; Infinity when every one is
+   * crossed. After update(u) this is the first threshold above u: the next one a poller must not miss.
+   */
+  get nextBytes(): number {
+    return this.bandHigh;
+  }
+
+  private setBand(): void {
+    let low = Number.NEGATIVE_INFINITY;
+    let high = Number.POSITIVE_INFINITY;
+    const ts = this.thresholdsBytes;
+    for (let i = ts.length - 1; i >= 0; i--) {
+      if (this.above[i]) {
+        if (ts[i]! > low) low = ts[i]!;
+      } else if (ts[i]! < high) high = ts[i]!;
+    }
+    this.bandLow = low;
+    this.bandHigh = high;
   }
 
   isAbove(fraction: number): boolean {

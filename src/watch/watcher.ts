@@ -324,15 +324,9 @@ export class CgroupWatcher {
   private safeDelayMs(w: Watched, usage: number, now: number): number {
     let seen = 0;
     if (w.lastUsage !== undefined && now > w.lastReadMs && usage > w.lastUsage) seen = ((usage - w.lastUsage) * 1000) / (now - w.lastReadMs);
-    const ts = w.tracker.thresholdsBytes;
-    let next = w.limitBytes;
-    for (let i = 0; i < ts.length; i++) {
-      if (ts[i]! > usage) {
-        next = ts[i]!;
-        break;
-      }
-    }
-    return safeDelayMs(usage, next, this.allocRate, seen);
+    // update(usage) has just run: the tracker's lowest threshold not crossed is the first one above usage.
+    const t = w.tracker.nextBytes;
+    return safeDelayMs(usage, t < w.limitBytes ? t : w.limitBytes, this.allocRate, seen);
   }
 
   /** Cgroups watched by each way, for memlens_watch_cgroups. */

@@ -31,6 +31,25 @@ test('nextReadAtMs: never after the safe time nor (1 ms aside) the ceiling, neve
   }
 });
 
+test('nextReadAtMs: the grid step (the highest power of two not over an eighth of the delay) is exact, powers of two included', () => {
+  // Below the ceiling and from 16 ms the read lands on a multiple of the step, the highest power of two not over
+  // delay / 8, at most one step early: checked for delays that are powers of two, just under or over one, and random ones.
+  const ceiling = 2 ** 26;
+  const delays: number[] = [];
+  for (let k = 4; k < 25; k++) delays.push(2 ** k, 2 ** k - 1e-9, 2 ** k + 0.5, 3 * 2 ** (k - 1));
+  let seed = 7;
+  for (let i = 0; i < 5000; i++) delays.push(16 + ((seed = (seed * 1103515245 + 12345) % 2 ** 31) / 2 ** 31) * 1e6);
+  for (const delay of delays.filter((d) => d >= 16)) {
+    // (Not 2 ** Math.floor(Math.log2(delay / 8)), which the schedule used before: log2 rounds to the power of two
+    // just under one, e.g. 2 ** 18 for delay / 8 = 262143.9999999999, a step over an eighth of the delay.)
+    let step = 1;
+    while (step * 2 <= delay / 8) step *= 2;
+    const now = 1234567.25;
+    const at = nextReadAtMs(now, delay, ceiling);
+    assert.equal(at, Math.floor((now + delay) / step) * step, `delay ${delay}: step ${step}`);
+  }
+});
+
 test('nextReadAtMs: far cgroups read at slightly different times share one ceiling grid point; near ones share a finer grid', () => {
   const ceiling = 1000;
   const far = [5000.2, 5000.9, 5003, 4999.5].map((now) => nextReadAtMs(now, 10 * ceiling, ceiling));

@@ -38,6 +38,33 @@ test('CrossingTracker: only upward crossings, re-armed below, first reading sets
   assert.deepEqual(t.update(Math.floor(0.9 * 100 * MiB)), [0.9], 'at the threshold counts as reached');
 });
 
+test('CrossingTracker: the fast path for readings that change nothing agrees with a tracker that checks every threshold; nextBytes is the first threshold above the reading', () => {
+  // Reference: the state per threshold kept naively, every reading checked against every threshold.
+  let seed = 99;
+  const rnd = (): number => ((seed = (seed * 1103515245 + 12345) % 2 ** 31) / 2 ** 31);
+  for (const fractions of [[0.9], [0.9, 0.95], [0.5, 0.8, 0.9, 0.95, 1]]) {
+    const limit = 256 * MiB;
+    for (const initial of [undefined, 0, 0.85 * limit, 0.97 * limit, limit]) {
+      const t = new CrossingTracker(fractions, limit, initial);
+      const ts = fractions.map((f) => thresholdBytes(f, limit));
+      const above = ts.map((b) => initial !== undefined && initial >= b);
+      for (let i = 0; i < 3000; i++) {
+        // Mostly small moves around the thresholds, sometimes a jump anywhere.
+        const u = rnd() < 0.1 ? Math.floor(rnd() * 1.1 * limit) : Math.floor(ts[i % ts.length]! + (rnd() - 0.5) * 2 * MiB);
+        const want: number[] = [];
+        for (let k = 0; k < ts.length; k++) {
+          if (u >= ts[k]! && !above[k]) want.push(fractions[k]!);
+          above[k] = u >= ts[k]!;
+        }
+        assert.deepEqual([...t.update(u)], want, `${fractions} from ${initial}: reading ${u}`);
+        const next = ts.find((b) => b > u) ?? Number.POSITIVE_INFINITY;
+        assert.equal(t.nextBytes, next, `${fractions}: next threshold above ${u}`);
+        for (let k = 0; k < ts.length; k++) assert.equal(t.isAbove(fractions[k]!), above[k]);
+      }
+    }
+  }
+});
+
 test('counterDeltas: grown keys only, nothing on first sight or on a counter going backwards', () => {
   const a = new Map([['oom', 1], ['oom_kill', 1], ['max', 5], ['low', 0]]);
   const b = new Map([['oom', 2], ['oom_kill', 1], ['max', 3], ['low', 9], ['high', 4]]);

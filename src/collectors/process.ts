@@ -79,6 +79,29 @@ interface Group {
   pss: number;
   uss: number;
   pssCount: number;
+  /** The group's entry of groupFaults (looked up once per collection, not per process); undefined until it has one. */
+  faults: { minor: number; major: number } | undefined;
+}
+
+/** One collection's state, handed from batch to batch (one object per collection). */
+interface Pass {
+  readonly out: SampleSink;
+  readonly gen: number;
+  readonly nowMs: number;
+  /** --process.smaps-scope all. */
+  readonly all: boolean;
+  readonly groups: Map<string, Group>;
+  /**
+   * The top N by resident memory, largest first (ties: the earlier in the listing first, as a stable sort of every
+   * process would have them).
+   */
+  readonly topN: Kept[];
+  /** The processes included by name. */
+  readonly included: Kept[];
+  /** With --process.smaps-scope all: the processes with memory, in listing order, for the rollup pass. */
+  readonly withMm: {
+    seq: number[]; pid: number[]; dir: DirHandle[]; comm: string[]; rss: number[]; included: boolean[]; group: Group[];
+  };
 }
 
 /**
@@ -111,7 +134,8 @@ interface CachedRollup {
  * watcher needs descriptors too; beyond it a process's files are read by path, as before.
  */
 class ProcDirs {
-  private readonly held = new Map<string, { dir: DirHandle; gen: number }>();
+  /** By pid (a number key: no string hashed per process and collection). */
+  private readonly held = new Map<number, HeldDir>();
   private host: HostFs | undefined;
 
   constructor(private readonly max: number) {}
@@ -119,43 +143,43 @@ class ProcDirs {
   /** Whether the handle the last get() returned was held from an earlier collection (no object per call). */
   wasHeld = false;
 
-  /** The handle of /proc/`name` (held or new), marked as seen in collection `gen`; see wasHeld. */
-  get(host: HostFs, name: string, gen: number): DirHandle {
+  /** The handle of /proc/`name` (`pid` = Number(name); held or new), marked as seen in collection `gen`; see wasHeld. */
+  get(host: HostFs, name: string, pid: number, gen: number): HeldDir {
     if (host !== this.host) {
       this.close();
       this.host = host;
     }
-    const h = this.held.get(name);
+    const h = this.held.get(pid);
     this.wasHeld = h !== undefined;
     if (h !== undefined) {
       h.gen = gen;
-      return h.dir;
+      return h;
     }
-    return this.open(host, name, gen);
+    return this.open(host, name, pid, gen);
   }
 
   /** Drops a held handle that found nothing and opens /proc/`name` again (the pid may name another process now). */
-  reopen(host: HostFs, name: string, gen: number): DirHandle {
-    this.drop(host, name);
-    return this.open(host, name, gen);
+  reopen(host: HostFs, name: string, pid: number, gen: number): HeldDir {
+    this.drop(host, pid);
+    return this.open(host, name, pid, gen);
   }
 
   /** Closes the handle of a pid that is gone. */
-  drop(host: HostFs, name: string): void {
-    const h = this.held.get(name);
+  drop(host: HostFs, pid: number): void {
+    const h = this.held.get(pid);
     if (h === undefined) return;
     host.closeDir(h.dir);
-    this.held.delete(name);
+    this.held.delete(pid);
   }
 
   /** Closes the handles of pids not seen in collection `gen`. */
   sweep(gen: number): void {
     const host = this.host;
     if (host === undefined) return;
-    for (const [name, h] of this.held) {
+    for (const [pid, h] of this.held) {
       if (h.gen === gen) continue;
       host.closeDir(h.dir);
-      this.held.delete(name);
+      this.held.delete(pid);
     }
   }
 
@@ -169,13 +193,26 @@ class ProcDirs {
     return this.held.size;
   }
 
-  private open(host: HostFs, name: string, gen: number): DirHandle {
+  private open(host: HostFs, name: string, pid: number, gen: number): HeldDir {
     const path = host.proc(name);
-    if (this.held.size >= this.max) return { path, fd: -1 }; // read by path
+    if (this.held.size >= this.max) return { dir: { path, fd: -1 }, gen, comm: undefined }; // read by path
     const dir = host.openDir(path);
-    if (dir.fd >= 0) this.held.set(name, { dir, gen });
-    return dir;
+    const h: HeldDir = { dir, gen, comm: undefined };
+    if (dir.fd >= 0) this.held.set(pid, h);
+    return h;
   }
+}
+
+/** A /proc/PID directory handle and what is known of its process (ProcDirs). */
+interface HeldDir {
+  readonly dir: DirHandle;
+  /** The collection that last saw the pid. */
+  gen: number;
+  /**
+   * The process's comm when its status was last read through this handle: scanStatus returns this same string when
+   * the Name line still says it (no string made, and its hash is kept for the group lookup).
+   */
+  comm: string | undefined;
 }
 
 /** How many /proc/PID directories ProcDirs may hold: an eighth of the soft RLIMIT_NOFILE, at most 4096. */
@@ -250,132 +287,56 @@ export class ProcessCollector implements Collector {
   }
 
   async collect(host: HostFs, signal: AbortSignal): Promise<CollectResult> {
-    const out = new SampleSink();
     const yp = new YieldPoint(signal);
-    const groups = new Map<string, Group>();
-    const gen = ++this.gen;
-    const { top, include, smapsScope } = this.opts;
-    const all = smapsScope === 'all';
-    // The top N by resident memory, largest first (ties: the earlier in the listing first, as a
-    // stable sort of every process would have them), and the processes included by name.
-    const topN: Kept[] = [];
-    const included: Kept[] = [];
-    // With --process.smaps-scope all: the processes with memory, for the rollup pass.
-    const withMm = { pid: [] as number[], dir: [] as DirHandle[], comm: [] as string[], rss: [] as number[], included: [] as boolean[], group: [] as Group[] };
-    const nowMs = this.now();
-    const st = this.status;
-    const problems = this.problems;
+    const all = this.opts.smapsScope === 'all';
+    const p: Pass = {
+      out: new SampleSink(),
+      gen: ++this.gen,
+      nowMs: this.now(),
+      all,
+      groups: new Map(),
+      topN: [],
+      included: [],
+      withMm: { seq: [], pid: [], dir: [], comm: [], rss: [], included: [], group: [] },
+    };
+    const { out, groups, withMm } = p;
 
+    // The loops run in batches of synchronous calls (statusBatch, rollupBatch), each until the time slice is used
+    // up: the per-process code is then small hot functions that V8 optimises within a few collections, where the
+    // same code inline in this async function stayed in baseline code for 30-40 collections and then took TurboFan
+    // 150-200 ms to compile (bench/RESULTS.md, "session 4, pss").
     // /proc itself unreadable is the one failure of this area: let it throw.
     const pids = host.list(host.procRoot);
-    for (let seq = 0; seq < pids.length; seq++) {
-      const name = pids[seq]!;
-      const c0 = name.charCodeAt(0);
-      if (c0 < 48 || c0 > 57) continue;
+    for (let seq = 0; seq < pids.length; ) {
       // A promise per pid costs more than the check: await only when the time slice is used up.
       if (yp.due()) await yp.turn();
-      let dir = this.dirs.get(host, name, gen);
-      const held = this.dirs.wasHeld;
-      let len: number;
-      try {
-        len = host.tryReadAtInto(dir, 'status', true);
-        // A handle held from an earlier collection finds nothing once its process is gone: the pid may be another's now.
-        if (len < 0 && held) {
-          dir = this.dirs.reopen(host, name, gen);
-          len = host.tryReadAtInto(dir, 'status', true);
-        }
-      } catch (err) {
-        host.closeFiles(dir);
-        out.problem('read_status', describe(err), host.proc(`${name}/status`));
-        continue;
-      }
-      if (len < 0) {
-        this.dirs.drop(host, name); // exited since the listing: normal
-        continue;
-      }
-      scanStatus(host.bytes, len, `${dir.path}/status`, st, problems);
-      this.flush(problems, out);
-      // Kernel threads have no memory of their own (no VmRSS line).
-      const rssBytes = st.residentBytes;
-      if (rssBytes === undefined) {
-        host.closeFiles(dir);
-        continue;
-      }
-      const pid = Number(name);
-      const comm = st.name ?? '';
-      const faults = this.readStat(host, dir, out);
-      host.closeFiles(dir); // status and stat: the directory stays open, its files do not (HostFs.readAtInto defers closes)
-
-      const group = this.groupOf(host, pid, comm);
-      let g = groups.get(group);
-      if (g === undefined) {
-        g = { n: 0, sums: new Float64Array(GROUP_FIELDS.length).fill(NaN), pss: 0, uss: 0, pssCount: 0 };
-        groups.set(group, g);
-      }
-      g.n++;
-      if (faults) this.countFaults(group, pid, gen);
-      else this.markSeen(this.seenFaults.get(pid), gen); // unreadable this time: its counts are kept
-      if (this.rollups.size > 0) this.markSeen(this.rollups.get(pid), gen); // live: its cached rollup is kept
-      const sums = g.sums;
-      // A field no process of the group has (RssAnon before 4.5) gives no sample, not 0.
-      addTo(sums, 0, rssBytes);
-      addTo(sums, 1, st.residentAnonBytes);
-      addTo(sums, 2, st.residentFileBytes);
-      addTo(sums, 3, st.residentShmemBytes);
-      addTo(sums, 4, st.virtualBytes);
-      addTo(sums, 5, st.swapBytes);
-      addTo(sums, 6, st.pageTablesBytes);
-
-      const isTop = top > 0 && (topN.length < top || rssBytes > topN[topN.length - 1]!.status.residentBytes!);
-      const isIncluded = include !== undefined && include.test(comm);
-      if (isTop || isIncluded) {
-        const kept: Kept = {
-          seq, pid, dir, comm, status: { ...st },
-          faults: faults ? { minor: this.stat.minorFaults, major: this.stat.majorFaults } : undefined,
-          rollup: undefined,
-        };
-        if (isTop) insertTop(topN, kept, top);
-        if (isIncluded) included.push(kept);
-      }
-      if (all) {
-        withMm.pid.push(pid);
-        withMm.dir.push(dir);
-        withMm.comm.push(comm);
-        withMm.rss.push(rssBytes);
-        withMm.included.push(isIncluded);
-        withMm.group.push(g);
-      }
+      seq = this.statusBatch(host, p, pids, seq, yp);
     }
 
-    const selected = new Set(topN);
-    for (const k of included) selected.add(k);
+    const selected = new Set(p.topN);
+    for (const k of p.included) selected.add(k);
     const kept = [...selected].sort((a, b) => a.seq - b.seq);
     if (all) {
       // smaps_rollup of every process in a pass of its own after status and stat: reading it
       // between the status and stat reads of the next processes cost 4-8 % more system time
       // (bench/RESULTS.md). Only the kept processes need the rollup as an object.
-      const keptByPid = new Map(kept.map((k) => [k.pid, k]));
-      for (let i = 0; i < withMm.pid.length; i++) {
+      const cursor = { i: 0, kept: 0 };
+      while (cursor.i < withMm.pid.length) {
         if (yp.due()) await yp.turn();
-        const pid = withMm.pid[i]!;
-        const k = keptByPid.get(pid);
-        if (!this.readRollup(host, pid, withMm.dir[i]!, withMm.comm[i]!, withMm.rss[i]!, withMm.included[i]!, nowMs, gen, k !== undefined, out)) continue;
-        const g = withMm.group[i]!;
-        if (!Number.isNaN(this.rolledPss)) g.pss += this.rolledPss;
-        if (!Number.isNaN(this.rolledUss)) g.uss += this.rolledUss;
-        g.pssCount++;
-        if (k !== undefined) k.rollup = this.rolled;
+        this.rollupBatch(host, p, kept, cursor, yp);
       }
     }
+    const include = this.opts.include;
     for (const k of kept) {
-      if (smapsScope === 'selected') {
+      if (this.opts.smapsScope === 'selected') {
         if (yp.due()) await yp.turn();
-        if (this.readRollup(host, k.pid, k.dir, k.comm, k.status.residentBytes!, include?.test(k.comm) ?? false, nowMs, gen, true, out)) k.rollup = this.rolled;
+        if (this.readRollup(host, k.pid, k.dir, k.comm, k.status.residentBytes!, include?.test(k.comm) ?? false, p.nowMs, p.gen, true, out)) k.rollup = this.rolled;
       }
       this.emitProcess(host, k, out);
     }
 
     // What was kept for processes that were not seen in this collection goes.
+    const gen = p.gen;
     this.dirs.sweep(gen);
     for (const [pid, r] of this.rollups) if (r.gen !== gen) this.rollups.delete(pid);
     for (const [pid, f] of this.seenFaults) if (f.gen !== gen) this.seenFaults.delete(pid);
@@ -396,7 +357,7 @@ export class ProcessCollector implements Collector {
         out.add(c.groupPss, l, g.pss);
         out.add(c.groupUss, l, g.uss);
       }
-      const faults = this.groupFaults.get(group);
+      const faults = g.faults;
       if (faults !== undefined) {
         out.add(c.groupMinorFaults, l, faults.minor);
         out.add(c.groupMajorFaults, l, faults.major);
@@ -406,6 +367,127 @@ export class ProcessCollector implements Collector {
     out.add(c.processSmapsReadSeconds, {}, this.smapsReadSeconds);
     out.add(c.processSmapsSkipped, {}, this.smapsSkipped);
     return out.result();
+  }
+
+  /** scanProcess from pids[seq] on, until the time slice is used up (at least one entry): the next seq. */
+  private statusBatch(host: HostFs, p: Pass, pids: readonly string[], seq: number, yp: YieldPoint): number {
+    do {
+      const name = pids[seq]!;
+      const c0 = name.charCodeAt(0);
+      if (c0 >= 48 && c0 <= 57) this.scanProcess(host, p, name, seq);
+    } while (++seq < pids.length && !yp.due());
+    return seq;
+  }
+
+  /**
+   * One /proc entry: status (and stat when it has memory of its own) read and scanned, the process added to its
+   * group, kept when it is in the top N or included, and queued for the rollup pass (--process.smaps-scope all).
+   */
+  private scanProcess(host: HostFs, p: Pass, name: string, seq: number): void {
+    const { out, gen } = p;
+    const st = this.status;
+    const pid = Number(name);
+    let h = this.dirs.get(host, name, pid, gen);
+    const held = this.dirs.wasHeld;
+    let dir = h.dir;
+    let len: number;
+    try {
+      len = host.tryReadAtInto(dir, 'status', true);
+      // A handle held from an earlier collection finds nothing once its process is gone: the pid may be another's now.
+      if (len < 0 && held) {
+        h = this.dirs.reopen(host, name, pid, gen);
+        dir = h.dir;
+        len = host.tryReadAtInto(dir, 'status', true);
+      }
+    } catch (err) {
+      host.closeFiles(dir);
+      out.problem('read_status', describe(err), host.proc(`${name}/status`));
+      return;
+    }
+    if (len < 0) {
+      this.dirs.drop(host, pid); // exited since the listing: normal
+      return;
+    }
+    scanStatus(host.bytes, len, `${dir.path}/status`, st, this.problems, h.comm);
+    h.comm = st.name;
+    this.flush(this.problems, out);
+    // Kernel threads have no memory of their own (no VmRSS line).
+    const rssBytes = st.residentBytes;
+    if (rssBytes === undefined) {
+      host.closeFiles(dir);
+      return;
+    }
+    const comm = st.name ?? '';
+    const faults = this.readStat(host, dir, out);
+    host.closeFiles(dir); // status and stat: the directory stays open, its files do not (HostFs.readAtInto defers closes)
+
+    const group = this.groupOf(host, pid, comm);
+    let g = p.groups.get(group);
+    if (g === undefined) {
+      g = { n: 0, sums: nanSums(), pss: 0, uss: 0, pssCount: 0, faults: this.groupFaults.get(group) };
+      p.groups.set(group, g);
+    }
+    g.n++;
+    if (faults) this.countFaults(g, group, pid, gen);
+    else this.markSeen(this.seenFaults.get(pid), gen); // unreadable this time: its counts are kept
+    if (this.rollups.size > 0) this.markSeen(this.rollups.get(pid), gen); // live: its cached rollup is kept
+    const sums = g.sums;
+    // A field no process of the group has (RssAnon before 4.5) gives no sample, not 0.
+    addTo(sums, 0, rssBytes);
+    addTo(sums, 1, st.residentAnonBytes);
+    addTo(sums, 2, st.residentFileBytes);
+    addTo(sums, 3, st.residentShmemBytes);
+    addTo(sums, 4, st.virtualBytes);
+    addTo(sums, 5, st.swapBytes);
+    addTo(sums, 6, st.pageTablesBytes);
+
+    const { top, include } = this.opts;
+    const topN = p.topN;
+    const isTop = top > 0 && (topN.length < top || rssBytes > topN[topN.length - 1]!.status.residentBytes!);
+    const isIncluded = include !== undefined && include.test(comm);
+    if (isTop || isIncluded) {
+      const kept: Kept = {
+        seq, pid, dir, comm, status: { ...st },
+        faults: faults ? { minor: this.stat.minorFaults, major: this.stat.majorFaults } : undefined,
+        rollup: undefined,
+      };
+      if (isTop) insertTop(topN, kept, top);
+      if (isIncluded) p.included.push(kept);
+    }
+    if (p.all) {
+      const m = p.withMm;
+      m.seq.push(seq);
+      m.pid.push(pid);
+      m.dir.push(dir);
+      m.comm.push(comm);
+      m.rss.push(rssBytes);
+      m.included.push(isIncluded);
+      m.group.push(g);
+    }
+  }
+
+  /**
+   * The rollups of p.withMm from cursor.i on, until the time slice is used up (at least one), added to their groups
+   * and given to the kept processes (`kept` in listing order; cursor.kept walks it along, no lookup per process).
+   */
+  private rollupBatch(host: HostFs, p: Pass, kept: readonly Kept[], cursor: { i: number; kept: number }, yp: YieldPoint): void {
+    const m = p.withMm;
+    let i = cursor.i;
+    let ki = cursor.kept;
+    do {
+      const seq = m.seq[i]!;
+      while (ki < kept.length && kept[ki]!.seq < seq) ki++;
+      const k = ki < kept.length && kept[ki]!.seq === seq ? kept[ki] : undefined;
+      if (this.readRollup(host, m.pid[i]!, m.dir[i]!, m.comm[i]!, m.rss[i]!, m.included[i]!, p.nowMs, p.gen, k !== undefined, p.out)) {
+        const g = m.group[i]!;
+        if (!Number.isNaN(this.rolledPss)) g.pss += this.rolledPss;
+        if (!Number.isNaN(this.rolledUss)) g.uss += this.rolledUss;
+        g.pssCount++;
+        if (k !== undefined) k.rollup = this.rolled;
+      }
+    } while (++i < m.pid.length && !yp.due());
+    cursor.i = i;
+    cursor.kept = ki;
   }
 
   private markSeen(entry: { gen: number } | undefined, gen: number): void {
@@ -439,7 +521,7 @@ export class ProcessCollector implements Collector {
    * exits takes nothing away, so the group counter never goes down; what it did between the last
    * collection and its exit is not seen (as with process-exporter).
    */
-  private countFaults(group: string, pid: number, gen: number): void {
+  private countFaults(g: Group, group: string, pid: number, gen: number): void {
     const stat = this.stat;
     const prev = this.seenFaults.get(pid);
     let minor = stat.minorFaults;
@@ -456,9 +538,11 @@ export class ProcessCollector implements Collector {
       prev.major = stat.majorFaults;
       prev.gen = gen;
     }
-    const acc = this.groupFaults.get(group);
-    if (acc === undefined) this.groupFaults.set(group, { minor, major });
-    else {
+    const acc = g.faults;
+    if (acc === undefined) {
+      g.faults = { minor, major };
+      this.groupFaults.set(group, g.faults);
+    } else {
       acc.minor += minor;
       acc.major += major;
     }
@@ -577,6 +661,13 @@ export class ProcessCollector implements Collector {
       out.add(desc, l, v.value);
     }
   }
+}
+
+/** A group's sums before its first process: NaN each (filled in a loop: TypedArray.prototype.fill is a builtin call). */
+function nanSums(): Float64Array {
+  const sums = new Float64Array(GROUP_FIELDS.length);
+  for (let i = 0; i < sums.length; i++) sums[i] = NaN;
+  return sums;
 }
 
 function addTo(sums: Float64Array, i: number, v: number | undefined): void {

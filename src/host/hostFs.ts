@@ -64,11 +64,21 @@ function closeAll(fds: Int32Array, n: number): void {
     for (let i = 0; i < n; i++) sys.close(fds[i]!);
     return;
   }
-  const sorted = fds.subarray(0, n).sort();
-  let lo = sorted[0]!;
+  // Sorted in place by insertion (n <= MAX_DEFERRED + 1, mostly 1-3 and in order already): no subarray, no sort
+  // builtin, nothing allocated; the process collector closes files this way twice per process.
+  for (let i = 1; i < n; i++) {
+    const fd = fds[i]!;
+    let j = i - 1;
+    while (j >= 0 && fds[j]! > fd) {
+      fds[j + 1] = fds[j]!;
+      j--;
+    }
+    fds[j + 1] = fd;
+  }
+  let lo = fds[0]!;
   let hi = lo;
   for (let i = 1; i <= n; i++) {
-    const fd = i < n ? sorted[i]! : -1;
+    const fd = i < n ? fds[i]! : -1;
     if (fd === hi + 1) {
       hi = fd;
       continue;

@@ -11,20 +11,39 @@ const SPACE = 32;
 const TAB = 9;
 const KB_SUFFIX = [SPACE, 107, 66]; // " kB"
 
-/** A fixed set of keys, looked up by the bytes before a line's colon. */
+/**
+ * A fixed set of keys, looked up by the bytes before a line's colon. The lookup is an open-addressed table of the
+ * keys' hashes in typed arrays, not a Map: it runs for every `V...`/`R...` line of every status and every line of
+ * every smaps_rollup (about 35 per process with --process.smaps-scope all), and a Map lookup per line was the
+ * collector's largest builtin in `perf` (bench/RESULTS.md, "session 4, pss").
+ */
 export class KbKeys {
   /** Per first byte: 1 when some key starts with it (other lines are skipped unread). */
   private readonly firstByte = new Uint8Array(256);
-  private readonly byHash = new Map<number, number>();
+  /** Per slot: the index of the key + 1, or 0 for an empty slot. */
+  private readonly slots: Int32Array;
+  /** Per slot: that key's hash. */
+  private readonly hashes: Int32Array;
+  private readonly mask: number;
   private readonly bytes: Uint8Array[];
 
   constructor(readonly keys: readonly string[]) {
     this.bytes = keys.map((k) => Buffer.from(k, 'latin1'));
+    let size = 16;
+    while (size < keys.length * 4) size *= 2;
+    this.slots = new Int32Array(size);
+    this.hashes = new Int32Array(size);
+    this.mask = size - 1;
+    const seen = new Map<number, number>();
     this.bytes.forEach((b, i) => {
       this.firstByte[b[0]!] = 1;
       const h = hashOf(b, 0, b.length);
-      if (this.byHash.has(h)) throw new Error(`KbKeys: ${k(keys, i)} collides with ${k(keys, this.byHash.get(h)!)}`);
-      this.byHash.set(h, i);
+      if (seen.has(h)) throw new Error(`KbKeys: ${k(keys, i)} collides with ${k(keys, seen.get(h)!)}`);
+      seen.set(h, i);
+      let s = slotOf(h, this.mask);
+      while (this.slots[s] !== 0) s = (s + 1) & this.mask;
+      this.slots[s] = i + 1;
+      this.hashes[s] = h;
     });
   }
 
@@ -34,13 +53,27 @@ export class KbKeys {
 
   /** The index of the key b[start, end) with hash h, or -1. */
   indexOf(b: Uint8Array, start: number, end: number, h: number): number {
-    const i = this.byHash.get(h);
-    if (i === undefined) return -1;
-    const k = this.bytes[i]!;
-    if (k.length !== end - start) return -1;
-    for (let j = 0; j < k.length; j++) if (k[j] !== b[start + j]) return -1;
-    return i;
+    let s = slotOf(h, this.mask);
+    for (;;) {
+      const slot = this.slots[s]!;
+      if (slot === 0) return -1;
+      // No two keys share a hash (the constructor checks): the first slot with h is the only candidate.
+      if (this.hashes[s] === h) {
+        const k = this.bytes[slot - 1]!;
+        if (k.length !== end - start) return -1;
+        for (let j = 0; j < k.length; j++) if (k[j] !== b[start + j]) return -1;
+        return slot - 1;
+      }
+      s = (s + 1) & this.mask;
+    }
   }
+}
+
+const slotOf = (h: number, mask: number): number => (h ^ (h >>> 16)) & mask;
+
+/** out[0, out.length) = NaN, in a loop (TypedArray.prototype.fill is a builtin call, for 8-11 entries per file). */
+export function fillNaN(out: Float64Array): void {
+  for (let i = 0; i < out.length; i++) out[i] = NaN;
 }
 
 const k = (keys: readonly string[], i: number): string => keys[i] ?? '?';
@@ -57,7 +90,7 @@ function hashOf(b: Uint8Array, start: number, end: number): number {
  * writes nothing. out is filled with NaN first: NaN = no such line (with a value).
  */
 export function scanKbLines(b: Uint8Array, len: number, keys: KbKeys, out: Float64Array, path: string, problems: ParseError[]): void {
-  out.fill(NaN);
+  fillNaN(out);
   let line = 0;
   for (let start = 0; start < len; line++) {
     let i = start;
@@ -74,18 +107,29 @@ export function scanKbLines(b: Uint8Array, len: number, keys: KbKeys, out: Float
           const v = kbValue(b, i + 1, len);
           // A malformed line is a problem and leaves the key as it was (absent, or an earlier line's value).
           if (Number.isNaN(v)) problems.push(badLine(b, start, len, path, line));
-          else out[idx] = v;
+          else {
+            out[idx] = v;
+            i = valueEnd;
+          }
         }
       }
     }
-    while (i < len && b[i] !== NL) i++;
-    start = i + 1;
+    start = lineEnd(b, i, len) + 1;
   }
+}
+
+/** Where the line the last successful kbValue read ends: the index of its newline (or the end of the file). */
+let valueEnd = 0;
+
+/** The end of the line kbValue last parsed (valid right after a kbValue that did not return NaN). */
+export function kbValueEnd(): number {
+  return valueEnd;
 }
 
 /**
  * The value of `  N kB` from `at` (just after the colon) to the end of its line, in bytes; NaN
- * when the line is not exactly blanks, digits, " kB".
+ * when the line is not exactly blanks, digits, " kB". On success kbValueEnd() is where the line ends, so that the
+ * caller need not walk the value's bytes again to find it.
  */
 export function kbValue(b: Uint8Array, at: number, len: number): number {
   let i = at;
@@ -99,7 +143,14 @@ export function kbValue(b: Uint8Array, at: number, len: number): number {
   }
   if (i === digits || i + 3 > len || b[i] !== KB_SUFFIX[0] || b[i + 1] !== KB_SUFFIX[1] || b[i + 2] !== KB_SUFFIX[2]) return NaN;
   if (i + 3 < len && b[i + 3] !== NL) return NaN;
+  valueEnd = i + 3;
   return n * 1024;
+}
+
+/** The index of the first newline in b[i, len), or len. */
+export function lineEnd(b: Uint8Array, i: number, len: number): number {
+  while (i < len && b[i] !== NL) i++;
+  return i;
 }
 
 /** A problem naming the line (its first 40 characters), for a wanted line that did not parse. */

@@ -2,7 +2,7 @@
 // RssAnon/RssFile/RssShmem: 4.5+. VmSwap: 2.6.34+. Kernel threads have no Vm* lines.
 // proc.rst: RSS values here are kept per-thread-batched and "may not be very precise".
 import type { ParseError } from '../errors.js';
-import { badLine, kbValue, KbKeys } from './kbScan.js';
+import { badLine, fillNaN, kbValue, kbValueEnd, KbKeys, lineEnd } from './kbScan.js';
 import type { Parsed } from './common.js';
 
 export interface ProcStatus {
@@ -53,9 +53,13 @@ const field = (v: number): number | undefined => (Number.isNaN(v) ? undefined : 
  * no string but the name. One pass, up to the last wanted line; only lines starting with a wanted
  * key's first byte (V, R) or "Name:" are looked at closer.
  */
-/** b[0, len) is the file (HostFs.bytes after tryReadInto). */
-export function scanStatus(b: Buffer, len: number, path: string, out: ProcStatus, problems: ParseError[]): void {
-  vals.fill(NaN);
+/**
+ * b[0, len) is the file (HostFs.bytes after tryReadInto). `knownName`: the name this process had when last seen (the
+ * process collector keeps it per /proc/PID handle): out.name is then that very string when the Name line still says
+ * it, and no string is made.
+ */
+export function scanStatus(b: Buffer, len: number, path: string, out: ProcStatus, problems: ParseError[], knownName?: string): void {
+  fillNaN(vals);
   out.name = undefined;
   let line = 0;
   let found = 0;
@@ -77,6 +81,7 @@ export function scanStatus(b: Buffer, len: number, path: string, out: ProcStatus
         else {
           if (Number.isNaN(vals[idx]!)) found++;
           vals[idx] = v;
+          i = kbValueEnd();
         }
         // Every wanted line seen (they come before the signal, capability and cpu lines that
         // make up most of the file): the rest is not looked at.
@@ -84,12 +89,10 @@ export function scanStatus(b: Buffer, len: number, path: string, out: ProcStatus
       }
     } else if (c0 === NAME[0] && out.name === undefined && isName(b, start, len)) {
       // comm is at most 15 bytes; the kernel escapes \n and \\ in it.
-      i = start + NAME.length;
-      while (i < len && b[i] !== NL) i++;
-      out.name = b.toString('utf8', start + NAME.length, i).trim();
+      i = lineEnd(b, start + NAME.length, len);
+      out.name = nameOf(b, start + NAME.length, i, knownName);
     }
-    while (i < len && b[i] !== NL) i++;
-    start = i + 1;
+    start = lineEnd(b, i, len) + 1;
   }
   out.residentBytes = field(vals[0]!);
   out.residentAnonBytes = field(vals[1]!);
@@ -100,6 +103,32 @@ export function scanStatus(b: Buffer, len: number, path: string, out: ProcStatus
   out.swapBytes = field(vals[6]!);
   out.pageTablesBytes = field(vals[7]!);
 }
+
+/**
+ * The Name line's value b[from, to) as a trimmed string: `known` itself when the bytes are exactly it (ASCII only,
+ * blanks around it as String.prototype.trim removes them), else decoded as before.
+ */
+function nameOf(b: Buffer, from: number, to: number, known: string | undefined): string {
+  if (known !== undefined) {
+    let s = from;
+    let e = to;
+    while (s < e && isBlank(b[s]!)) s++;
+    while (e > s && isBlank(b[e - 1]!)) e--;
+    if (e - s === known.length) {
+      let j = 0;
+      for (; j < known.length; j++) {
+        const c = b[s + j]!;
+        // A byte >= 0x80 (UTF-8 of another character, or Unicode blanks that trim() removes) decides nothing here.
+        if (c >= 0x80 || c !== known.charCodeAt(j)) break;
+      }
+      if (j === known.length) return known;
+    }
+  }
+  return b.toString('utf8', from, to).trim();
+}
+
+/** The ASCII characters String.prototype.trim removes: tab, newline, vertical tab, form feed, carriage return, space. */
+const isBlank = (c: number): boolean => (c >= 9 && c <= 13) || c === 32;
 
 function isName(b: Buffer, start: number, len: number): boolean {
   if (start + NAME.length > len) return false;

@@ -1,7 +1,9 @@
 import { test } from 'node:test';
 import assert from 'node:assert/strict';
-import { parseStatus } from '../../../src/procfs/status.js';
-import { fixture, kB, PID } from './fixtures.js';
+import fc from 'fast-check';
+import { emptyStatus, parseStatus, scanStatus, type ProcStatus } from '../../../src/procfs/status.js';
+import type { ParseError } from '../../../src/errors.js';
+import { fixture, kB, mutated, PID } from './fixtures.js';
 
 test('status: real v1 file (Debian 12, 6.18, cat): every catalog field in bytes', () => {
   const { value, problems } = parseStatus(...fixture('v1', `proc/${PID.v1}/status`));
@@ -72,4 +74,41 @@ test('status: a malformed wanted line is a problem carrying the path and line, n
 
 test('status: a truncated last line (no newline) still parses', () => {
   assert.equal(parseStatus('Name:\tx\nVmRSS:\t 3 kB', 'p').value.residentBytes, 3072);
+});
+
+// scanStatus's knownName (the process collector's comm of a held /proc/PID handle) changes which string object comes
+// back, never what it says.
+function scanWith(text: string, known: string | undefined): { out: ProcStatus; problems: ParseError[] } {
+  const b = Buffer.from(text, 'utf8');
+  const out = emptyStatus();
+  const problems: ParseError[] = [];
+  scanStatus(b, b.length, 'p', out, problems, known);
+  return { out, problems };
+}
+
+test('status: a known name that the Name line still says comes back as that very string', () => {
+  const text = fixture('v1', `proc/${PID.v1}/status`)[0];
+  const known = ['c', 'a', 't'].join(''); // a string of its own, not the literal 'cat'
+  assert.equal(scanWith(text, known).out.name, 'cat');
+  assert.ok(Object.is(scanWith(text, known).out.name, known));
+  assert.equal(scanWith(text, 'dog').out.name, 'cat');
+  assert.equal(scanWith(text, 'ca').out.name, 'cat');
+  assert.equal(scanWith(text.replace('Name:\tcat', 'Name:\t cat \t'), known).out.name, 'cat');
+  assert.equal(scanWith(text.replace('Name:\tcat', 'Name:\t\u00a0cat'), known).out.name, 'cat'); // trim() removes U+00A0 too
+  assert.equal(scanWith(text.replace('Name:\tcat', 'Name:\tcät'), 'cat').out.name, 'cät');
+  assert.equal(scanWith(text.replace('Name:\tcat', 'Name:\tcät'), 'cät').out.name, 'cät');
+});
+
+test('status: with any known name, random damage to the real files scans as without one', () => {
+  for (const tree of ['v1', 'v2'] as const) {
+    const text = fixture(tree, `proc/${PID[tree]}/status`)[0];
+    const name = /^Name:\t(.*)$/m.exec(text)![1]!;
+    const known = fc.oneof(fc.constant(name), fc.constant(` ${name}`), fc.string({ maxLength: 16 }), fc.constant(undefined));
+    fc.assert(
+      fc.property(mutated(text), known, (m, k) => {
+        assert.deepEqual(scanWith(m, k), scanWith(m, undefined));
+      }),
+      { numRuns: 400 },
+    );
+  }
 });

@@ -9,7 +9,7 @@ import { PrometheusSink } from '../../../src/sinks/prometheus.js';
 import { createApp, listen } from '../../../src/http/server.js';
 import { createLogger } from '../../../src/log.js';
 import * as c from '../../../src/model/catalog.js';
-import type { CollectResult } from '../../../src/model/types.js';
+import type { CollectResult, MetricDesc, Sample } from '../../../src/model/types.js';
 import { until } from '../../helpers/wait.js';
 
 const log = createLogger('silent');
@@ -41,6 +41,14 @@ class Hanging implements Collector {
 }
 
 /** A runner that counts its callers: how many scrapes have asked for a collection so far. */
+/** A collector that returns the samples it was given, every time. */
+class Fixed implements Collector {
+  constructor(readonly name: string, readonly metrics: MetricDesc[], private readonly samples: Sample[]) {}
+  collect(): Promise<CollectResult> {
+    return Promise.resolve({ samples: this.samples, problems: [] });
+  }
+}
+
 class CountingRunner extends Runner {
   callers = 0;
   override collect(): ReturnType<Runner['collect']> {
@@ -152,14 +160,7 @@ test('healthz, 404, and a port in use', async () => {
 });
 
 test('series budget: samples over it are dropped and counted', async () => {
-  class Many implements Collector {
-    readonly name = 'process';
-    readonly metrics = [c.groupProcesses];
-    collect(): Promise<CollectResult> {
-      return Promise.resolve({ samples: Array.from({ length: 1500 }, (_, i) => ({ desc: c.groupProcesses, labels: { group: `g${i}` }, value: i })), problems: [] });
-    }
-  }
-  const s = await serve([new Many()]);
+  const s = await serve([new Fixed('process', [c.groupProcesses], Array.from({ length: 1500 }, (_, i) => ({ desc: c.groupProcesses, labels: { group: `g${i}` }, value: i })))]);
   try {
     const body = await (await fetch(`${s.url}/metrics`)).text();
     assert.equal(body.match(/^memlens_process_group_processes\{/gm)?.length, 1000);
@@ -170,14 +171,7 @@ test('series budget: samples over it are dropped and counted', async () => {
 });
 
 test('a NaN or infinite value is left out of the exposition, never printed', async () => {
-  class Odd implements Collector {
-    readonly name = 'host';
-    readonly metrics = [c.hostMemTotal, c.hostMemAvailable];
-    collect(): Promise<CollectResult> {
-      return Promise.resolve({ samples: [{ desc: c.hostMemTotal, labels: {}, value: NaN }, { desc: c.hostMemAvailable, labels: {}, value: Infinity }], problems: [] });
-    }
-  }
-  const s = await serve([new Odd()]);
+  const s = await serve([new Fixed('host', [c.hostMemTotal, c.hostMemAvailable], [{ desc: c.hostMemTotal, labels: {}, value: NaN }, { desc: c.hostMemAvailable, labels: {}, value: Infinity }])]);
   try {
     const body = await (await fetch(`${s.url}/metrics`)).text();
     assert.doesNotMatch(body, /^memlens_host_memory_(total|available)_bytes /m);
@@ -189,14 +183,7 @@ test('a NaN or infinite value is left out of the exposition, never printed', asy
 });
 
 test('/metrics: a body longer than one piece is sent chunked, the same bytes as rendered; HEAD has the headers only', async () => {
-  class Many implements Collector {
-    readonly name = 'cgroup';
-    readonly metrics = [c.cgroupUsage];
-    collect(): Promise<CollectResult> {
-      return Promise.resolve({ samples: Array.from({ length: 20_000 }, (_, i) => ({ desc: c.cgroupUsage, labels: { cgroup: `/kubepods/pod-${i}` }, value: i })), problems: [] });
-    }
-  }
-  const s = await serve([new Many()], 0, 5000, 100_000);
+  const s = await serve([new Fixed('cgroup', [c.cgroupUsage], Array.from({ length: 20_000 }, (_, i) => ({ desc: c.cgroupUsage, labels: { cgroup: `/kubepods/pod-${i}` }, value: i })))], 0, 5000, 100_000);
   try {
     const r = await fetch(`${s.url}/metrics`);
     const body = Buffer.from(await r.arrayBuffer());

@@ -195,6 +195,9 @@ export function countLinesBytes(b: Uint8Array, len: number): number {
   return blank ? n : n + 1;
 }
 
+/** MemoryReader's handle between reads: none (a read by it would go by path). */
+const NO_DIR: DirHandle = { path: '', fd: -1 };
+
 /**
  * Reads cgroups' memory files, one cgroup at a time, into fields that are reused from one cgroup to the next:
  * the collector reads a thousand cgroups per scrape, and numbers parsed straight from the read buffer
@@ -203,9 +206,6 @@ export function countLinesBytes(b: Uint8Array, len: number): number {
  * problems are those of readMemoryCgroup's model in every case (it is built on this).
  * The fields hold the last cgroup read, until the next read().
  */
-/** MemoryReader's handle between reads: none (a read by it would go by path). */
-const NO_DIR: DirHandle = { path: '', fd: -1 };
-
 export class MemoryReader {
   usageBytes: number | undefined;
   limit: Limit | undefined;

@@ -3,6 +3,7 @@
 import * as c from '../model/catalog.js';
 import type { HostFs } from '../host/hostFs.js';
 import type { CollectResult, Labels, MetricDesc } from '../model/types.js';
+import { extendLabels, type ExtraLabel } from '../model/labels.js';
 import { MemlensError } from '../errors.js';
 import { kubeIds } from '../cgroupfs/discover.js';
 import type { CgroupNode, CgroupTree } from '../cgroupfs/tree.js';
@@ -39,39 +40,41 @@ export function cgroupLabels(path: string): Labels {
 }
 
 /**
- * The cgroup's labels plus one more. Not `{ ...l, [key]: value }`: V8 (Node 20) gives every object
- * built by that spread at this call site a map (hidden class) of its own once the site has seen many
- * label objects -- measured at 1000 cgroups, 15,000 maps with their descriptor arrays and for-in
- * enum caches, 4.5 MiB of the 7.4 MiB a collection's samples hold. Object.assign onto a literal
- * shares one map per label layout.
- */
-function withLabel(l: Labels, key: string, value: string): Labels {
-  return Object.assign({}, l, { [key]: value });
-}
-
-/**
- * Names (memory.stat items, memory.events events) numbered in the order first seen: the kernel prints a few dozen,
- * so a cgroup's label sets are kept in arrays by number rather than in a Map per cgroup (two Maps per cgroup were
- * ~0.6 MiB at 1000 cgroups, for good: bench/RESULTS.md, "Peak resident memory", session 4).
+ * Names (memory.stat items, memory.events events) numbered in the order first seen, each with its label (`item` or
+ * `event`) shared by every cgroup's set: the kernel prints a few dozen, so a cgroup's label sets are kept in arrays by
+ * number rather than in a Map per cgroup (two Maps per cgroup were ~0.6 MiB at 1000 cgroups, for good:
+ * bench/RESULTS.md, "Peak resident memory", session 4).
  */
 class NameNumbers {
   private readonly numbers = new Map<string, number>();
+  private readonly extras: ExtraLabel[] = [];
+
+  constructor(private readonly key: string) {}
 
   of(name: string): number {
     let n = this.numbers.get(name);
     if (n === undefined) {
       n = this.numbers.size;
       this.numbers.set(name, n);
+      this.extras.push({ key: this.key, value: name });
     }
     return n;
   }
+
+  /** The label of number `n` (from of()). */
+  extra(n: number): ExtraLabel {
+    return this.extras[n]!;
+  }
 }
+
+const KINDS: [ExtraLabel, ExtraLabel] = [{ key: 'kind', value: 'some' }, { key: 'kind', value: 'full' }];
 
 /**
  * A cgroup's label sets, made the first time the cgroup is collected and reused by every collection after (a
  * tree node stands for one cgroup for its whole life, and its labels never change): at a thousand cgroups and
  * ~25 series each, no label object is made per scrape, and a sink that formats a label set once per object
- * (sinks/prometheus.ts) formats each once for the cgroup's life.
+ * (sinks/prometheus.ts) formats each once for the cgroup's life. The sets with one more label are made by
+ * model/labels.ts's extendLabels: the sink keeps the cgroup's text and the extra label's, not one per set.
  */
 class NodeLabels {
   readonly base: Labels;
@@ -84,20 +87,20 @@ class NodeLabels {
     this.base = cgroupLabels(path);
   }
 
-  /** memory.stat items (bytes and event counters alike): `item`, numbered by `n`. */
-  item(n: number, item: string): Labels {
+  /** memory.stat items (bytes and event counters alike): `item`, numbered by `names`. */
+  item(n: number, names: NameNumbers): Labels {
     let l = this.items[n];
     if (l === undefined) {
-      l = withLabel(this.base, 'item', item);
+      l = extendLabels(this.base, names.extra(n));
       this.items[n] = l;
     }
     return l;
   }
 
-  event(n: number, event: string): Labels {
+  event(n: number, names: NameNumbers): Labels {
     let l = this.events[n];
     if (l === undefined) {
-      l = withLabel(this.base, 'event', event);
+      l = extendLabels(this.base, names.extra(n));
       this.events[n] = l;
     }
     return l;
@@ -105,7 +108,7 @@ class NodeLabels {
 
   /** Pressure: [some, full]. */
   pressure(): [Labels, Labels] {
-    this.kinds ??= [withLabel(this.base, 'kind', 'some'), withLabel(this.base, 'kind', 'full')];
+    this.kinds ??= [extendLabels(this.base, KINDS[0]), extendLabels(this.base, KINDS[1])];
     return this.kinds;
   }
 }
@@ -123,8 +126,8 @@ export class CgroupCollector implements Collector {
   private readonly intervalPeaks = new IntervalPeaks();
   private readonly statSelected: StatItemSelector;
   private readonly labels = new WeakMap<CgroupNode, NodeLabels>();
-  private readonly itemNumbers = new NameNumbers();
-  private readonly eventNumbers = new NameNumbers();
+  private readonly itemNumbers = new NameNumbers('item');
+  private readonly eventNumbers = new NameNumbers('event');
 
   constructor(
     /** The live cgroup tree; undefined when the host has no memory cgroup hierarchy. */
@@ -181,11 +184,11 @@ export class CgroupCollector implements Collector {
         const { stat, statEvents, events } = cg;
         for (let i = 0; i < stat.size; i++) {
           const item = stat.keyAt(i);
-          if (this.statSelected(item)) out.add(c.cgroupStat, nl.item(this.itemNumbers.of(item), item), stat.valueAt(i));
+          if (this.statSelected(item)) out.add(c.cgroupStat, nl.item(this.itemNumbers.of(item), this.itemNumbers), stat.valueAt(i));
         }
         for (let i = 0; i < statEvents.size; i++) {
           const item = statEvents.keyAt(i);
-          if (this.statSelected(item)) out.add(c.cgroupStatEvents, nl.item(this.itemNumbers.of(item), item), statEvents.valueAt(i));
+          if (this.statSelected(item)) out.add(c.cgroupStatEvents, nl.item(this.itemNumbers.of(item), this.itemNumbers), statEvents.valueAt(i));
         }
         out.add(c.cgroupHigh, l, limitSample(cg.high));
         out.add(c.cgroupLow, l, limitSample(cg.low, true));
@@ -196,7 +199,7 @@ export class CgroupCollector implements Collector {
         out.add(c.cgroupSwap, l, cg.swapBytes);
         for (let i = 0; i < events.size; i++) {
           const event = events.keyAt(i);
-          out.add(c.cgroupEvents, nl.event(this.eventNumbers.of(event), event), events.valueAt(i));
+          out.add(c.cgroupEvents, nl.event(this.eventNumbers.of(event), this.eventNumbers), events.valueAt(i));
         }
         out.add(c.cgroupOomKills, l, cg.oomKills);
         out.add(c.cgroupUnderOom, l, cg.underOom);

@@ -6,7 +6,8 @@ import assert from 'node:assert/strict';
 import { Registry, collectDefaultMetrics, type Metric, type RegistryContentType } from 'prom-client';
 import { openFdsByListing } from '../../../src/host/selfFds.js';
 import * as c from '../../../src/model/catalog.js';
-import type { MetricDesc, Sample, Snapshot } from '../../../src/model/types.js';
+import type { Labels, MetricDesc, Sample, Snapshot } from '../../../src/model/types.js';
+import { extendLabels, labelsBase, type ExtraLabel } from '../../../src/model/labels.js';
 import { loadConfig } from '../../../src/config/load.js';
 import { HostFs } from '../../../src/host/hostFs.js';
 import { discoverHierarchy } from '../../../src/cgroupfs/hierarchy.js';
@@ -98,6 +99,30 @@ test('encoder: escapes, empty labels, histograms, counters, non-finite values an
     assert.equal(text, await reference(format, descs, samples), format);
     assert.ok(!text.includes('memlens_not_in_the_list'));
     assert.ok(text.includes('cgroup="/a\\"b\\\\c\\nd"'), 'label value escaped');
+  }
+});
+
+test('encoder: label sets made by extendLabels (a base and one more label) are written as the same sets made whole', async () => {
+  const hist = c.catalog.find((d) => d.kind === 'histogram');
+  assert.ok(hist !== undefined, 'the catalogue has a histogram');
+  const odd = { cgroup: '/a"b\\c\nd' };
+  const wide = { cgroup: '/k\u00e4se', pod_uid: '', container_id: 'c1' };
+  const bases: Labels[] = [odd, wide, {}, { cgroup: '' }, { cgroup: '/plain' }];
+  const extras: ExtraLabel[] = [{ key: 'item', value: 'cache' }, { key: 'event', value: 'x"y\\z\n' }, { key: 'item', value: '' }, { key: 'kind', value: 'gr\u00fcn' }, { key: 'cgroup', value: '/replaced' }];
+  const samples: Sample[] = [];
+  let v = 0;
+  for (const base of bases) for (const extra of extras) samples.push({ desc: c.cgroupStat, labels: extendLabels(base, extra), value: v++ });
+  samples.push({ desc: hist, labels: extendLabels(odd, extras[0]!), value: 5, histogram: { bucketCounts: [1, 2], sum: 0.25, count: 5 } });
+  const whole = samples.map((s) => ({ ...s, labels: { ...s.labels } }));
+  assert.ok(samples.some((s) => labelsBase(s.labels) !== undefined) && whole.every((s) => labelsBase(s.labels) === undefined));
+  const descs = [c.cgroupStat, hist];
+  for (const format of ['prometheus', 'openmetrics'] as const) {
+    const text = ours(format, descs, samples);
+    assert.equal(text, ours(format, descs, whole), format);
+    assert.equal(text, await reference(format, descs, samples), format);
+    assert.ok(text.includes('{cgroup="/a\\"b\\\\c\\nd",item="cache"} 0'), text);
+    assert.ok(text.includes('{item="cache"} 10'), 'an empty base: no comma');
+    assert.ok(text.includes('{cgroup="/a\\"b\\\\c\\nd"} 2'), 'an empty extra value is left out');
   }
 });
 

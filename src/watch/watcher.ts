@@ -109,6 +109,8 @@ interface Watched {
 }
 
 const USAGE_READ_BYTES = 64;
+/** memory.events is ~100 bytes. */
+const TEXT_READ_BYTES = 4096;
 /**
  * v1 cgroups whose eventfds are registered at the same time (each one's thresholds one after the other: the kernel
  * holds the cgroup's thresholds lock across its grace period). The libuv pool has 4 threads and the kernel loop's
@@ -144,6 +146,7 @@ function parseUsage(text: string | undefined): number | undefined {
 export class CgroupWatcher {
   private readonly watched = new Map<string, Watched>();
   private readonly readBuf = Buffer.alloc(USAGE_READ_BYTES);
+  private readonly textBuf = Buffer.alloc(TEXT_READ_BYTES);
   private pollTimer: NodeJS.Timeout | undefined;
   private v1EventControl = true;
   private psiSpec: PsiTriggerSpec | false;
@@ -352,6 +355,26 @@ export class CgroupWatcher {
     if (this.saidOnce.has(key)) return;
     this.saidOnce.add(key);
     fn();
+  }
+
+  /**
+   * A small file (memory.events) as latin1 text, read into one reused buffer rather than readFileSync's 8 KiB buffer
+   * per call (see readUsageByPath); one that fills the buffer is read again whole.
+   */
+  private readText(path: string): string {
+    const fd = openSync(path, 'r');
+    let n = 0;
+    try {
+      for (;;) {
+        const r = readSync(fd, this.textBuf, n, this.textBuf.length - n, null);
+        if (r === 0) break;
+        n += r;
+        if (n === this.textBuf.length) return readFileSync(path, 'latin1');
+      }
+    } finally {
+      closeSync(fd);
+    }
+    return this.textBuf.toString('latin1', 0, n);
   }
 
   /**
@@ -564,7 +587,7 @@ export class CgroupWatcher {
     if (loop === undefined) return;
     const eventsPath = `${w.dir}/memory.events`;
     try {
-      w.eventsPrev = parseFlatKeyed(readFileSync(eventsPath, 'latin1'), eventsPath).value;
+      w.eventsPrev = parseFlatKeyed(this.readText(eventsPath), eventsPath).value;
       w.otherWatches.push(loop.watchInotify(eventsPath, IN_MODIFY, (ev) => this.onV2Events(w, ev)));
     } catch (err) {
       if (isGone(err) || errnoCode(err) === 'ENOENT') {
@@ -754,7 +777,7 @@ export class CgroupWatcher {
     const path = `${w.dir}/memory.events`;
     let next: Map<string, number>;
     try {
-      next = parseFlatKeyed(readFileSync(path, 'latin1'), path).value;
+      next = parseFlatKeyed(this.readText(path), path).value;
     } catch (err) {
       if (isGone(err)) this.drop(w, 'cgroup removed');
       else this.once('events-read', () => this.opts.log.warn({ cgroup: w.path, err: describe(err) }, 'watch: cannot read memory.events'));

@@ -8,9 +8,11 @@
 // observe() reconciles the whole set by headroom (reading each candidate's usage once).
 //
 // cgroup v1: one eventfd per threshold on memory.usage_in_bytes through cgroup.event_control, plus one on
-//   memory.oom_control, registered off the JS thread (the kernel waits for an RCU grace period in each); until they
-//   are in place the cgroup is polled as on v2. The kernel signals crossings in both directions (and once on rmdir): each signal re-reads the
-//   usage through the held fd and only upward crossings become events. Without write access to cgroup.event_control
+//   memory.oom_control, registered off the JS thread (the kernel waits for an RCU grace period in each), at start, for a
+//   new cgroup and when the limit changes; until they are in place the cgroup is polled as on v2. The kernel signals
+//   crossings in both directions (and once on rmdir): each signal re-reads the usage and only upward crossings become
+//   events. A signal handled late (after the OOM kill freed the memory) still shows its crossing through
+//   memory.max_usage_in_bytes, the kernel's high-water mark (v1Reading). Without write access to cgroup.event_control
 //   (EACCES, EPERM, EROFS: an unprivileged container) v1 falls back to polling memory.usage_in_bytes, said once.
 // cgroup v2 (no usage thresholds in the kernel): memory.current polled through a held fd (one pread per cgroup),
 //   adaptively (pollSchedule.ts): each cgroup's next read comes when, allocating at allocRateBytesPerS (or faster, if it
@@ -32,7 +34,7 @@ import type { InotifyEvent } from '../kernel/sys.js';
 import type { CgroupNode, CgroupTree, TreeChange } from '../cgroupfs/tree.js';
 import type { WatchBus, WatchEvent, WatchEventInput, WatchSource } from './bus.js';
 import type { WatchStats } from './stats.js';
-import { CrossingTracker, V2_EVENT_KEYS, counterDeltas, selectWatched } from './thresholds.js';
+import { CrossingTracker, V2_EVENT_KEYS, counterDeltas, selectWatched, thresholdBytes } from './thresholds.js';
 import type { CgroupObservation } from '../cgroupfs/observation.js';
 import { FAST_ALLOC_BYTES_PER_S, nextReadAtMs, safeDelayMs } from './pollSchedule.js';
 
@@ -106,6 +108,11 @@ interface Watched {
    * JS thread; the generation of that registration (a limit moved meanwhile starts a new one), 0 when none is pending.
    */
   arming: number;
+  /**
+   * v1 with its eventfds armed: memory.max_usage_in_bytes read just after the tracker's last reading (see v1Reading);
+   * undefined while the cgroup is polled or being armed, or when the file could not be read.
+   */
+  peakBase: number | undefined;
 }
 
 const USAGE_READ_BYTES = 64;
@@ -387,7 +394,7 @@ export class CgroupWatcher {
     const w: Watched = {
       path, dir, limitBytes, tracker: new CrossingTracker(this.opts.thresholds, limitBytes, fresh ? 0 : usage),
       thresholdWatches: [], otherWatches: [], psi: false, pollFd: undefined, pollByPath: false, nextPollMs: 0, lastUsage: usage,
-      lastReadMs: performance.now(), usageFile, eventsPrev: undefined, dropped: false, arming: 0,
+      lastReadMs: performance.now(), usageFile, eventsPrev: undefined, dropped: false, arming: 0, peakBase: undefined,
     };
     this.watched.set(path, w);
     if (this.opts.mode === 'v1') {
@@ -458,12 +465,14 @@ export class CgroupWatcher {
     const loop = this.opts.loop!;
     const made: Watch[] = [];
     const current = (): boolean => !this.closed && !w.dropped && w.arming === generation;
+    // A re-arm (the limit moved) keeps the cgroup's oom_control eventfd: only the thresholds depend on the limit.
+    const withOom = !w.otherWatches.some((x) => !x.closed);
     try {
       for (const bytes of w.tracker.thresholdsBytes) {
         made.push(await loop.registerV1Async(w.dir, bytes, (sig) => this.onV1Threshold(w, sig)));
         if (!current()) break;
       }
-      if (current()) made.push(await loop.registerV1Async(w.dir, undefined, (sig) => this.onV1Oom(w, sig)));
+      if (current() && withOom) made.push(await loop.registerV1Async(w.dir, undefined, (sig) => this.onV1Oom(w, sig)));
     } catch (err) {
       for (const x of made) x.close();
       if (current()) this.armingFailed(w, err);
@@ -474,8 +483,8 @@ export class CgroupWatcher {
       for (const x of made) x.close();
       return;
     }
-    w.thresholdWatches = made.slice(0, -1);
-    w.otherWatches.push(made[made.length - 1]!);
+    if (withOom) w.otherWatches.push(made.pop()!);
+    w.thresholdWatches = made;
     w.arming = 0;
     // The kernel watches from here: a last read for what was charged since the previous one, then no more polling.
     if (w.pollFd !== undefined) {
@@ -484,6 +493,8 @@ export class CgroupWatcher {
     }
     if (w.dropped) return;
     w.pollByPath = false;
+    // The high-water mark after that last reading: from here a signal handled late still shows its crossing.
+    w.peakBase = this.readPeakBytes(w);
     // bench/arming measures mkdir (or limit write) -> this line too.
     this.opts.log.debug({ cgroup: w.path, limitBytes: w.limitBytes, via: 'v1-eventfd' }, 'watch: eventfds armed');
     this.schedulePoll();
@@ -529,19 +540,6 @@ export class CgroupWatcher {
       );
     }
     return 'poll';
-  }
-
-  private registerV1Thresholds(loop: KernelEventLoop, w: Watched): Watch[] {
-    const made: Watch[] = [];
-    try {
-      for (const bytes of w.tracker.thresholdsBytes) {
-        made.push(loop.registerV1Threshold(w.dir, 'memory.usage_in_bytes', bytes, (sig) => this.onV1Threshold(w, sig)));
-      }
-    } catch (err) {
-      for (const x of made) x.close();
-      throw err;
-    }
-    return made;
   }
 
   private startV2(w: Watched): void {
@@ -611,6 +609,12 @@ export class CgroupWatcher {
     }
   }
 
+  /**
+   * The cgroup's effective limit moved: a new tracker on the new thresholds. v1 with eventfds: the threshold eventfds
+   * are closed and the cgroup is polled at once while the new ones are registered off the JS thread, as at start
+   * (queueArming; the oom_control eventfd stays). Registered here one after another, each waited for an RCU grace
+   * period on the JS thread: a parent's limit written over many cgroups held it for all of them.
+   */
   private rearm(w: Watched, limitBytes: number): void {
     const before = w.tracker.thresholdsBytes;
     let usage: number | undefined;
@@ -627,24 +631,22 @@ export class CgroupWatcher {
     w.tracker = new CrossingTracker(this.opts.thresholds, limitBytes, usage);
     for (const x of w.thresholdWatches) x.close();
     w.thresholdWatches = [];
-    const loop = this.opts.loop;
+    w.peakBase = undefined;
     if (w.arming !== 0) {
       // Still polled while its first registration runs: register the new thresholds instead (the pending ones are closed).
       this.queueArming(w);
-    } else if (w.pollFd === undefined && loop !== undefined) {
-      try {
-        w.thresholdWatches = this.registerV1Thresholds(loop, w);
-      } catch (err) {
-        if (isGone(err) || ['ENOENT', 'ENODEV'].includes(errnoCode(err) ?? '')) {
-          this.drop(w, 'cgroup removed');
-          return;
-        }
-        this.opts.log.warn({ cgroup: w.path, err: describe(err) }, 'watch: re-registering thresholds failed: polling this cgroup');
-        for (const x of w.otherWatches) x.close();
-        w.otherWatches = [];
-        this.openPollFd(w);
-        if (w.dropped) this.watched.delete(w.path);
+    } else if (this.opts.mode === 'v1' && w.pollFd === undefined && !w.pollByPath && this.opts.loop !== undefined) {
+      this.openPollFd(w);
+      if (w.dropped) {
+        // Not openable, and not for want of fds: gone, or said once.
+        w.dropped = false;
+        this.drop(w, 'cannot open usage file');
+        return;
       }
+      w.nextPollMs = 0;
+      w.lastUsage = usage;
+      w.lastReadMs = performance.now();
+      this.queueArming(w);
     }
     this.opts.log.info({ cgroup: w.path, limitBytes, thresholdsBytes: w.tracker.thresholdsBytes, beforeBytes: before }, 'watch: limit changed, thresholds moved');
   }
@@ -706,11 +708,63 @@ export class CgroupWatcher {
       return;
     }
     if (w.dropped) return;
-    const usage = parseUsage(sig.fileText);
-    if (usage === undefined) return;
+    const atWake = parseUsage(sig.fileText);
+    if (atWake === undefined) return;
+    const count = Number(sig.count);
+    const r = w.peakBase === undefined ? undefined : this.v1Reading(w);
+    if (r === undefined) {
+      // Not armed yet (polled meanwhile), or memory.max_usage_in_bytes unreadable: the reading made at the wake-up.
+      w.peakBase = undefined;
+      for (const threshold of w.tracker.update(atWake)) this.publish(w, { source: 'v1-threshold', threshold, usageBytes: atWake, count }, arrivedNs);
+      return;
+    }
+    w.peakBase = r.nextBase;
+    if (r.peakMoved) {
+      // Higher since the previous reading than now: the crossings the reading made now no longer shows.
+      for (const threshold of w.tracker.update(r.peak)) {
+        const late = r.usage < thresholdBytes(threshold, w.limitBytes);
+        this.publish(w, { source: 'v1-threshold', threshold, usageBytes: r.usage, count, ...(late ? { late, peakBytes: r.peak } : {}) }, arrivedNs);
+      }
+    }
     // The kernel signals both directions; the tracker turns the reading into upward crossings only.
-    for (const threshold of w.tracker.update(usage)) {
-      this.publish(w, { source: 'v1-threshold', threshold, usageBytes: usage, count: Number(sig.count) }, arrivedNs);
+    for (const threshold of w.tracker.update(r.usage)) this.publish(w, { source: 'v1-threshold', threshold, usageBytes: r.usage, count }, arrivedNs);
+  }
+
+  /**
+   * A reading of an armed v1 cgroup with the kernel's high-water mark around it: memory.max_usage_in_bytes, then
+   * memory.usage_in_bytes, then memory.max_usage_in_bytes again (each by path). The kernel raises the mark with every
+   * charge that takes the usage above it (page_counter_try_charge, mm/page_counter.c; the same counter that
+   * memory.usage_in_bytes and the thresholds read), and a write to the file resets it to the usage of that moment
+   * (mem_cgroup_reset, mm/memcontrol-v1.c): either way the mark is a usage the cgroup had. So when the first read
+   * differs from w.peakBase, read just after the tracker's previous reading, usage reached that mark between the
+   * previous reading and this one: the tracker takes it as a reading of its own before this one, and a threshold it
+   * passes that the previous reading was below was crossed upward, though the usage may be back below it now (a signal
+   * handled after the OOM kill). The second read is the base for the next signal (a mark moved between the usage read
+   * and it is missed, never counted twice). Only this shows that a crossing happened: a reading below a threshold
+   * does not (the kernel also signals downward crossings), memory.failcnt grows at up to a charge batch (or a huge page)
+   * below the limit, so it does not tell which thresholds were passed, nor does an OOM kill.
+   * undefined when a file could not be read.
+   */
+  private v1Reading(w: Watched): { peak: number; peakMoved: boolean; usage: number; nextBase: number } | undefined {
+    const peak = this.readPeakBytes(w);
+    let usage: number | undefined;
+    try {
+      usage = this.readUsageByPath(w.dir, 'memory.usage_in_bytes');
+    } catch {
+      usage = undefined;
+    }
+    const nextBase = this.readPeakBytes(w);
+    if (peak === undefined || usage === undefined || nextBase === undefined) return undefined;
+    return { peak, peakMoved: peak !== w.peakBase, usage, nextBase };
+  }
+
+  /** v1 memory.max_usage_in_bytes of the cgroup, or undefined when it cannot be read (gone: the rmdir signal follows). */
+  private readPeakBytes(w: Watched): number | undefined {
+    try {
+      return this.readUsageByPath(w.dir, 'memory.max_usage_in_bytes');
+    } catch (err) {
+      this.once(`peak-${errnoCode(err) ?? 'error'}`, () => this.opts.log.warn({ cgroup: w.path, err: describe(err) }, 'watch: cannot read memory.max_usage_in_bytes: late crossings are not seen'));
+      return undefined;
     }
   }
 
@@ -781,11 +835,12 @@ export class CgroupWatcher {
   /** Counted (crossings), latency observed, published on the bus, then logged as one JSON line. */
   private publish(
     w: Watched,
-    ev: Pick<WatchEventInput, 'source' | 'threshold' | 'usageBytes' | 'count'> & { event?: string },
+    ev: Pick<WatchEventInput, 'source' | 'threshold' | 'usageBytes' | 'count'> & { event?: string; late?: true; peakBytes?: number },
     arrivedNs: bigint,
   ): WatchEvent {
     const latencySeconds = Number(process.hrtime.bigint() - arrivedNs) / 1e9;
     if (ev.threshold !== null) this.opts.stats.countCrossing(w.path, ev.threshold);
+    if (ev.late === true) this.opts.stats.lateCrossings++;
     this.opts.stats.latency.observe(latencySeconds);
     const input: WatchEventInput = {
       timeMs: Date.now(),
@@ -794,6 +849,7 @@ export class CgroupWatcher {
       threshold: ev.threshold,
       usageBytes: ev.usageBytes,
       limitBytes: w.limitBytes,
+      ...(ev.late === true ? { late: true, ...(ev.peakBytes === undefined ? {} : { peakBytes: ev.peakBytes }) } : {}),
       ...(ev.event === undefined ? {} : { event: ev.event }),
       ...(ev.count === undefined ? {} : { count: ev.count }),
       latencySeconds,
@@ -803,7 +859,8 @@ export class CgroupWatcher {
       cgroup: w.path, source: ev.source, usageBytes: ev.usageBytes, limitBytes: w.limitBytes, latencySeconds, id: published.id,
     };
     if (ev.threshold !== null) {
-      this.opts.log.warn({ event: 'threshold_crossing', threshold: ev.threshold, ...fields }, `cgroup ${w.path} crossed ${ev.threshold * 100}% of its memory limit`);
+      const late = ev.late === true ? { late: true, peakBytes: ev.peakBytes } : {};
+      this.opts.log.warn({ event: 'threshold_crossing', threshold: ev.threshold, ...fields, ...late }, `cgroup ${w.path} crossed ${ev.threshold * 100}% of its memory limit`);
     } else {
       this.opts.log.warn({ event: 'memory_event', kind: ev.event, count: ev.count, ...fields }, `cgroup ${w.path}: memory event ${ev.event ?? '?'}`);
     }

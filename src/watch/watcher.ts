@@ -612,8 +612,8 @@ export class CgroupWatcher {
   /**
    * The cgroup's effective limit moved: a new tracker on the new thresholds. v1 with eventfds: the threshold eventfds
    * are closed and the cgroup is polled at once while the new ones are registered off the JS thread, as at start
-   * (queueArming; the oom_control eventfd stays). Registered here one after another, each waited for an RCU grace
-   * period on the JS thread: a parent's limit written over many cgroups held it for all of them.
+   * (queueArming; the oom_control eventfd stays). Registered here, one after another, each would hold the JS thread for
+   * an RCU grace period, and a parent's limit moves the thresholds of every cgroup under it in one turn.
    */
   private rearm(w: Watched, limitBytes: number): void {
     const before = w.tracker.thresholdsBytes;

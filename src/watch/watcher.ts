@@ -89,6 +89,12 @@ interface Watched {
   tracker: CrossingTracker;
   /** v1 threshold eventfds (re-registered when the limit changes). */
   thresholdWatches: Watch[];
+  /**
+   * v1, the limit moved: the previous limit's threshold eventfds, kept until the new ones are armed (closed then, or
+   * when the registration fails or the cgroup is dropped) so that a limit written over many cgroups does not close
+   * them all in one turn of the JS thread.
+   */
+  retiring: Watch[];
   /** Everything else in the loop: v1 oom_control, v2 inotify and PSI. */
   otherWatches: Watch[];
   psi: boolean;
@@ -393,7 +399,7 @@ export class CgroupWatcher {
     if (usage === undefined) return; // gone between the collection and now
     const w: Watched = {
       path, dir, limitBytes, tracker: new CrossingTracker(this.opts.thresholds, limitBytes, fresh ? 0 : usage),
-      thresholdWatches: [], otherWatches: [], psi: false, pollFd: undefined, pollByPath: false, nextPollMs: 0, lastUsage: usage,
+      thresholdWatches: [], retiring: [], otherWatches: [], psi: false, pollFd: undefined, pollByPath: false, nextPollMs: 0, lastUsage: usage,
       lastReadMs: performance.now(), usageFile, eventsPrev: undefined, dropped: false, arming: 0, peakBase: undefined,
     };
     this.watched.set(path, w);
@@ -485,6 +491,7 @@ export class CgroupWatcher {
     }
     if (withOom) w.otherWatches.push(made.pop()!);
     w.thresholdWatches = made;
+    this.closeRetiring(w);
     w.arming = 0;
     // The kernel watches from here: a last read for what was charged since the previous one, then no more polling.
     if (w.pollFd !== undefined) {
@@ -503,6 +510,7 @@ export class CgroupWatcher {
   /** The registration of a polled cgroup failed: it stays polled (or is dropped when gone). */
   private armingFailed(w: Watched, err: unknown): void {
     w.arming = 0;
+    this.closeRetiring(w);
     const outcome = this.v1RegistrationFailed(w, err);
     if (outcome === 'gone' || isGone(err)) this.drop(w, 'cgroup removed');
     else if (outcome === 'by-path' && w.pollFd !== undefined) {
@@ -629,7 +637,8 @@ export class CgroupWatcher {
     }
     w.limitBytes = limitBytes;
     w.tracker = new CrossingTracker(this.opts.thresholds, limitBytes, usage);
-    for (const x of w.thresholdWatches) x.close();
+    // Their signals feed the new tracker (a reading is a reading) until the new eventfds replace them.
+    w.retiring.push(...w.thresholdWatches);
     w.thresholdWatches = [];
     w.peakBase = undefined;
     if (w.arming !== 0) {
@@ -657,9 +666,15 @@ export class CgroupWatcher {
     for (const x of [...w.thresholdWatches, ...w.otherWatches]) x.close();
     w.thresholdWatches = [];
     w.otherWatches = [];
+    this.closeRetiring(w);
     this.closePollFd(w);
     if (this.watched.get(w.path) === w) this.watched.delete(w.path);
     this.opts.log.debug({ cgroup: w.path, why }, 'watch: cgroup no longer watched');
+  }
+
+  private closeRetiring(w: Watched): void {
+    for (const x of w.retiring) x.close();
+    w.retiring = [];
   }
 
   /** Closes the cgroup's poll fd, if it holds one (a failure is logged, not thrown). */

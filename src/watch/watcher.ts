@@ -457,6 +457,7 @@ export class CgroupWatcher {
       if (!this.v1EventControl) {
         // Another registration found cgroup.event_control not writable (said once): this one stays polled.
         w.arming = 0;
+        this.closeRetiring(w);
         continue;
       }
       this.armingInFlight++;

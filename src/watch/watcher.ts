@@ -34,7 +34,7 @@ import type { InotifyEvent } from '../kernel/sys.js';
 import type { CgroupNode, CgroupTree, TreeChange } from '../cgroupfs/tree.js';
 import type { WatchBus, WatchEvent, WatchEventInput, WatchSource } from './bus.js';
 import type { WatchStats } from './stats.js';
-import { CrossingTracker, V2_EVENT_KEYS, counterDeltas, selectWatched, thresholdBytes } from './thresholds.js';
+import { CrossingTracker, V2_EVENT_KEYS, counterDeltas, selectWatched } from './thresholds.js';
 import type { CgroupObservation } from '../cgroupfs/observation.js';
 import { FAST_ALLOC_BYTES_PER_S, nextReadAtMs, safeDelayMs } from './pollSchedule.js';
 
@@ -735,15 +735,11 @@ export class CgroupWatcher {
       return;
     }
     w.peakBase = r.nextBase;
-    if (r.peakMoved) {
-      // Higher since the previous reading than now: the crossings the reading made now no longer shows.
-      for (const threshold of w.tracker.update(r.peak)) {
-        const late = r.usage < thresholdBytes(threshold, w.limitBytes);
-        this.publish(w, { source: 'v1-threshold', threshold, usageBytes: r.usage, count, ...(late ? { late, peakBytes: r.peak } : {}) }, arrivedNs);
-      }
+    // The kernel signals both directions; the tracker turns the mark (if it moved) and the reading into upward
+    // crossings only, those the reading no longer shows marked late.
+    for (const { fraction: threshold, late } of w.tracker.updateWithPeak(r.peakMoved ? r.peak : undefined, r.usage)) {
+      this.publish(w, { source: 'v1-threshold', threshold, usageBytes: r.usage, count, ...(late ? { late, peakBytes: r.peak } : {}) }, arrivedNs);
     }
-    // The kernel signals both directions; the tracker turns the reading into upward crossings only.
-    for (const threshold of w.tracker.update(r.usage)) this.publish(w, { source: 'v1-threshold', threshold, usageBytes: r.usage, count }, arrivedNs);
   }
 
   /**

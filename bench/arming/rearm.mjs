@@ -20,7 +20,7 @@
 //                       and that line is used).
 // Everything made is removed. Prints a markdown table; writes rearm-results-<time>.json.
 import { spawn } from 'node:child_process';
-import { existsSync, mkdirSync, readFileSync, readdirSync, rmdirSync, writeFileSync } from 'node:fs';
+import { existsSync, mkdirSync, readFileSync, readdirSync, rmSync, rmdirSync, writeFileSync } from 'node:fs';
 import { loadavg } from 'node:os';
 import { createInterface } from 'node:readline';
 import { createServer } from 'node:net';
@@ -159,6 +159,7 @@ async function oneRun(memlens, run) {
     child.kill('SIGTERM');
     await new Promise((r) => (child.exitCode !== null ? r() : child.once('exit', r)));
     await removeAll(parentDir);
+    rmSync(`/tmp/memlens-rearm-${process.pid}`, { recursive: true, force: true });
   }
 }
 

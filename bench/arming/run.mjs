@@ -15,7 +15,9 @@
 //   eventfds = the "watch: eventfds armed" line (the registrations done, polling stopped) - the same write; a build
 //             that registers before "watch: armed" has no such line, and its arm time is used;
 // then, once all are armed, each cgroup's limit is lowered to 128 MiB and raised back to 256 MiB, `--gap-ms` apart:
-//   re-arm  = the "watch: limit changed, thresholds moved" line (new thresholds registered) - the end of that write.
+//   re-arm  = the "watch: limit changed, thresholds moved" line - the end of that write (before s5-watch: written once the
+//             new thresholds were registered; since: when the cgroup is polled on the new thresholds, the registration
+//             following off the event loop; bench/arming/rearm.mjs times that, and the event loop meanwhile).
 // Times are wall-clock milliseconds on both sides (Date.now() here, the log line's `time` there: whole ms, so each
 // figure is within 1 ms). Everything made is removed. Prints a markdown table of percentiles; writes results-<time>.json.
 import { spawn, spawnSync } from 'node:child_process';

@@ -5,7 +5,7 @@ import type { CollectResult, MetricDesc, Sample } from '../model/types.js';
 import type { Collector } from './collector.js';
 
 export const WATCH_METRICS: readonly MetricDesc[] = [
-  c.watchCrossings, c.watchLatency, c.watchLabelSetsDropped, c.watchCgroups, c.watchPollFallbacks,
+  c.watchCrossings, c.watchLatency, c.watchLabelSetsDropped, c.watchLateCrossings, c.watchCgroups, c.watchPollFallbacks,
   c.treeCgroups, c.treeRescans, c.treeWatchFailures,
 ];
 

@@ -19,7 +19,7 @@ function mib(bytes: number | null): string {
 function formatEvent(ev: WatchEvent): string {
   const what =
     ev.threshold !== null
-      ? `crossed ${+(ev.threshold * 100).toFixed(2)}% of its limit`
+      ? `crossed ${+(ev.threshold * 100).toFixed(2)}% of its limit${ev.late === true ? ` (seen late: peak ${mib(ev.peakBytes ?? null)})` : ''}`
       : ev.event === 'oom' && ev.source === 'v1-oom'
         ? 'OOM (the cgroup hit its limit; the killer acts next)'
         : `${ev.event ?? 'event'}${ev.count !== undefined && ev.source === 'v2-events' ? ` +${ev.count}` : ''}`;

@@ -6,7 +6,7 @@ import { EpollLoop } from './loop.js';
 import type { KernelEventLoopOptions, Watch } from './loop.js';
 import { watchPsiTrigger } from './psi.js';
 import type { PsiFire, PsiKind, PsiTriggerResult } from './psi.js';
-import { registerV1EventAsync, registerV1OomControl, registerV1Threshold } from './v1Events.js';
+import { registerV1EventAsync, registerV1Threshold } from './v1Events.js';
 import type { V1Signal, V1UsageFile } from './v1Events.js';
 
 export type { InotifyEvent } from './inotify.js';
@@ -49,13 +49,8 @@ export class KernelEventLoop extends EpollLoop {
     return registerV1Threshold(this, cgroupDir, file, thresholdBytes, onCross);
   }
 
-  /** See registerV1OomControl (v1Events.ts). */
-  registerV1OomControl(cgroupDir: string, onOom: (sig: V1Signal) => void): Watch {
-    return registerV1OomControl(this, cgroupDir, onOom);
-  }
-
   /**
-   * registerV1Threshold (thresholdBytes given) or registerV1OomControl (undefined) with the write to
+   * registerV1Threshold (thresholdBytes given) or the OOM notification on memory.oom_control (undefined) with the write to
    * cgroup.event_control on a libuv pool thread: see registerV1EventAsync (v1Events.ts).
    */
   registerV1Async(cgroupDir: string, thresholdBytes: number | undefined, onSignal: (sig: V1Signal) => void): Promise<Watch> {

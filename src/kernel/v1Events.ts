@@ -81,15 +81,6 @@ function thresholdArgument(cgroupDir: string, file: string, thresholdBytes: bigi
   return t.toString();
 }
 
-/**
- * cgroup v1 OOM notification (memory.rst §10) on `memory.oom_control`: `onOom` runs when the cgroup hits OOM
- * (and once when the cgroup is removed; see V1Signal). Does not work for the root cgroup (the kernel says EINVAL).
- * If the cgroup is already under OOM at registration, the kernel signals at once.
- */
-export function registerV1OomControl(loop: EpollLoop, cgroupDir: string, onOom: (sig: V1Signal) => void): Watch {
-  return registerV1Event(loop, cgroupDir, 'memory.oom_control', undefined, onOom);
-}
-
 /** The fds of one registration being made: the new eventfd, the watched file, cgroup.event_control; the line to write. */
 interface PendingV1Event {
   efd: number;
@@ -162,8 +153,10 @@ function registerV1Event(
 }
 
 /**
- * registerV1Threshold and registerV1OomControl with the write to cgroup.event_control on a libuv pool thread. A usage
- * threshold's write sleeps in the kernel for an RCU grace period (`synchronize_rcu()` in
+ * registerV1Threshold (thresholdBytes given), or the OOM notification on `memory.oom_control` (undefined; memory.rst
+ * §10: signalled when the cgroup hits OOM, and once when it is removed, see V1Signal; EINVAL for the root cgroup; a
+ * cgroup already under OOM at registration signals at once), with the write to cgroup.event_control on a libuv pool
+ * thread. A usage threshold's write sleeps in the kernel for an RCU grace period (`synchronize_rcu()` in
  * `__mem_cgroup_usage_register_event`, mm/memcontrol-v1.c): made one after another on the JS thread, a burst of new
  * cgroups waits for one grace period after the other and blocks everything else meanwhile; on the pool, the JS thread
  * stays free (registrations of different cgroups may wait at the same time, though on the bench host that did not make

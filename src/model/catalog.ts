@@ -158,6 +158,9 @@ export const watchCrossings = m('memlens_watch_threshold_crossings_total', 'meml
   'v1 cgroup.event_control on memory.usage_in_bytes; v2 memory.current polled adaptively (--watch.alloc-rate, --watch.poll-interval)');
 export const watchLabelSetsDropped = m('memlens_watch_crossing_label_sets_dropped_total', 'memlens.watch.crossing_label_sets_dropped', '{series}', 'counter',
   'Crossing counter label sets dropped (least recently incremented first) because 5000 already exist: each is a counter reset to Prometheus.', [], 'memlens');
+export const watchLateCrossings = m('memlens_watch_late_crossings_total', 'memlens.watch.late_crossings', '{crossing}', 'counter',
+  'Upward crossings (also counted in memlens_watch_threshold_crossings_total) seen only after usage had fallen back below the threshold, through the kernel\'s high-water mark: the notification was handled late, typically after the OOM kill.',
+  [], 'v1 memory.max_usage_in_bytes');
 export const watchLatency = {
   ...m('memlens_watch_notification_latency_seconds', 'memlens.watch.notification_latency', 's', 'histogram',
     'From the kernel notification reaching memlens (the epoll batch dispatched on the JS thread, or the poll read done) to the event published on the bus.',
@@ -223,7 +226,7 @@ export const catalog: readonly MetricDesc[] = [
   groupPss, groupUss, groupMinorFaults, groupMajorFaults, groupProcesses,
   hostMemTotal, hostMemAvailable, hostSwapTotal, hostSwapFree, hostOomKills, hostPressure,
   oomKills, oomLastKill, oomSourceUp, kmsgRecordsLost, oomSeriesDropped,
-  watchCrossings, watchLatency, watchLabelSetsDropped,
+  watchCrossings, watchLatency, watchLabelSetsDropped, watchLateCrossings,
   treeCgroups, treeRescans, treeWatchFailures, watchCgroups, watchPollFallbacks,
   snapshotsTotal, snapshotDuration, oomKillsWithSnapshot, snapshotStoreBytes, snapshotStoreSnapshots,
   collectorSuccess, collectorDuration, collectProblems, samplesDropped, buildInfo,

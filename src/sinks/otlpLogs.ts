@@ -158,6 +158,10 @@ export class OtlpLogSink {
     attrs['memlens.cgroup'] = ev.cgroup;
     put(attrs, 'memlens.watch.usage_bytes', ev.usageBytes ?? undefined);
     put(attrs, 'memlens.watch.limit_bytes', ev.limitBytes ?? undefined);
+    if (ev.late === true) {
+      attrs['memlens.watch.late'] = true;
+      put(attrs, 'memlens.watch.peak_bytes', ev.peakBytes);
+    }
     const usage = ev.usageBytes === null ? '' : ` (usage ${ev.usageBytes} bytes${ev.limitBytes === null ? '' : ` of ${ev.limitBytes}`})`;
     this.logger.emit({
       eventName: 'memlens.threshold_crossing',

@@ -30,6 +30,15 @@ export interface WatchEvent {
   readonly threshold: number | null;
   /** Usage read when the notification was handled (v1 memory.usage_in_bytes, v2 memory.current); null if unreadable. */
   readonly usageBytes: number | null;
+  /**
+   * Usage crossings only, v1 eventfds: true when usage had already fallen back below the threshold by the time memlens
+   * read it (the notification was handled late: typically after the OOM kill freed the memory), and the crossing is
+   * known from the kernel's high-water mark instead: memory.max_usage_in_bytes grew past the threshold since the
+   * previous reading, which was below it. `peakBytes` is that mark. Absent otherwise.
+   */
+  readonly late?: true;
+  /** With `late`: memory.max_usage_in_bytes as read, at or above the threshold. */
+  readonly peakBytes?: number;
   /** The effective limit the thresholds are fractions of. */
   readonly limitBytes: number | null;
   /** Kernel events only: `oom` (v1 oom_control signal or v2 memory.events oom), `oom_kill`, `max`, `high`, `psi_some`. */

@@ -38,6 +38,8 @@ export class WatchStats {
   /** `${cgroup}\0${threshold}` -> count; Map order = least recently incremented first. */
   private readonly crossings = new Map<string, number>();
   labelSetsDropped = 0;
+  /** Crossings seen only through the high-water mark, after usage had fallen back (WatchEvent.late). */
+  lateCrossings = 0;
 
   countCrossing(cgroup: string, threshold: number): void {
     const key = `${cgroup}\0${threshold}`;
@@ -64,6 +66,7 @@ export class WatchStats {
     }
     out.push(this.latency.sample(c.watchLatency));
     out.push({ desc: c.watchLabelSetsDropped, labels: {}, value: this.labelSetsDropped });
+    out.push({ desc: c.watchLateCrossings, labels: {}, value: this.lateCrossings });
     return out;
   }
 }

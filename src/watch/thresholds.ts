@@ -81,6 +81,22 @@ export class CrossingTracker {
   }
 
   /**
+   * A reading together with a high-water mark reached after the previous reading and before this one (v1
+   * memory.max_usage_in_bytes when it moved; undefined when it did not): the mark is taken as a reading of its own,
+   * then the reading. Returns the fractions crossed upward, ascending, each `late` when the reading is already back
+   * below it (the crossing is known from the mark alone). A mark never makes a crossing of a threshold the previous
+   * reading was already above, nor of one the mark stays below.
+   */
+  updateWithPeak(peakBytes: number | undefined, usageBytes: number): Array<{ fraction: number; late: boolean }> {
+    const out: Array<{ fraction: number; late: boolean }> = [];
+    if (peakBytes !== undefined) {
+      for (const fraction of this.update(peakBytes)) out.push({ fraction, late: usageBytes < this.thresholdsBytes[this.fractions.indexOf(fraction)]! });
+    }
+    for (const fraction of this.update(usageBytes)) out.push({ fraction, late: false });
+    return out;
+  }
+
+  /**
    * The lowest threshold (bytes) not yet crossed, i.e. below which the last reading lies; Infinity when every one is
    * crossed. After update(u) this is the first threshold above u: the next one a poller must not miss.
    */

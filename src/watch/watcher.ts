@@ -8,9 +8,11 @@
 // observe() reconciles the whole set by headroom (reading each candidate's usage once).
 //
 // cgroup v1: one eventfd per threshold on memory.usage_in_bytes through cgroup.event_control, plus one on
-//   memory.oom_control, registered off the JS thread (the kernel waits for an RCU grace period in each); until they
-//   are in place the cgroup is polled as on v2. The kernel signals crossings in both directions (and once on rmdir): each signal re-reads the
-//   usage through the held fd and only upward crossings become events. Without write access to cgroup.event_control
+//   memory.oom_control, registered off the JS thread (the kernel waits for an RCU grace period in each), at start, for a
+//   new cgroup and when the limit changes; until they are in place the cgroup is polled as on v2. The kernel signals
+//   crossings in both directions (and once on rmdir): each signal re-reads the usage and only upward crossings become
+//   events. A signal handled late (after the OOM kill freed the memory) still shows its crossing through
+//   memory.max_usage_in_bytes, the kernel's high-water mark (v1Reading). Without write access to cgroup.event_control
 //   (EACCES, EPERM, EROFS: an unprivileged container) v1 falls back to polling memory.usage_in_bytes, said once.
 // cgroup v2 (no usage thresholds in the kernel): memory.current polled through a held fd (one pread per cgroup),
 //   adaptively (pollSchedule.ts): each cgroup's next read comes when, allocating at allocRateBytesPerS (or faster, if it
@@ -87,6 +89,12 @@ interface Watched {
   tracker: CrossingTracker;
   /** v1 threshold eventfds (re-registered when the limit changes). */
   thresholdWatches: Watch[];
+  /**
+   * v1, the limit moved: the previous limit's threshold eventfds, kept until the new ones are armed (closed then, or
+   * when the registration fails or the cgroup is dropped) so that a limit written over many cgroups does not close
+   * them all in one turn of the JS thread.
+   */
+  retiring: Watch[];
   /** Everything else in the loop: v1 oom_control, v2 inotify and PSI. */
   otherWatches: Watch[];
   psi: boolean;
@@ -106,6 +114,11 @@ interface Watched {
    * JS thread; the generation of that registration (a limit moved meanwhile starts a new one), 0 when none is pending.
    */
   arming: number;
+  /**
+   * v1 with its eventfds armed: memory.max_usage_in_bytes read just after the tracker's last reading (see v1Reading);
+   * undefined while the cgroup is polled or being armed, or when the file could not be read.
+   */
+  peakBase: number | undefined;
 }
 
 const USAGE_READ_BYTES = 64;
@@ -422,8 +435,8 @@ export class CgroupWatcher {
     if (usage === undefined) return; // gone between the collection and now
     const w: Watched = {
       path, dir, limitBytes, tracker: new CrossingTracker(this.opts.thresholds, limitBytes, fresh ? 0 : usage),
-      thresholdWatches: [], otherWatches: [], psi: false, pollFd: undefined, pollByPath: false, nextPollMs: 0, lastUsage: usage,
-      lastReadMs: performance.now(), usageFile, eventsPrev: undefined, dropped: false, arming: 0,
+      thresholdWatches: [], retiring: [], otherWatches: [], psi: false, pollFd: undefined, pollByPath: false, nextPollMs: 0, lastUsage: usage,
+      lastReadMs: performance.now(), usageFile, eventsPrev: undefined, dropped: false, arming: 0, peakBase: undefined,
     };
     this.watched.set(path, w);
     if (this.opts.mode === 'v1') {
@@ -480,6 +493,7 @@ export class CgroupWatcher {
       if (!this.v1EventControl) {
         // Another registration found cgroup.event_control not writable (said once): this one stays polled.
         w.arming = 0;
+        this.closeRetiring(w);
         continue;
       }
       this.armingInFlight++;
@@ -494,12 +508,14 @@ export class CgroupWatcher {
     const loop = this.opts.loop!;
     const made: Watch[] = [];
     const current = (): boolean => !this.closed && !w.dropped && w.arming === generation;
+    // A re-arm (the limit moved) keeps the cgroup's oom_control eventfd: only the thresholds depend on the limit.
+    const withOom = !w.otherWatches.some((x) => !x.closed);
     try {
       for (const bytes of w.tracker.thresholdsBytes) {
         made.push(await loop.registerV1Async(w.dir, bytes, (sig) => this.onV1Threshold(w, sig)));
         if (!current()) break;
       }
-      if (current()) made.push(await loop.registerV1Async(w.dir, undefined, (sig) => this.onV1Oom(w, sig)));
+      if (current() && withOom) made.push(await loop.registerV1Async(w.dir, undefined, (sig) => this.onV1Oom(w, sig)));
     } catch (err) {
       for (const x of made) x.close();
       if (current()) this.armingFailed(w, err);
@@ -510,8 +526,9 @@ export class CgroupWatcher {
       for (const x of made) x.close();
       return;
     }
-    w.thresholdWatches = made.slice(0, -1);
-    w.otherWatches.push(made[made.length - 1]!);
+    if (withOom) w.otherWatches.push(made.pop()!);
+    w.thresholdWatches = made;
+    this.closeRetiring(w);
     w.arming = 0;
     // The kernel watches from here: a last read for what was charged since the previous one, then no more polling.
     if (w.pollFd !== undefined) {
@@ -520,6 +537,8 @@ export class CgroupWatcher {
     }
     if (w.dropped) return;
     w.pollByPath = false;
+    // The high-water mark after that last reading: from here a signal handled late still shows its crossing.
+    w.peakBase = this.readPeakBytes(w);
     // bench/arming measures mkdir (or limit write) -> this line too.
     this.opts.log.debug({ cgroup: w.path, limitBytes: w.limitBytes, via: 'v1-eventfd' }, 'watch: eventfds armed');
     this.schedulePoll();
@@ -528,6 +547,7 @@ export class CgroupWatcher {
   /** The registration of a polled cgroup failed: it stays polled (or is dropped when gone). */
   private armingFailed(w: Watched, err: unknown): void {
     w.arming = 0;
+    this.closeRetiring(w);
     const outcome = this.v1RegistrationFailed(w, err);
     if (outcome === 'gone' || isGone(err)) this.drop(w, 'cgroup removed');
     else if (outcome === 'by-path' && w.pollFd !== undefined) {
@@ -565,19 +585,6 @@ export class CgroupWatcher {
       );
     }
     return 'poll';
-  }
-
-  private registerV1Thresholds(loop: KernelEventLoop, w: Watched): Watch[] {
-    const made: Watch[] = [];
-    try {
-      for (const bytes of w.tracker.thresholdsBytes) {
-        made.push(loop.registerV1Threshold(w.dir, 'memory.usage_in_bytes', bytes, (sig) => this.onV1Threshold(w, sig)));
-      }
-    } catch (err) {
-      for (const x of made) x.close();
-      throw err;
-    }
-    return made;
   }
 
   private startV2(w: Watched): void {
@@ -647,13 +654,31 @@ export class CgroupWatcher {
     }
   }
 
+  /**
+   * The cgroup's effective limit moved: a new tracker on the new thresholds. v1 with eventfds: the threshold eventfds
+   * are closed and the cgroup is polled at once while the new ones are registered off the JS thread, as at start
+   * (queueArming; the oom_control eventfd stays). Registered here, one after another, each would hold the JS thread for
+   * an RCU grace period, and a parent's limit moves the thresholds of every cgroup under it in one turn.
+   */
   private rearm(w: Watched, limitBytes: number): void {
     const before = w.tracker.thresholdsBytes;
+    const toPoll = w.arming === 0 && this.opts.mode === 'v1' && w.pollFd === undefined && !w.pollByPath && this.opts.loop !== undefined;
+    if (toPoll) {
+      this.openPollFd(w);
+      if (w.dropped) {
+        // Not openable, and not for want of fds: gone, or said once.
+        w.dropped = false;
+        this.drop(w, 'cannot open usage file');
+        return;
+      }
+    }
     let usage: number | undefined;
     try {
-      usage = this.readUsageByPath(w.dir, w.usageFile);
+      // Through the poll fd when there is one: a read by path costs an open, a stat and a close more (half of a
+      // re-arm's time on the JS thread in a profile of 100 cgroups re-armed at once).
+      usage = w.pollFd !== undefined ? this.readPollFd(w) : this.readUsageByPath(w.dir, w.usageFile);
     } catch (err) {
-      this.once(`rearm-${errnoCode(err) ?? 'error'}`, () => this.opts.log.warn({ cgroup: w.path, err: describe(err) }, 'watch: cannot read usage'));
+      if (!isGone(err)) this.once(`rearm-${errnoCode(err) ?? 'error'}`, () => this.opts.log.warn({ cgroup: w.path, err: describe(err) }, 'watch: cannot read usage'));
     }
     if (usage === undefined) {
       this.drop(w, 'cgroup removed');
@@ -661,28 +686,27 @@ export class CgroupWatcher {
     }
     w.limitBytes = limitBytes;
     w.tracker = new CrossingTracker(this.opts.thresholds, limitBytes, usage);
-    for (const x of w.thresholdWatches) x.close();
+    // Their signals feed the new tracker (a reading is a reading) until the new eventfds replace them.
+    w.retiring.push(...w.thresholdWatches);
     w.thresholdWatches = [];
-    const loop = this.opts.loop;
+    w.peakBase = undefined;
     if (w.arming !== 0) {
       // Still polled while its first registration runs: register the new thresholds instead (the pending ones are closed).
       this.queueArming(w);
-    } else if (w.pollFd === undefined && loop !== undefined) {
-      try {
-        w.thresholdWatches = this.registerV1Thresholds(loop, w);
-      } catch (err) {
-        if (isGone(err) || ['ENOENT', 'ENODEV'].includes(errnoCode(err) ?? '')) {
-          this.drop(w, 'cgroup removed');
-          return;
-        }
-        this.opts.log.warn({ cgroup: w.path, err: describe(err) }, 'watch: re-registering thresholds failed: polling this cgroup');
-        for (const x of w.otherWatches) x.close();
-        w.otherWatches = [];
-        this.openPollFd(w);
-        if (w.dropped) this.watched.delete(w.path);
-      }
+    } else if (toPoll) {
+      w.nextPollMs = 0;
+      w.lastUsage = usage;
+      w.lastReadMs = performance.now();
+      this.queueArming(w);
     }
     this.opts.log.info({ cgroup: w.path, limitBytes, thresholdsBytes: w.tracker.thresholdsBytes, beforeBytes: before }, 'watch: limit changed, thresholds moved');
+  }
+
+  /** The usage through the cgroup's held poll fd (one pread); undefined when the text is not a number. */
+  private readPollFd(w: Watched): number | undefined {
+    const n = sys.pread(w.pollFd!, this.readBuf, this.readBuf.length, 0);
+    if (n < 0) throw errnoException(lastErrno(), 'pread');
+    return parseUsageBytes(this.readBuf, n);
   }
 
   private drop(w: Watched, why: string): void {
@@ -691,9 +715,15 @@ export class CgroupWatcher {
     for (const x of [...w.thresholdWatches, ...w.otherWatches]) x.close();
     w.thresholdWatches = [];
     w.otherWatches = [];
+    this.closeRetiring(w);
     this.closePollFd(w);
     if (this.watched.get(w.path) === w) this.watched.delete(w.path);
     this.opts.log.debug({ cgroup: w.path, why }, 'watch: cgroup no longer watched');
+  }
+
+  private closeRetiring(w: Watched): void {
+    for (const x of w.retiring) x.close();
+    w.retiring = [];
   }
 
   /** Closes the cgroup's poll fd, if it holds one (a failure is logged, not thrown). */
@@ -742,11 +772,59 @@ export class CgroupWatcher {
       return;
     }
     if (w.dropped) return;
-    const usage = parseUsage(sig.fileText);
-    if (usage === undefined) return;
-    // The kernel signals both directions; the tracker turns the reading into upward crossings only.
-    for (const threshold of w.tracker.update(usage)) {
-      this.publish(w, { source: 'v1-threshold', threshold, usageBytes: usage, count: Number(sig.count) }, arrivedNs);
+    const atWake = parseUsage(sig.fileText);
+    if (atWake === undefined) return;
+    const count = Number(sig.count);
+    const r = w.peakBase === undefined ? undefined : this.v1Reading(w);
+    if (r === undefined) {
+      // Not armed yet (polled meanwhile), or memory.max_usage_in_bytes unreadable: the reading made at the wake-up.
+      w.peakBase = undefined;
+      for (const threshold of w.tracker.update(atWake)) this.publish(w, { source: 'v1-threshold', threshold, usageBytes: atWake, count }, arrivedNs);
+      return;
+    }
+    w.peakBase = r.nextBase;
+    // The kernel signals both directions; the tracker turns the mark (if it moved) and the reading into upward
+    // crossings only, those the reading no longer shows marked late.
+    for (const { fraction: threshold, late } of w.tracker.updateWithPeak(r.peakMoved ? r.peak : undefined, r.usage)) {
+      this.publish(w, { source: 'v1-threshold', threshold, usageBytes: r.usage, count, ...(late ? { late, peakBytes: r.peak } : {}) }, arrivedNs);
+    }
+  }
+
+  /**
+   * A reading of an armed v1 cgroup with the kernel's high-water mark around it: memory.max_usage_in_bytes, then
+   * memory.usage_in_bytes, then memory.max_usage_in_bytes again (each by path). The kernel raises the mark with every
+   * charge that takes the usage above it (page_counter_try_charge, mm/page_counter.c; the same counter that
+   * memory.usage_in_bytes and the thresholds read), and a write to the file resets it to the usage of that moment
+   * (mem_cgroup_reset, mm/memcontrol-v1.c): either way the mark is a usage the cgroup had. So when the first read
+   * differs from w.peakBase, read just after the tracker's previous reading, usage reached that mark between the
+   * previous reading and this one: the tracker takes it as a reading of its own before this one, and a threshold it
+   * passes that the previous reading was below was crossed upward, though the usage may be back below it now (a signal
+   * handled after the OOM kill). The second read is the base for the next signal (a mark moved between the usage read
+   * and it is missed, never counted twice). Only this shows that a crossing happened: a reading below a threshold
+   * does not (the kernel also signals downward crossings), memory.failcnt grows at up to a charge batch (or a huge page)
+   * below the limit, so it does not tell which thresholds were passed, nor does an OOM kill.
+   * undefined when a file could not be read.
+   */
+  private v1Reading(w: Watched): { peak: number; peakMoved: boolean; usage: number; nextBase: number } | undefined {
+    const peak = this.readPeakBytes(w);
+    let usage: number | undefined;
+    try {
+      usage = this.readUsageByPath(w.dir, 'memory.usage_in_bytes');
+    } catch {
+      usage = undefined;
+    }
+    const nextBase = this.readPeakBytes(w);
+    if (peak === undefined || usage === undefined || nextBase === undefined) return undefined;
+    return { peak, peakMoved: peak !== w.peakBase, usage, nextBase };
+  }
+
+  /** v1 memory.max_usage_in_bytes of the cgroup, or undefined when it cannot be read (gone: the rmdir signal follows). */
+  private readPeakBytes(w: Watched): number | undefined {
+    try {
+      return this.readUsageByPath(w.dir, 'memory.max_usage_in_bytes');
+    } catch (err) {
+      this.once(`peak-${errnoCode(err) ?? 'error'}`, () => this.opts.log.warn({ cgroup: w.path, err: describe(err) }, 'watch: cannot read memory.max_usage_in_bytes: late crossings are not seen'));
+      return undefined;
     }
   }
 
@@ -817,11 +895,12 @@ export class CgroupWatcher {
   /** Counted (crossings), latency observed, published on the bus, then logged as one JSON line. */
   private publish(
     w: Watched,
-    ev: Pick<WatchEventInput, 'source' | 'threshold' | 'usageBytes' | 'count'> & { event?: string },
+    ev: Pick<WatchEventInput, 'source' | 'threshold' | 'usageBytes' | 'count'> & { event?: string; late?: true; peakBytes?: number },
     arrivedNs: bigint,
   ): WatchEvent {
     const latencySeconds = Number(process.hrtime.bigint() - arrivedNs) / 1e9;
     if (ev.threshold !== null) this.opts.stats.countCrossing(w.path, ev.threshold);
+    if (ev.late === true) this.opts.stats.lateCrossings++;
     this.opts.stats.latency.observe(latencySeconds);
     const input: WatchEventInput = {
       timeMs: Date.now(),
@@ -830,6 +909,7 @@ export class CgroupWatcher {
       threshold: ev.threshold,
       usageBytes: ev.usageBytes,
       limitBytes: w.limitBytes,
+      ...(ev.late === true ? { late: true, ...(ev.peakBytes === undefined ? {} : { peakBytes: ev.peakBytes }) } : {}),
       ...(ev.event === undefined ? {} : { event: ev.event }),
       ...(ev.count === undefined ? {} : { count: ev.count }),
       latencySeconds,
@@ -839,7 +919,8 @@ export class CgroupWatcher {
       cgroup: w.path, source: ev.source, usageBytes: ev.usageBytes, limitBytes: w.limitBytes, latencySeconds, id: published.id,
     };
     if (ev.threshold !== null) {
-      this.opts.log.warn({ event: 'threshold_crossing', threshold: ev.threshold, ...fields }, `cgroup ${w.path} crossed ${ev.threshold * 100}% of its memory limit`);
+      const late = ev.late === true ? { late: true, peakBytes: ev.peakBytes } : {};
+      this.opts.log.warn({ event: 'threshold_crossing', threshold: ev.threshold, ...fields, ...late }, `cgroup ${w.path} crossed ${ev.threshold * 100}% of its memory limit`);
     } else {
       this.opts.log.warn({ event: 'memory_event', kind: ev.event, count: ev.count, ...fields }, `cgroup ${w.path}: memory event ${ev.event ?? '?'}`);
     }

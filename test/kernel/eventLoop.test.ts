@@ -210,7 +210,7 @@ describe('KernelEventLoop on the real kernel', { skip }, () => {
     const dir = makeCgroup('oom', 64 * MiB);
     const signals: Array<V1Signal & { atNs: bigint }> = [];
     try {
-      loop.registerV1OomControl(dir, (sig) => signals.push({ ...sig, atNs: process.hrtime.bigint() }));
+      await loop.registerV1Async(dir, undefined, (sig) => signals.push({ ...sig, atNs: process.hrtime.bigint() }));
       const child = await startAllocatorIn(dir, 256, 2);
       const exited = new Promise<{ code: number | null; signal: NodeJS.Signals | null; atNs: bigint }>((resolve) =>
         child.once('exit', (code, signal) => resolve({ code, signal, atNs: process.hrtime.bigint() })),
@@ -256,7 +256,7 @@ describe('KernelEventLoop on the real kernel', { skip }, () => {
         watches.push([
           loop.registerV1Threshold(dir, 'memory.usage_in_bytes', 32 * MiB, onSig),
           loop.registerV1Threshold(dir, 'memory.memsw.usage_in_bytes', 48n * BigInt(MiB), onSig),
-          loop.registerV1OomControl(dir, onSig),
+          await loop.registerV1Async(dir, undefined, onSig),
         ]);
       }
       assert.equal(loop.openFdCount(), baseLoopFds + cgroupCount * 6);
@@ -293,7 +293,7 @@ describe('KernelEventLoop on the real kernel', { skip }, () => {
       got.push({ which, sig, afterRmdirMs: Number(process.hrtime.bigint() - rmdirAtNs) / 1e6 });
     try {
       loop.registerV1Threshold(dir, 'memory.usage_in_bytes', 1 * MiB, rec('usage threshold'));
-      loop.registerV1OomControl(dir, rec('oom_control'));
+      await loop.registerV1Async(dir, undefined, rec('oom_control'));
       await sleep(50);
       assert.equal(got.length, 0, 'nothing fires at registration of an idle cgroup');
       rmdirAtNs = process.hrtime.bigint();
@@ -414,7 +414,7 @@ describe('KernelEventLoop on the real kernel', { skip }, () => {
       const { writeEventfd } = await import(${JSON.stringify(sysModuleUrl)});
       const loop = new KernelEventLoop();
       loop.registerV1Threshold(process.env.CG_DIR, 'memory.usage_in_bytes', 33554432, () => {});
-      loop.registerV1OomControl(process.env.CG_DIR, () => {});
+      await loop.registerV1Async(process.env.CG_DIR, undefined, () => {});
       const { fd } = loop.watchEventfd(() => process.stdout.write('signal\\n'));
       loop.watchPsiTrigger('/proc/pressure/memory', 'some', 150000, 2000000, () => {});
       writeEventfd(fd, 1n);

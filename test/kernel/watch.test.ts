@@ -367,6 +367,61 @@ describe('early warning on the real kernel (cgroup v1)', { skip }, () => {
     }
   });
 
+  test('a parent\'s limit lowered over 100 armed cgroups: re-armed off the JS thread (polled meanwhile), thresholds follow (issue 14)', async (t: TestContext) => {
+    const n = 100;
+    const group = newCgroup(512 * MiB);
+    const kids: TestCgroup[] = [];
+    for (let i = 0; i < n; i++) kids.push(makeCgroup(group, `r${i}`)); // no limit of their own: the group's applies
+    const h = harness(new RegExp(`^${escape(group.path)}/`));
+    let ramp: Ramp | undefined;
+    try {
+      await h.collect();
+      assert.equal(h.watcher.list().length, n);
+      assert.deepEqual(new Set(h.watcher.list().map((w) => `${w.via} ${w.limitBytes}`)), new Set([`v1-eventfd ${512 * MiB}`]));
+      const newLimit = 64 * MiB;
+      const want = [Math.floor(0.9 * newLimit), Math.floor(0.95 * newLimit)];
+      writeCg(group, 'memory.limit_in_bytes', String(newLimit));
+      // The tree's inotify event handled here, on this thread: the watcher re-arms the 100 cgroups within this call. Each
+      // threshold registration waits for an RCU grace period in the kernel, so none may happen in it.
+      const flushStart = performance.now();
+      h.loop.flushInotify();
+      const flushMs = performance.now() - flushStart;
+      const right = h.watcher.list();
+      assert.equal(right.length, n);
+      assert.deepEqual(right.filter((w) => w.limitBytes !== newLimit || w.thresholdsBytes.join() !== want.join()).map((w) => w.path), [], 'thresholds not moved at once');
+      assert.deepEqual(right.filter((w) => !(w.arming && w.via === 'poll')).map((w) => `${w.path} ${w.via}`), [], 'registered on the JS thread');
+      // Meanwhile the thread is free: the longest gap between 1 ms timer ticks (a diagnostic; bench/arming measures).
+      let last = performance.now();
+      let maxGapMs = 0;
+      const tick = setInterval(() => {
+        const now = performance.now();
+        maxGapMs = Math.max(maxGapMs, now - last);
+        last = now;
+      }, 1);
+      const t0 = performance.now();
+      await until('every eventfd re-registered', () => h.watcher.list().every((w) => !w.arming), 30_000);
+      clearInterval(tick);
+      t.diagnostic(`the limit write handled on this thread in ${flushMs.toFixed(1)} ms; ${n} cgroups re-armed ${(performance.now() - t0).toFixed(0)} ms later; longest timer gap meanwhile ${maxGapMs.toFixed(1)} ms`);
+      // Two threshold eventfds on the new limit and the oom_control one kept (not registered twice).
+      assert.deepEqual(new Set(h.watcher.list().map((w) => `${w.via} ${w.loopWatches} ${w.thresholdsBytes.join()}`)), new Set([`v1-eventfd 3 ${want.join()}`]));
+      // A crossing of the new thresholds, by the kernel's new eventfds: 59 MiB is above 0.9 of 64 MiB, below 0.95.
+      ramp = await startRamp(kids[0]!, 2);
+      await ramp.cmd('up 59');
+      await until('0.9 of the new limit', () => crossings(h, 0.9).length >= 1, 5_000);
+      const e = crossings(h, 0.9)[0]!;
+      assert.equal(e.cgroup, kids[0]!.path);
+      assert.equal(e.source, 'v1-threshold');
+      assert.equal(e.limitBytes, newLimit);
+      assert.equal(crossings(h, 0.95).length, 0);
+      assert.deepEqual(h.logLines.filter((l) => Number(l['level']) >= 40 && l['event'] === undefined), [], 'warnings other than the crossing');
+    } finally {
+      if (ramp !== undefined) await killRamp(ramp.child);
+      await h.close();
+      for (const k of kids) await removeTree(k.dir);
+      await removeCg(group);
+    }
+  });
+
   test('removing a watched cgroup drops the watch, without error, fds back to baseline', async () => {
     const cg = newCgroup(64 * MiB);
     const h = harness(new RegExp(`^${escape(cg.path)}$`));

@@ -1,7 +1,11 @@
 // Issue 14 on the real kernel (cgroup v1): cgroups watched from birth by the live cgroup tree.
 // - young cgroup: a cgroup made, its 256 MiB limit written, and an allocator started 200 ms later at 1 GiB/s: both
 //   threshold crossings (0.9, 0.95) are published before the OOM kill, and the kill links a snapshot taken before
-//   it. Same with the limit written 100 ms after the allocator started.
+//   it. Same with the limit written 100 ms after the allocator started. A crossing whose signal memlens handles only
+//   after the kill (a JS thread late under load) is still published, marked late.
+// - late: the JS thread held from the start of such a ramp until the kernel has killed the allocator (every signal
+//   handled after the memory was freed): both crossings are still published, marked late, with the high-water mark.
+//   And one that passes 0.9 and is killed below 0.95 while the thread is held: 0.9 is published late, 0.95 is not.
 // - burst: 200 cgroups made at once (mkdir and limit back to back), the last one (24 MiB) ramped at 1 GiB/s as soon
 //   as its allocator joins: both crossings are published before the kill, though its eventfds may be armed only
 //   hundreds of ms after its mkdir (it is polled until then).
@@ -155,10 +159,13 @@ describe('kernel: cgroups watched from birth (issue 14)', { skip }, () => {
     const rec = await waitFor<OomKillRecord>('the OOM record of the allocator', () => r.store.list({ cgroup: cg.path }).find((k) => k.victim.pid === pid), 30_000);
     const mine = events.filter((e) => e.cgroup === cg.path && e.threshold !== null);
     const at = (th: number): number | undefined => mine.find((e) => e.threshold === th)?.timeMs;
-    t.diagnostic(`crossings 0.9 at +${(at(0.9) ?? NaN) - t0} ms, 0.95 at +${(at(0.95) ?? NaN) - t0} ms; kill at +${(rec.timeMs - t0).toFixed(0)} ms`);
+    const late = mine.filter((e) => e.late === true).map((e) => e.threshold);
+    t.diagnostic(`crossings 0.9 at +${(at(0.9) ?? NaN) - t0} ms, 0.95 at +${(at(0.95) ?? NaN) - t0} ms${late.length > 0 ? ` (late: ${late.join(', ')})` : ''}; kill at +${(rec.timeMs - t0).toFixed(0)} ms`);
+    // Both published (issue 14). The JS thread may be late under load (the kill comes ~12 ms after 0.95 at 1 GiB/s): a
+    // crossing handled after the kill is still published (marked late when usage had fallen back); the warning that
+    // has to come before the kill is the snapshot, checked below.
     assert.ok(at(0.9) !== undefined, 'no 0.9 crossing published');
     assert.ok(at(0.95) !== undefined, 'no 0.95 crossing published');
-    assert.ok(at(0.9)! <= rec.timeMs && at(0.95)! <= rec.timeMs, 'a crossing was published after the kill');
     const snapshotId = await waitFor('the kill linked to a snapshot', () => r.store.list({ cgroup: cg.path }).find((k) => k.id === rec.id)?.snapshotId, 5_000);
     const doc = r.snapshots.get(snapshotId);
     assert.ok(doc !== undefined, `snapshot ${snapshotId} not in the store`);
@@ -200,6 +207,72 @@ describe('kernel: cgroups watched from birth (issue 14)', { skip }, () => {
     t.diagnostic(`limit written ${limitMs - goMs} ms after the start; watched ${armedMs} ms after the write; usage then ${readFileSync(join(cg.dir, 'memory.usage_in_bytes'), 'utf8').trim()} B`);
     await killAndCheck(t, cg, alloc.pid!, goMs);
     await emptyAndRemove(cg);
+  });
+
+  test('late: JS thread held from the start of a 1 GiB/s ramp until the OOM kill: both crossings still published, marked late', async (t) => {
+    const r = running!;
+    const cg = makeCgroup(group!, 'late');
+    // Removed whatever the outcome: the churn test below starts from a group without children.
+    t.after(() => emptyAndRemove(cg));
+    writeCg(cg, 'memory.limit_in_bytes', String(LIMIT));
+    // Its eventfds in place (not the polling of its first milliseconds): the kernel signals, memlens reads late.
+    await waitFor('the eventfds armed', () => (r.watch.watcher!.list().some((w) => w.path === cg.path && w.via === 'v1-eventfd' && !w.arming) ? true : undefined), 10_000);
+    const lateBefore = r.watch.stats.lateCrossings;
+    const alloc = await allocator(cg, 1024);
+    // libuv writes to an idle pipe at once: the go byte is out before the thread is held.
+    alloc.stdin.write('g');
+    const goMs = Date.now();
+    // Held (no callback runs: the kernel loop's wake-ups queue) until the kernel has killed the allocator and its
+    // memory is uncharged (below both thresholds).
+    const oomKills = (): number => Number(/^oom_kill (\d+)$/m.exec(readFileSync(join(cg.dir, 'memory.oom_control'), 'utf8'))?.[1] ?? 0);
+    const usage = (): number => Number(readFileSync(join(cg.dir, 'memory.usage_in_bytes'), 'utf8').trim());
+    const cell = new Int32Array(new SharedArrayBuffer(4));
+    while ((oomKills() === 0 || usage() >= 0.9 * LIMIT) && Date.now() - goMs < 30_000) Atomics.wait(cell, 0, 0, 2);
+    const heldMs = Date.now() - goMs;
+    assert.ok(oomKills() >= 1 && usage() < 0.9 * LIMIT, `the allocator was not killed and its memory freed in the ${heldMs} ms the thread was held`);
+    const rec = await waitFor<OomKillRecord>('the OOM record of the allocator', () => r.store.list({ cgroup: cg.path }).find((k) => k.victim.pid === alloc.pid), 30_000);
+    const crossing = (th: number): WatchEvent | undefined => events.find((e) => e.cgroup === cg.path && e.threshold === th);
+    await waitFor('both crossings', () => (crossing(0.9) !== undefined && crossing(0.95) !== undefined ? true : undefined), 5_000).catch(() => undefined);
+    const mine = events.filter((e) => e.cgroup === cg.path && e.threshold !== null);
+    t.diagnostic(`thread held ${heldMs} ms; kill at +${(rec.timeMs - goMs).toFixed(0)} ms; crossings ${mine.map((e) => `${e.threshold} at +${e.timeMs - goMs} ms (usage ${e.usageBytes}, peak ${e.peakBytes ?? '-'}, late ${e.late ?? false})`).join(', ')}`);
+    for (const th of [0.9, 0.95]) {
+      const e = crossing(th);
+      assert.ok(e !== undefined, `no ${th} crossing published`);
+      assert.equal(e.late, true, `the ${th} crossing is not marked late`);
+      assert.ok(e.usageBytes !== null && e.usageBytes < th * LIMIT, `usage ${e.usageBytes} read for a late ${th} crossing`);
+      assert.ok(e.peakBytes !== undefined && e.peakBytes >= Math.floor(th * LIMIT), `peak ${e.peakBytes} for the ${th} crossing`);
+    }
+    assert.equal(mine.length, 2, 'each crossing published once');
+    assert.equal(r.watch.stats.lateCrossings - lateBefore, 2);
+  });
+
+  test('late, never made up: JS thread held while usage passes 0.9 and falls back (the process killed below 0.95): only 0.9 published', async (t) => {
+    const r = running!;
+    const cg = makeCgroup(group!, 'late-below');
+    // Removed whatever the outcome: the churn test below starts from a group without children.
+    t.after(() => emptyAndRemove(cg));
+    writeCg(cg, 'memory.limit_in_bytes', String(LIMIT));
+    await waitFor('the eventfds armed', () => (r.watch.watcher!.list().some((w) => w.path === cg.path && w.via === 'v1-eventfd' && !w.arming) ? true : undefined), 10_000);
+    // 64 MiB/s: 0.9 to 0.95 of 256 MiB takes 200 ms, room for the held thread to kill it in between. Killed 3 MiB past
+    // 0.9: the kernel checks thresholds every 128 page events per CPU (mm/memcontrol-v1.c), so a crossing undone within
+    // less may never be signalled at all.
+    const alloc = await allocator(cg, 64);
+    const read = (f: string): number => Number(readFileSync(join(cg.dir, f), 'utf8').trim());
+    alloc.stdin.write('g');
+    const goMs = Date.now();
+    const cell = new Int32Array(new SharedArrayBuffer(4));
+    while (read('memory.usage_in_bytes') < 0.9 * LIMIT + 3 * MiB && Date.now() - goMs < 30_000) Atomics.wait(cell, 0, 0, 1);
+    alloc.kill('SIGKILL');
+    while (pidsIn(cg.dir).length > 0 && Date.now() - goMs < 30_000) Atomics.wait(cell, 0, 0, 1);
+    const peak = read('memory.max_usage_in_bytes');
+    const heldMs = Date.now() - goMs;
+    assert.ok(peak >= 0.9 * LIMIT && peak < 0.95 * LIMIT, `the peak ${peak} is not between the thresholds: the test did not do what it means to`);
+    await waitFor('the 0.9 crossing', () => events.find((e) => e.cgroup === cg.path && e.threshold === 0.9), 5_000).catch(() => undefined);
+    // Every signal the kernel sent is handled by now (the 0.9 one was): nothing else may come.
+    await sleep(200);
+    const mine = events.filter((e) => e.cgroup === cg.path && e.threshold !== null);
+    t.diagnostic(`thread held ${heldMs} ms, peak ${peak} B (${(peak / LIMIT).toFixed(3)}); crossings ${mine.map((e) => `${e.threshold} (usage ${e.usageBytes}, peak ${e.peakBytes ?? '-'}, late ${e.late ?? false})`).join(', ')}`);
+    assert.deepEqual(mine.map((e) => [e.threshold, e.late]), [[0.9, true]]);
   });
 
   test('burst: 200 cgroups made at once, the last one ramped right after its mkdir: both crossings before the kill', async (t) => {

@@ -65,6 +65,32 @@ test('CrossingTracker: the fast path for readings that change nothing agrees wit
   }
 });
 
+test('CrossingTracker.updateWithPeak (issue 14): a mark that moved past a threshold the previous reading was below is a crossing, late when the reading is back below; never one that did not happen, never twice', () => {
+  const MiB = 2 ** 20;
+  const t = new CrossingTracker([0.9, 0.95], 256 * MiB, 10 * MiB); // 0.9: 230.4 MiB, 0.95: 243.2 MiB
+  // The mark did not move: a reading below proves nothing.
+  assert.deepEqual(t.updateWithPeak(undefined, 5 * MiB), []);
+  // It moved, but below both thresholds.
+  assert.deepEqual(t.updateWithPeak(200 * MiB, 5 * MiB), []);
+  // Up to the limit and back (the OOM kill): both, late.
+  assert.deepEqual(t.updateWithPeak(256 * MiB, 1 * MiB), [{ fraction: 0.9, late: true }, { fraction: 0.95, late: true }]);
+  assert.equal(t.isAbove(0.9), false, 'the reading sets the state: below again');
+  // Past 0.9 only, back below: 0.9 alone.
+  assert.deepEqual(t.updateWithPeak(235 * MiB, 1 * MiB), [{ fraction: 0.9, late: true }]);
+  // Past both, still above 0.9: 0.9 as an ordinary crossing, 0.95 late.
+  assert.deepEqual(t.updateWithPeak(250 * MiB, 232 * MiB), [{ fraction: 0.9, late: false }, { fraction: 0.95, late: true }]);
+  // The previous reading (232 MiB) was above 0.9 already: a higher mark crosses 0.95 only.
+  assert.deepEqual(t.updateWithPeak(250 * MiB, 240 * MiB), [{ fraction: 0.95, late: true }]);
+  // The same mark again (it did not move): nothing twice.
+  assert.deepEqual(t.updateWithPeak(undefined, 240 * MiB), []);
+  // A mark above both while the reading stays above both: crossed by the reading, not late.
+  assert.deepEqual(t.updateWithPeak(255 * MiB, 250 * MiB), [{ fraction: 0.95, late: false }]);
+  assert.deepEqual(t.updateWithPeak(256 * MiB, 250 * MiB), [], 'already above both: a higher mark is no crossing');
+  // No mark, a reading above: ordinary crossings.
+  const u = new CrossingTracker([0.9, 0.95], 256 * MiB, 0);
+  assert.deepEqual(u.updateWithPeak(undefined, 250 * MiB), [{ fraction: 0.9, late: false }, { fraction: 0.95, late: false }]);
+});
+
 test('counterDeltas: grown keys only, nothing on first sight or on a counter going backwards', () => {
   const a = new Map([['oom', 1], ['oom_kill', 1], ['max', 5], ['low', 0]]);
   const b = new Map([['oom', 2], ['oom_kill', 1], ['max', 3], ['low', 9], ['high', 4]]);

@@ -37,6 +37,7 @@ import type { WatchStats } from './stats.js';
 import { CrossingTracker, V2_EVENT_KEYS, counterDeltas, selectWatched } from './thresholds.js';
 import type { CgroupObservation } from '../cgroupfs/observation.js';
 import { FAST_ALLOC_BYTES_PER_S, nextReadAtMs, safeDelayMs } from './pollSchedule.js';
+import { BatchReader } from '../kernel/batchRead.js';
 
 
 export interface PsiTriggerSpec {
@@ -65,6 +66,8 @@ export interface WatcherOptions {
   exclude: RegExp | undefined;
   /** v2 PSI trigger on memory.pressure; false: none. */
   psi?: PsiTriggerSpec | false;
+  /** false: every poll read is a pread (tests, bench A/B); default: batched through Linux AIO where the kernel allows. */
+  batchReads?: boolean;
 }
 
 /** How a watched cgroup is being watched (for tests and `memlens watch`'s start-up line). */
@@ -100,6 +103,8 @@ interface Watched {
   psi: boolean;
   /** Held fd of the usage file, for polling; undefined when the kernel signals (v1 eventfds). */
   pollFd: number | undefined;
+  /** pollFd's slot in the watcher's BatchReader, -1 when it is read with pread (no reader, or the file refused AIO). */
+  aioSlot: number;
   /** Polled by path (open, read, close each time): no fd could be held for it (EMFILE). */
   pollByPath: boolean;
   /** Adaptive polling: when the next read is due (performance.now() ms), and the last reading. */
@@ -136,15 +141,16 @@ const OUT_OF_FDS = new Set(['EMFILE', 'ENFILE']);
 const NO_WRITE_ACCESS = new Set(['EACCES', 'EPERM', 'EROFS']);
 
 /** A decimal usage file ("12345\n") read into buf[0, n): the number, or undefined when it is not one. */
-function parseUsageBytes(buf: Buffer, n: number): number | undefined {
+function parseUsageBytes(buf: Buffer, start: number, n: number): number | undefined {
   let v = 0;
   let digits = 0;
-  for (let i = 0; i < n; i++) {
+  const end = start + n;
+  for (let i = start; i < end; i++) {
     const c = buf[i]!;
     if (c >= 48 && c <= 57) {
       v = v * 10 + (c - 48);
       digits++;
-    } else if (c === 10 && i === n - 1) break;
+    } else if (c === 10 && i === end - 1) break;
     else return undefined;
   }
   return digits > 0 && digits < 17 ? v : undefined;
@@ -160,6 +166,14 @@ export class CgroupWatcher {
   private readonly watched = new Map<string, Watched>();
   private readonly readBuf = Buffer.alloc(USAGE_READ_BYTES);
   private readonly textBuf = Buffer.alloc(TEXT_READ_BYTES);
+  /**
+   * Batched reads of the held poll fds (Linux AIO: two system calls for every read due at a wake-up instead of one
+   * each); undefined until the first poll fd, null when the kernel or a seccomp profile refuses it (pread then).
+   */
+  private batch: BatchReader | null | undefined;
+  /** The cgroups read in the current batch, and their slots (reused between wake-ups). */
+  private batchDue: Watched[] = [];
+  private batchSlots = new Int32Array(64);
   private pollTimer: NodeJS.Timeout | undefined;
   private v1EventControl = true;
   private psiSpec: PsiTriggerSpec | false;
@@ -295,36 +309,81 @@ export class CgroupWatcher {
     const now = performance.now();
     // A reading a millisecond early costs nothing; a separate wake-up for it would.
     const horizon = now + 1;
+    const due = this.batchDue;
+    let count = 0;
     for (const w of this.watched.values()) {
       if ((w.pollFd === undefined && !w.pollByPath) || w.dropped) continue;
       if (!all && w.nextPollMs > horizon) continue;
-      this.pollOne(w, now);
+      if (w.aioSlot >= 0) due[count++] = w;
+      else this.pollOne(w, now);
     }
+    if (count === 0) return;
+    const batch = this.batch;
+    if (count === 1 || batch === null || batch === undefined) {
+      // One read: a pread is one system call where a batch takes two.
+      for (let i = 0; i < count; i++) this.pollOne(due[i]!, now);
+    } else {
+      if (this.batchSlots.length < count) this.batchSlots = new Int32Array(count * 2);
+      const slots = this.batchSlots;
+      for (let i = 0; i < count; i++) slots[i] = due[i]!.aioSlot;
+      if (batch.read(slots, count) < 0) {
+        this.batchBroken(batch);
+        for (let i = 0; i < count; i++) this.pollOne(due[i]!, now);
+      } else {
+        for (let i = 0; i < count; i++) {
+          const w = due[i]!;
+          const slot = w.aioSlot;
+          if (batch.unsupported(slot)) {
+            // This file takes no AIO read (an old kernel's file without read_iter): pread it from now on.
+            batch.release(slot);
+            w.aioSlot = -1;
+            this.pollOne(w, now);
+          } else this.pollRead(w, now, batch.result(slot), batch.data, batch.slotOffset(slot));
+        }
+      }
+    }
+    due.fill(undefined as unknown as Watched, 0, count);
   }
 
   /** One read of a polled cgroup: crossings published, its next read scheduled (or dropped when gone). */
   private pollOne(w: Watched, now: number): void {
-    let usage: number | undefined;
-    try {
-      if (w.pollFd !== undefined) {
-        // pread(2) through koffi and the digits parsed in place: the cheapest read from JS (bench/poll-idle).
-        const n = sys.pread(w.pollFd, this.readBuf, this.readBuf.length, 0);
-        if (n < 0) throw errnoException(lastErrno(), 'pread');
-        usage = parseUsageBytes(this.readBuf, n);
-      } else {
-        usage = this.readUsageByPath(w.dir, w.usageFile);
-        if (usage === undefined) {
-          this.drop(w, 'cgroup removed');
-          return;
-        }
-      }
-    } catch (err) {
-      if (isGone(err)) this.drop(w, 'cgroup removed');
-      else this.once(`poll-${errnoCode(err) ?? 'error'}`, () => this.opts.log.warn({ cgroup: w.path, err: describe(err) }, 'watch: cannot read usage'));
-      w.nextPollMs = now + this.opts.pollIntervalMs;
+    if (w.pollFd !== undefined) {
+      // pread(2) through koffi and the digits parsed in place: the cheapest single read from JS (bench/poll-idle).
+      const n = sys.pread(w.pollFd, this.readBuf, this.readBuf.length, 0);
+      this.pollRead(w, now, n < 0 ? -lastErrno() : n, this.readBuf, 0);
       return;
     }
-    if (usage === undefined) return;
+    let usage: number | undefined;
+    try {
+      usage = this.readUsageByPath(w.dir, w.usageFile);
+      if (usage === undefined) {
+        this.drop(w, 'cgroup removed');
+        return;
+      }
+    } catch (err) {
+      this.pollFailed(w, now, err);
+      return;
+    }
+    this.polled(w, now, usage);
+  }
+
+  /** A held fd's read: `n` bytes at buf[start], or -errno. */
+  private pollRead(w: Watched, now: number, n: number, buf: Buffer, start: number): void {
+    if (n < 0) {
+      this.pollFailed(w, now, errnoException(-n, 'read'));
+      return;
+    }
+    const usage = parseUsageBytes(buf, start, n);
+    if (usage !== undefined) this.polled(w, now, usage);
+  }
+
+  private pollFailed(w: Watched, now: number, err: unknown): void {
+    if (isGone(err)) this.drop(w, 'cgroup removed');
+    else this.once(`poll-${errnoCode(err) ?? 'error'}`, () => this.opts.log.warn({ cgroup: w.path, err: describe(err) }, 'watch: cannot read usage'));
+    w.nextPollMs = now + this.opts.pollIntervalMs;
+  }
+
+  private polled(w: Watched, now: number, usage: number): void {
     const crossed = w.tracker.update(usage);
     if (crossed.length > 0) {
       const readAtNs = process.hrtime.bigint();
@@ -334,6 +393,14 @@ export class CgroupWatcher {
     w.nextPollMs = nextReadAtMs(now, this.safeDelayMs(w, usage, now), this.opts.pollIntervalMs);
     w.lastUsage = usage;
     w.lastReadMs = now;
+  }
+
+  /** The batch reader failed as a whole: every cgroup goes back to pread, said once. */
+  private batchBroken(batch: BatchReader): void {
+    this.batch = null;
+    for (const w of this.watched.values()) w.aioSlot = -1;
+    this.once('aio-broken', () => this.opts.log.warn('watch: batched reads (Linux AIO) failed: reading each cgroup with pread'));
+    if (!batch.broken) batch.close();
   }
 
   /** pollSchedule.safeDelayMs towards the next threshold not yet crossed (the limit when every one is). */
@@ -360,6 +427,20 @@ export class CgroupWatcher {
     this.detachTree?.();
     this.pollTimer = undefined;
     for (const w of [...this.watched.values()]) this.drop(w, 'watcher closed');
+    if (this.batch !== null && this.batch !== undefined && !this.batch.broken) this.batch.close();
+    this.batch = null;
+  }
+
+  /** The batch reader, opened with the first poll fd; null when it cannot be had (said once, pread then). */
+  private batchReader(): BatchReader | null {
+    if (this.batch !== undefined) return this.batch;
+    if (this.opts.loop === undefined || this.opts.batchReads === false) return (this.batch = null);
+    const opened = BatchReader.open();
+    if (opened.reader === undefined) {
+      this.opts.log.info({ reason: opened.reason }, 'watch: no batched reads (Linux AIO): polled cgroups are read one pread at a time');
+      return (this.batch = null);
+    }
+    return (this.batch = opened.reader);
   }
 
   // ---- internals ----
@@ -435,8 +516,8 @@ export class CgroupWatcher {
     if (usage === undefined) return; // gone between the collection and now
     const w: Watched = {
       path, dir, limitBytes, tracker: new CrossingTracker(this.opts.thresholds, limitBytes, fresh ? 0 : usage),
-      thresholdWatches: [], retiring: [], otherWatches: [], psi: false, pollFd: undefined, pollByPath: false, nextPollMs: 0, lastUsage: usage,
-      lastReadMs: performance.now(), usageFile, eventsPrev: undefined, dropped: false, arming: 0, peakBase: undefined,
+      thresholdWatches: [], retiring: [], otherWatches: [], psi: false, pollFd: undefined, aioSlot: -1, pollByPath: false, nextPollMs: 0,
+      lastUsage: usage, lastReadMs: performance.now(), usageFile, eventsPrev: undefined, dropped: false, arming: 0, peakBase: undefined,
     };
     this.watched.set(path, w);
     if (this.opts.mode === 'v1') {
@@ -641,6 +722,7 @@ export class CgroupWatcher {
   private openPollFd(w: Watched): void {
     try {
       w.pollFd = openSync(`${w.dir}/${w.usageFile}`, 'r');
+      w.aioSlot = this.batchReader()?.add(w.pollFd) ?? -1;
     } catch (err) {
       const code = errnoCode(err);
       if (code !== undefined && OUT_OF_FDS.has(code)) {
@@ -706,7 +788,7 @@ export class CgroupWatcher {
   private readPollFd(w: Watched): number | undefined {
     const n = sys.pread(w.pollFd!, this.readBuf, this.readBuf.length, 0);
     if (n < 0) throw errnoException(lastErrno(), 'pread');
-    return parseUsageBytes(this.readBuf, n);
+    return parseUsageBytes(this.readBuf, 0, n);
   }
 
   private drop(w: Watched, why: string): void {
@@ -729,6 +811,8 @@ export class CgroupWatcher {
   /** Closes the cgroup's poll fd, if it holds one (a failure is logged, not thrown). */
   private closePollFd(w: Watched): void {
     if (w.pollFd === undefined) return;
+    if (w.aioSlot >= 0) this.batch?.release(w.aioSlot);
+    w.aioSlot = -1;
     try {
       closeSync(w.pollFd);
     } catch (err) {

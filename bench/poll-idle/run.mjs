@@ -12,7 +12,8 @@
 // --watch.enabled=false (the exporter idle: the baseline) and with the watcher on. CPU = utime + stime from
 // /proc/PID/stat over `seconds` after a 5 s warm-up; the watcher's cost = watch-on minus baseline, as % of one
 // core; wake-ups: the main thread's voluntary context switches, minus the baseline's. One /metrics scrape at the end checks that the N cgroups were watched by polling. Reads per second: the
-// read syscalls of /proc/PID/io (syscr) over the same window, minus the baseline's.
+// read syscalls of /proc/PID/io (syscr) over the same window, minus the baseline's (reads batched through Linux AIO are
+// not read syscalls: such a build's row takes the reads/s of a pread build's row in the same run, same schedule).
 // --tree v1-kernfs (root, cgroup v1 memory controller): the same reads on real kernel files instead of the fixture's
 // regular files. N empty v1 cgroups (children of a memlens-poll-idle-<pid> cgroup under this process's own) with
 // limits set so that each is read as often as a fixture cgroup at `fraction` (usage 0, limit (0.9 - fraction) / 0.9 x
@@ -167,6 +168,13 @@ for (const fraction of FRACTIONS) {
           build: build.label, flags: build.flags.join(' '), tree: TREE, cgroups: N, fraction, seconds: SECONDS, baselineCpuPct: base.cpuPct, watchCpuPct: on.cpuPct,
           watcherCostPct: on.cpuPct - base.cpuPct, readsPerS: on.readsPerS - base.readsPerS, wakeupsPerS: on.wakeupsPerS - base.wakeupsPerS, polled: on.polled, load1: [base.load1, on.load1],
         };
+        // Reads batched through Linux AIO (io_submit) are not counted by syscr: such a row (fewer read syscalls than a
+        // tenth of the schedule's) takes the reads/s of a row of the same fraction and run that preads, whose schedule
+        // is the same (same tree, same limits), and says so.
+        if (row.readsPerS < 0.1 * N) {
+          const peer = rows.find((r) => r.fraction === fraction && r.readsPerS >= 0.1 * N && !r.readsFrom);
+          if (peer !== undefined) { row.syscrReadsPerS = row.readsPerS; row.readsPerS = peer.readsPerS; row.readsFrom = peer.build; }
+        }
         row.usPerRead = (row.watcherCostPct / 100) * 1e6 / row.readsPerS;
         rows.push(row);
         console.error(JSON.stringify(row));
@@ -184,5 +192,5 @@ writeFileSync(out, JSON.stringify({ cgroups: N, seconds: SECONDS, builds: BUILDS
 console.log(`tree: ${TREE}`);
 console.log(`| build | cgroups | usage / limit | polled | exporter idle (CPU % of a core) | with the watcher | watcher's cost | reads/s | main-thread wake-ups/s | µs per read | load1 |`);
 console.log(`|---|---:|---:|---:|---:|---:|---:|---:|---:|---:|---|`);
-for (const r of rows) console.log(`| ${r.build}${r.flags ? ` (${r.flags})` : ''} | ${r.cgroups} | ${r.fraction} | ${r.polled} | ${r.baselineCpuPct.toFixed(2)} | ${r.watchCpuPct.toFixed(2)} | ${r.watcherCostPct.toFixed(2)} | ${r.readsPerS.toFixed(0)} | ${r.wakeupsPerS.toFixed(0)} | ${r.usPerRead.toFixed(2)} | ${r.load1.map((x) => x.toFixed(1)).join(', ')} |`);
+for (const r of rows) console.log(`| ${r.build}${r.flags ? ` (${r.flags})` : ''} | ${r.cgroups} | ${r.fraction} | ${r.polled} | ${r.baselineCpuPct.toFixed(2)} | ${r.watchCpuPct.toFixed(2)} | ${r.watcherCostPct.toFixed(2)} | ${r.readsPerS.toFixed(0)}${r.readsFrom ? ` (${r.readsFrom}'s: batched)` : ''} | ${r.wakeupsPerS.toFixed(0)} | ${r.usPerRead.toFixed(2)} | ${r.load1.map((x) => x.toFixed(1)).join(', ')} |`);
 console.log(`written ${out}`);

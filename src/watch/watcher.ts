@@ -347,24 +347,21 @@ export class CgroupWatcher {
 
   /** One read of a polled cgroup: crossings published, its next read scheduled (or dropped when gone). */
   private pollOne(w: Watched, now: number): void {
-    if (w.pollFd !== undefined) {
-      // pread(2) through koffi and the digits parsed in place: the cheapest single read from JS (bench/poll-idle).
-      const n = sys.pread(w.pollFd, this.readBuf, this.readBuf.length, 0);
-      this.pollRead(w, now, n < 0 ? -lastErrno() : n, this.readBuf, 0);
-      return;
-    }
     let usage: number | undefined;
     try {
-      usage = this.readUsageByPath(w.dir, w.usageFile);
-      if (usage === undefined) {
-        this.drop(w, 'cgroup removed');
-        return;
+      if (w.pollFd !== undefined) usage = this.readPollFd(w);
+      else {
+        usage = this.readUsageByPath(w.dir, w.usageFile);
+        if (usage === undefined) {
+          this.drop(w, 'cgroup removed');
+          return;
+        }
       }
     } catch (err) {
       this.pollFailed(w, now, err);
       return;
     }
-    this.polled(w, now, usage);
+    if (usage !== undefined) this.polled(w, now, usage);
   }
 
   /** A held fd's read: `n` bytes at buf[start], or -errno. */

@@ -331,6 +331,7 @@ export class ProcessCollector implements Collector {
       if (this.opts.smapsScope === 'selected') {
         if (yp.due()) await yp.turn();
         if (this.readRollup(host, k.pid, k.dir, k.comm, k.status.residentBytes!, include?.test(k.comm) ?? false, p.nowMs, p.gen, true, out)) k.rollup = this.rolled;
+        host.flushReleased();
       }
       this.emitProcess(host, k, out);
     }
@@ -371,11 +372,15 @@ export class ProcessCollector implements Collector {
 
   /** scanProcess from pids[seq] on, until the time slice is used up (at least one entry): the next seq. */
   private statusBatch(host: HostFs, p: Pass, pids: readonly string[], seq: number, yp: YieldPoint): number {
-    do {
-      const name = pids[seq]!;
-      const c0 = name.charCodeAt(0);
-      if (c0 >= 48 && c0 <= 57) this.scanProcess(host, p, name, seq);
-    } while (++seq < pids.length && !yp.due());
+    try {
+      do {
+        const name = pids[seq]!;
+        const c0 = name.charCodeAt(0);
+        if (c0 >= 48 && c0 <= 57) this.scanProcess(host, p, name, seq);
+      } while (++seq < pids.length && !yp.due());
+    } finally {
+      host.flushReleased(); // nothing stays open across a turn of the event loop
+    }
     return seq;
   }
 
@@ -419,7 +424,9 @@ export class ProcessCollector implements Collector {
     }
     const comm = st.name ?? '';
     const faults = this.readStat(host, dir, out);
-    host.closeFiles(dir); // status and stat: the directory stays open, its files do not (HostFs.readAtInto defers closes)
+    // status and stat: the directory stays open, its files do not; they are closed with other processes' files in
+    // one close_range at the latest when this batch ends (HostFs.releaseFiles).
+    host.releaseFiles(dir);
 
     const group = this.groupOf(host, pid, comm);
     let g = p.groups.get(group);
@@ -474,18 +481,22 @@ export class ProcessCollector implements Collector {
     const m = p.withMm;
     let i = cursor.i;
     let ki = cursor.kept;
-    do {
-      const seq = m.seq[i]!;
-      while (ki < kept.length && kept[ki]!.seq < seq) ki++;
-      const k = ki < kept.length && kept[ki]!.seq === seq ? kept[ki] : undefined;
-      if (this.readRollup(host, m.pid[i]!, m.dir[i]!, m.comm[i]!, m.rss[i]!, m.included[i]!, p.nowMs, p.gen, k !== undefined, p.out)) {
-        const g = m.group[i]!;
-        if (!Number.isNaN(this.rolledPss)) g.pss += this.rolledPss;
-        if (!Number.isNaN(this.rolledUss)) g.uss += this.rolledUss;
-        g.pssCount++;
-        if (k !== undefined) k.rollup = this.rolled;
-      }
-    } while (++i < m.pid.length && !yp.due());
+    try {
+      do {
+        const seq = m.seq[i]!;
+        while (ki < kept.length && kept[ki]!.seq < seq) ki++;
+        const k = ki < kept.length && kept[ki]!.seq === seq ? kept[ki] : undefined;
+        if (this.readRollup(host, m.pid[i]!, m.dir[i]!, m.comm[i]!, m.rss[i]!, m.included[i]!, p.nowMs, p.gen, k !== undefined, p.out)) {
+          const g = m.group[i]!;
+          if (!Number.isNaN(this.rolledPss)) g.pss += this.rolledPss;
+          if (!Number.isNaN(this.rolledUss)) g.uss += this.rolledUss;
+          g.pssCount++;
+          if (k !== undefined) k.rollup = this.rolled;
+        }
+      } while (++i < m.pid.length && !yp.due());
+    } finally {
+      host.flushReleased(); // nothing stays open across a turn of the event loop
+    }
     cursor.i = i;
     cursor.kept = ki;
   }
@@ -601,7 +612,7 @@ export class ProcessCollector implements Collector {
       this.smapsReadSeconds += (performance.now() - t0) / 1000;
       return false;
     }
-    host.closeFiles(dir);
+    host.releaseFiles(dir); // closed with others' (HostFs.releaseFiles); the caller flushes
     this.smapsReadSeconds += (performance.now() - t0) / 1000;
     if (len < 0) return false;
     const v = scanSmapsRollup(host.bytes, len, `${dir.path}/smaps_rollup`, this.problems);

@@ -23,6 +23,9 @@ export type HostIo = 'libc' | 'node';
 /** Files read through one DirHandle whose close waits for closeDir (a cgroup has 11-13 memory files). */
 const MAX_DEFERRED = 15;
 
+/** Files released (HostFs.releaseFiles) that wait to be closed together: 32 processes' status, stat and rollup. */
+const RELEASE_BATCH = 96;
+
 /**
  * A directory whose files are read by name (HostFs.readAtInto): opened once (O_PATH), so that each file's open is
  * a lookup of one name in it. `fd` is -1 when the directory could not be opened that way (then each file is read
@@ -64,8 +67,8 @@ function closeAll(fds: Int32Array, n: number): void {
     for (let i = 0; i < n; i++) sys.close(fds[i]!);
     return;
   }
-  // Sorted in place by insertion (n <= MAX_DEFERRED + 1, mostly 1-3 and in order already): no subarray, no sort
-  // builtin, nothing allocated; the process collector closes files this way twice per process.
+  // Sorted in place by insertion (n <= RELEASE_BATCH, mostly in order already, as each open takes the lowest free
+  // number): no subarray, no sort builtin, nothing allocated.
   for (let i = 1; i < n; i++) {
     const fd = fds[i]!;
     let j = i - 1;
@@ -101,6 +104,9 @@ function fsError(errno: number, syscall: string, path?: string): ErrnoException 
 
 export class HostFs {
   private buf = Buffer.allocUnsafe(64 * 1024);
+  /** Files releaseFiles left for one close_range (the first releasedCount). */
+  private readonly released = new Int32Array(RELEASE_BATCH);
+  private releasedCount = 0;
 
   constructor(
     readonly procRoot: string,
@@ -212,6 +218,30 @@ export class HostFs {
   }
 
   /**
+   * As closeFiles, but the files join a list shared by every handle, closed together when RELEASE_BATCH are waiting
+   * or at flushReleased: one close_range(2) for the files of dozens of processes (their fd numbers run on, as each
+   * open takes the lowest free number), where closeFiles makes one per process. The process collector reads three
+   * files per process and released them with two close_range calls each; on a host where a system call flushes the
+   * TLB (page-table isolation without PCID) those were 2 of its 8 calls per process (bench/RESULTS.md, session 6).
+   * At most RELEASE_BATCH files wait (each an open seq_file with its 4 KiB kernel buffer); callers flush before
+   * they yield, so nothing stays open across a turn of the event loop.
+   */
+  releaseFiles(dir: DirHandle): void {
+    if (!(dir instanceof Dir) || dir.count === 0) return;
+    const n = dir.count;
+    if (this.releasedCount + n > RELEASE_BATCH) this.flushReleased();
+    for (let i = 0; i < n; i++) this.released[this.releasedCount++] = dir.deferred[i]!;
+    dir.count = 0;
+  }
+
+  /** Closes the files releaseFiles left waiting. */
+  flushReleased(): void {
+    if (this.releasedCount === 0) return;
+    closeAll(this.released, this.releasedCount);
+    this.releasedCount = 0;
+  }
+
+  /**
    * readInto of `${dir.path}/${name}`, opened relative to the directory's fd: the same file, the same result and the
    * same errors (the message names the whole path). `name` is one name, no slash. The file stays open until
    * closeDir closes it with the directory (the first MAX_DEFERRED files; any more are closed at once).
@@ -225,9 +255,10 @@ export class HostFs {
       const errno = lastErrno();
       if (errno === EINTR) continue;
       // Out of fds while holding this handle's deferred ones: close those, then try again.
-      if ((errno === EMFILE || errno === ENFILE) && dir.count > 0) {
+      if ((errno === EMFILE || errno === ENFILE) && (dir.count > 0 || this.releasedCount > 0)) {
         closeAll(dir.deferred, dir.count);
         dir.count = 0;
+        this.flushReleased();
         continue;
       }
       throw fsError(errno, 'open', `${dir.path}/${name}`);

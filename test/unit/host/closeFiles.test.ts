@@ -22,3 +22,29 @@ test('closeFiles closes what was read through the handle and keeps the directory
   host.closeDir(dir);
   assert.equal(fds(), before);
 });
+
+test('releaseFiles leaves the files of many handles for one close, flushReleased closes them, the directories stay', () => {
+  const host = new HostFs('/proc', '/sys');
+  const before = fds();
+  const dirs = [process.pid, process.ppid].map((pid) => host.openDir(`/proc/${pid}`));
+  for (const dir of dirs) {
+    assert.ok(dir.fd >= 0);
+    for (const name of ['status', 'stat']) assert.ok(host.readAtInto(dir, name, true) > 0);
+    host.releaseFiles(dir);
+  }
+  assert.equal(fds(), before + 6, 'two directories and their four files, waiting');
+  host.flushReleased();
+  assert.equal(fds(), before + 2, 'the directories only');
+  host.flushReleased(); // nothing left: no-op
+  // More than a batch waits: the oldest are closed as the list fills, never more than the batch stays open.
+  let most = 0;
+  for (let i = 0; i < 200; i++) {
+    for (const name of ['status', 'stat', 'statm']) assert.ok(host.readAtInto(dirs[i % 2]!, name, true) > 0);
+    host.releaseFiles(dirs[i % 2]!);
+    most = Math.max(most, fds() - before - 2);
+  }
+  assert.ok(most >= 90 && most <= 96, `at most one batch (96) waits: ${most}`);
+  host.flushReleased();
+  for (const dir of dirs) host.closeDir(dir);
+  assert.equal(fds(), before);
+});

@@ -2,7 +2,7 @@
 // (the process collector holds /proc/PID handles between collections).
 import { test } from 'node:test';
 import assert from 'node:assert/strict';
-import { readdirSync } from 'node:fs';
+import { closeSync, openSync, readdirSync } from 'node:fs';
 import { HostFs } from '../../../src/host/hostFs.js';
 
 const fds = (): number => readdirSync('/proc/self/fd').length;
@@ -46,5 +46,29 @@ test('releaseFiles leaves the files of many handles for one close, flushReleased
   assert.ok(most >= 90 && most <= 96, `at most one batch (96) waits: ${most}`);
   host.flushReleased();
   for (const dir of dirs) host.closeDir(dir);
+  assert.equal(fds(), before);
+});
+
+test('a directory opened while released files wait takes a number below them: the held ones stay in one run', () => {
+  const host = new HostFs('/proc', '/sys');
+  const before = fds();
+  // Fill every free number below the highest open one, so that the numbers below come out in order.
+  const fill: number[] = [];
+  const top = Math.max(...readdirSync('/proc/self/fd').map(Number));
+  for (let fd = -1; fd <= top; ) fill.push((fd = openSync('/dev/null', 'r')));
+  // As the process collector's first scan: a new /proc/PID directory held, its status and stat read and released.
+  const dirs = [];
+  for (let i = 0; i < 20; i++) {
+    const dir = host.openDir(`/proc/${process.pid}`);
+    assert.ok(dir.fd >= 0);
+    for (const name of ['status', 'stat']) assert.ok(host.readAtInto(dir, name, true) > 0);
+    host.releaseFiles(dir);
+    dirs.push(dir);
+  }
+  host.flushReleased();
+  const held = dirs.map((d) => d.fd);
+  assert.deepEqual(held, held.map((_, i) => held[0]! + i), `held directories in one run (no closed file between them): ${held.join(' ')}`);
+  for (const dir of dirs) host.closeDir(dir);
+  for (const fd of fill) closeSync(fd);
   assert.equal(fds(), before);
 });

@@ -63,16 +63,8 @@ OUT="$RESULTS/cgscale.txt"
 # shellcheck source=bench/lib.sh
 . "$BENCH/lib.sh"
 MEMLENS_DIR=$(build_of "${MEMLENS_DIR:-}")
-# The v1 files the cgroup collector reads in each cgroup on this host, from the measured build itself
-# (src/cgroupfs/memory.ts memoryFiles; test/unit/cgroupfs/scan.test.ts checks the reader reads exactly those).
-if [ -z "${RAWCG_FILES:-}" ]; then
-  RAWCG_FILES=$(cd "$MEMLENS_DIR" && SWAP=$([ -e "$MEMROOT/memory.memsw.usage_in_bytes" ] && echo 1 || echo 0) node --input-type=module -e "
-    import { readFileSync } from 'node:fs';
-    import { memoryFiles } from './build/src/cgroupfs/memory.js';
-    import { kernelMemoryAccounted } from './build/src/procfs/cmdline.js';
-    console.log(memoryFiles('v1', kernelMemoryAccounted(readFileSync('/proc/cmdline', 'utf8')), process.env.SWAP === '1').join(','));
-  ") || { echo "cannot ask $MEMLENS_DIR for its cgroup files (a build before memoryFiles): set RAWCG_FILES" >&2; exit 1; }
-fi
+# The v1 files the cgroup collector reads in each cgroup on this host, from the measured build itself.
+[ -n "${RAWCG_FILES:-}" ] || RAWCG_FILES=$(rawcg_files_of "$MEMLENS_DIR" "$MEMROOT")
 BUILDS=("$MEMLENS_DIR"); LABELS=("")
 if [ -n "${BASE_DIR:-}" ]; then BUILDS+=("$(build_of "$BASE_DIR")"); LABELS+=("base-"); fi
 

@@ -14,3 +14,15 @@ build_of() { # DIR-or-empty -> a built memlens dir (git archive of HEAD when emp
   fi
   echo "$dir"
 }
+
+# The v1 files the cgroup collector of build DIR reads in each cgroup on this host, comma-separated (asked of the
+# build itself: src/cgroupfs/memory.ts memoryFiles; test/unit/cgroupfs/scan.test.ts checks the reader reads exactly
+# those), for bin/rawcg -f: the bare read of every cgroup file memlens reads.
+rawcg_files_of() { # DIR MEMROOT
+  (cd "$1" && SWAP=$([ -e "$2/memory.memsw.usage_in_bytes" ] && echo 1 || echo 0) node --input-type=module -e "
+    import { readFileSync } from 'node:fs';
+    import { memoryFiles } from './build/src/cgroupfs/memory.js';
+    import { kernelMemoryAccounted } from './build/src/procfs/cmdline.js';
+    console.log(memoryFiles('v1', kernelMemoryAccounted(readFileSync('/proc/cmdline', 'utf8')), process.env.SWAP === '1').join(','));
+  ") || { echo "cannot ask $1 for its cgroup files (a build before memoryFiles): set RAWCG_FILES" >&2; return 1; }
+}

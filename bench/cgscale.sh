@@ -6,7 +6,7 @@
 # a bench parent beside the host's own, plus P processes (loadgen.sh, default 1000) -- all in one run.
 #
 # For each N (cgroups are added to the same parent, so the run grows 100 -> 1000 -> 3000), ROUNDS
-# rounds interleave, in this order:
+# rounds interleave these columns, in an order shuffled per round (bench/lib.sh shuffled):
 #   rawcg     bin/rawcg -1 over the whole memory hierarchy memlens walks, with exactly the v1 files the
 #             cgroup collector reads on this host (RAWCG_FILES, by default asked of the measured build:
 #             cgroupfs/memory.ts memoryFiles, with kernel memory accounting read from /proc/cmdline as
@@ -152,19 +152,26 @@ for N in "${NS[@]}"; do
   done
   for r in $(seq 1 "$ROUNDS"); do
     s0=$(stat_now)
-    say "RESULT N=$N round=$r $("$BENCH/bin/rawcg" -1 -i "$PASSES" -f "$RAWCG_FILES" "$MEMROOT")"
-    say "RESULT N=$N round=$r $("$BENCH/bin/rawcg" -i "$PASSES" -f "$RAWCG_FILES" "$MEMROOT")"
-    say "RESULT N=$N round=$r $("$BENCH/bin/rawread" -i $((PASSES + 1)) -f status-stat)"
-    say "RESULT N=$N round=$r $("$BENCH/bin/rawread" -i $((PASSES + 1)) -f status-stat-rollup)"
-    # the exporters in a shuffled order per round (seeded by N and the round): a fixed order gives the one
-    # measured right after the bare readers a penalty of 5-25 % (bench/pss-scale.sh found it)
-    for i in $(seq 0 $((${#PIDS[@]} - 1)) | shuf --random-source=<(yes "$N$r")); do
-      t0=$(ticks "${PIDS[$i]}")
-      for _ in $(seq 1 "$SCRAPES_PER_ROUND"); do curl -sS -o "$RESULTS/N$N-${NAMES[$i]}.prom" "http://127.0.0.1:${PORTS[$i]}/metrics"; done
-      t1=$(ticks "${PIDS[$i]}")
-      # a collector that timed out (success 0) makes a scrape cheaper: say so on the line
-      ok=$(awk '/^memlens_collector_success\{collector="cgroup"\}/ {print $2}' "$RESULTS/N$N-${NAMES[$i]}.prom")
-      say "RESULT N=$N round=$r memlens-${NAMES[$i]} cpu_ms_per_scrape $(( (t1 - t0) * 1000 / TCK / SCRAPES_PER_ROUND )) rss_mb $(( $(kb "${PIDS[$i]}" VmRSS) / 1024 )) hwm_mb $(( $(kb "${PIDS[$i]}" VmHWM) / 1024 )) cgroup_success ${ok:-none}"
+    # Every column in an order shuffled per round (seeded by N and the round). Until 2026-12-03 the bare readers ran
+    # first and `shuf --random-source=<(yes "$N$r")` ordered the exporters: shuf reads only the first bytes of that
+    # source, the same for every round, so the pss-all exporter came right after the bare rollup reader in every round
+    # (1.42x where bench/pss-scale.sh measured 1.06x; bench/RESULTS.md, sessions 6-7).
+    for col in $(shuffled $((N * 7919 + r * 104729)) rawcg-1 rawcg raw-ss raw-ssr "${!PIDS[@]}"); do
+      case "$col" in
+        rawcg-1) say "RESULT N=$N round=$r $("$BENCH/bin/rawcg" -1 -i "$PASSES" -f "$RAWCG_FILES" "$MEMROOT")" ;;
+        rawcg) say "RESULT N=$N round=$r $("$BENCH/bin/rawcg" -i "$PASSES" -f "$RAWCG_FILES" "$MEMROOT")" ;;
+        raw-ss) say "RESULT N=$N round=$r $("$BENCH/bin/rawread" -i $((PASSES + 1)) -f status-stat)" ;;
+        raw-ssr) say "RESULT N=$N round=$r $("$BENCH/bin/rawread" -i $((PASSES + 1)) -f status-stat-rollup)" ;;
+        *)
+          i=$col
+          t0=$(ticks "${PIDS[$i]}")
+          for _ in $(seq 1 "$SCRAPES_PER_ROUND"); do curl -sS -o "$RESULTS/N$N-${NAMES[$i]}.prom" "http://127.0.0.1:${PORTS[$i]}/metrics"; done
+          t1=$(ticks "${PIDS[$i]}")
+          # a collector that timed out (success 0) makes a scrape cheaper: say so on the line
+          ok=$(awk '/^memlens_collector_success\{collector="cgroup"\}/ {print $2}' "$RESULTS/N$N-${NAMES[$i]}.prom")
+          say "RESULT N=$N round=$r memlens-${NAMES[$i]} cpu_ms_per_scrape $(( (t1 - t0) * 1000 / TCK / SCRAPES_PER_ROUND )) rss_mb $(( $(kb "${PIDS[$i]}" VmRSS) / 1024 )) hwm_mb $(( $(kb "${PIDS[$i]}" VmHWM) / 1024 )) cgroup_success ${ok:-none}"
+          ;;
+      esac
     done
     say "# N=$N round=$r machine busy % during the round: $(busy_since "$s0")"
   done

@@ -26,3 +26,14 @@ rawcg_files_of() { # DIR MEMROOT
     console.log(memoryFiles('v1', kernelMemoryAccounted(readFileSync('/proc/cmdline', 'utf8')), process.env.SWAP === '1').join(','));
   ") || { echo "cannot ask $1 for its cgroup files (a build before memoryFiles): set RAWCG_FILES" >&2; return 1; }
 }
+
+# The items in an order shuffled by SEED (Fisher-Yates on bash's RANDOM, seeded: the same seed gives the same order),
+# space-separated. For the columns of a bench round: a fixed order gives the column measured right after the bare
+# rollup reader's page walk a penalty of 5-25 % in every round (bench/RESULTS.md, 2026-12-02 13:15).
+shuffled() { # SEED ITEM...
+  local a k j t
+  RANDOM=$1; shift
+  a=("$@")
+  for ((k = ${#a[@]} - 1; k > 0; k--)); do j=$((RANDOM % (k + 1))); t=${a[$k]}; a[k]=${a[$j]}; a[j]=$t; done
+  echo "${a[@]}"
+}

@@ -134,8 +134,7 @@ for CG in "${CGS[@]}"; do
     # A fresh order every round (shuffled, the same for a given round number): a rotation keeps neighbours, and
     # with 7 columns the first exporter always ran right after raw-ssr (the page walk of every process), which cost
     # it 5-25 % in every round (bench/RESULTS.md, 2026-12-02 13:15, the builds swapped).
-    ORDER=("${COLS[@]}"); RANDOM=$((ROUND * 7919))
-    for ((k = ${#ORDER[@]} - 1; k > 0; k--)); do j=$((RANDOM % (k + 1))); t=${ORDER[$k]}; ORDER[k]=${ORDER[$j]}; ORDER[j]=$t; done
+    read -r -a ORDER <<<"$(shuffled $((ROUND * 7919)) "${COLS[@]}")"
     for col in "${ORDER[@]}"; do
       case "$col" in
         raw*) raw "$col" ;;

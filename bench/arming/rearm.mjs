@@ -20,53 +20,23 @@
 //                       and that line is used).
 // Everything made is removed. Prints a markdown table; writes rearm-results-<time>.json.
 import { spawn } from 'node:child_process';
-import { existsSync, mkdirSync, readFileSync, readdirSync, rmSync, rmdirSync, writeFileSync } from 'node:fs';
+import { mkdirSync, rmSync, writeFileSync } from 'node:fs';
 import { loadavg } from 'node:os';
 import { createInterface } from 'node:readline';
-import { createServer } from 'node:net';
 import { request } from 'node:http';
 import { dirname, join } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { setTimeout as sleep } from 'node:timers/promises';
+import { arg, freePort, ownMemoryCgroup, pct, removeAll } from '../lib.mjs';
 
 const here = dirname(fileURLToPath(import.meta.url));
 const repo = join(here, '..', '..');
-const arg = (n, d) => { const i = process.argv.indexOf(`--${n}`); return i >= 0 && process.argv[i + 1] !== undefined ? process.argv[i + 1] : d; };
 const builds = process.argv.flatMap((a, i) => (a === '--memlens' && process.argv[i + 1] !== undefined ? [process.argv[i + 1]] : []));
 if (builds.length === 0) builds.push(repo);
 const N = Number(arg('cgroups', '200'));
 const RUNS = Number(arg('runs', '1'));
 const MiB = 2 ** 20;
 const MEM = '/sys/fs/cgroup/memory';
-
-function ownMemoryCgroup() {
-  for (const line of readFileSync('/proc/self/cgroup', 'utf8').split('\n')) {
-    const [, ctl, path] = line.split(':');
-    if (ctl !== undefined && ctl.split(',').includes('memory')) return path;
-  }
-  throw new Error('no memory line in /proc/self/cgroup');
-}
-
-function freePort() {
-  return new Promise((resolve, reject) => {
-    const s = createServer();
-    s.once('error', reject);
-    s.listen(0, '127.0.0.1', () => { const p = s.address().port; s.close(() => resolve(p)); });
-  });
-}
-
-function pct(xs, p) {
-  const s = [...xs].sort((a, b) => a - b);
-  return s[Math.min(s.length - 1, Math.max(0, Math.ceil((p / 100) * s.length) - 1))];
-}
-
-async function removeAll(dir) {
-  if (!existsSync(dir)) return;
-  for (const e of readdirSync(dir, { withFileTypes: true })) if (e.isDirectory()) await removeAll(join(dir, e.name));
-  for (let i = 0; i < 100; i++) {
-    try { rmdirSync(dir); return; } catch (err) { if (err.code === 'ENOENT') return; await sleep(50); }
-  }
-}
 
 /** One GET /healthz on a fresh connection: ms until the answer ended. */
 function healthz(port) {
@@ -80,7 +50,7 @@ function healthz(port) {
 }
 
 async function oneRun(memlens, run) {
-  const own = ownMemoryCgroup();
+  const own = ownMemoryCgroup().path;
   const parentPath = `${own === '/' ? '' : own}/memlens-rearm-${process.pid}-${run}`;
   const parentDir = join(MEM, parentPath);
   mkdirSync(parentDir);

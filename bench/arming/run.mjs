@@ -21,17 +21,16 @@
 // Times are wall-clock milliseconds on both sides (Date.now() here, the log line's `time` there: whole ms, so each
 // figure is within 1 ms). Everything made is removed. Prints a markdown table of percentiles; writes results-<time>.json.
 import { spawn, spawnSync } from 'node:child_process';
-import { mkdirSync, readFileSync, rmdirSync, writeFileSync, existsSync, readdirSync } from 'node:fs';
+import { mkdirSync, writeFileSync } from 'node:fs';
 import { loadavg } from 'node:os';
 import { createInterface } from 'node:readline';
-import { createServer } from 'node:net';
 import { dirname, join } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { setTimeout as sleep } from 'node:timers/promises';
+import { arg, freePort, ownMemoryCgroup, pct, removeAll } from '../lib.mjs';
 
 const here = dirname(fileURLToPath(import.meta.url));
 const repo = join(here, '..', '..');
-const arg = (n, d) => { const i = process.argv.indexOf(`--${n}`); return i >= 0 && process.argv[i + 1] !== undefined ? process.argv[i + 1] : d; };
 const N = Number(arg('cgroups', '100'));
 const GAP_MS = Number(arg('gap-ms', '20'));
 const RUNS = Number(arg('runs', '1'));
@@ -39,37 +38,8 @@ const MEMLENS = arg('memlens', repo);
 const MiB = 2 ** 20;
 const MEM = '/sys/fs/cgroup/memory';
 
-function ownMemoryCgroup() {
-  for (const line of readFileSync('/proc/self/cgroup', 'utf8').split('\n')) {
-    const [, ctl, path] = line.split(':');
-    if (ctl !== undefined && ctl.split(',').includes('memory')) return path;
-  }
-  throw new Error('no memory line in /proc/self/cgroup');
-}
-
-function freePort() {
-  return new Promise((resolve, reject) => {
-    const s = createServer();
-    s.once('error', reject);
-    s.listen(0, '127.0.0.1', () => { const p = s.address().port; s.close(() => resolve(p)); });
-  });
-}
-
-function pct(xs, p) {
-  const s = [...xs].sort((a, b) => a - b);
-  return s[Math.min(s.length - 1, Math.max(0, Math.ceil((p / 100) * s.length) - 1))];
-}
-
-async function removeAll(dir) {
-  if (!existsSync(dir)) return;
-  for (const e of readdirSync(dir, { withFileTypes: true })) if (e.isDirectory()) await removeAll(join(dir, e.name));
-  for (let i = 0; i < 100; i++) {
-    try { rmdirSync(dir); return; } catch (err) { if (err.code === 'ENOENT') return; await sleep(50); }
-  }
-}
-
 async function oneRun(run) {
-  const own = ownMemoryCgroup();
+  const own = ownMemoryCgroup().path;
   const parentPath = `${own === '/' ? '' : own}/memlens-arming-${process.pid}-${run}`;
   const parentDir = join(MEM, parentPath);
   mkdirSync(parentDir);

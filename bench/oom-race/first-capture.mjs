@@ -27,10 +27,10 @@ import { loadavg, tmpdir } from 'node:os';
 import { dirname, join } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { setTimeout as sleep } from 'node:timers/promises';
+import { arg, ownMemoryCgroup, shortCommit } from '../lib.mjs';
 
 const here = dirname(fileURLToPath(import.meta.url));
 const repo = join(here, '..', '..');
-const arg = (n, d) => { const i = process.argv.indexOf(`--${n}`); return i >= 0 && process.argv[i + 1] !== undefined ? process.argv[i + 1] : d; };
 const ROUNDS = Number(arg('rounds', '8'));
 const VICTIM_MIB = Number(arg('victim-mib', '200'));
 const WAIT_MS = Number(arg('wait-ms', '1500'));
@@ -91,14 +91,7 @@ function compileWork(log) {
   });
 }
 
-function ownMemoryCgroup() {
-  for (const line of readFileSync('/proc/self/cgroup', 'utf8').split('\n')) {
-    const [h, ctl, path] = line.split(':');
-    if (ctl !== undefined && (ctl.split(',').includes('memory') || (h === '0' && ctl === ''))) return { path, v2: h === '0' && ctl === '' };
-  }
-  throw new Error('no memory cgroup in /proc/self/cgroup');
-}
-const own = ownMemoryCgroup();
+const own = ownMemoryCgroup({ allowV2: true });
 const mount = own.v2 ? '/sys/fs/cgroup' : '/sys/fs/cgroup/memory';
 const cgPath = `${own.path === '/' ? '' : own.path}/memlens-first-capture-${process.pid}`;
 const cgDir = join(mount, cgPath);
@@ -133,9 +126,8 @@ try {
   for (let i = 0; i < 100 && existsSync(cgDir); i++) { try { rmdirSync(cgDir); } catch { await sleep(50); } }
 }
 const med = (xs) => { const s = [...xs].sort((a, b) => a - b); return s.length === 0 ? NaN : s.length % 2 ? s[(s.length - 1) / 2] : (s[s.length / 2 - 1] + s[s.length / 2]) / 2; };
-const commit = (dir) => spawnSync('git', ['rev-parse', '--short', 'HEAD'], { cwd: dir, encoding: 'utf8' }).stdout.trim() || '?';
 const out = join(here, `first-capture-${new Date().toISOString().replace(/[:.]/g, '-')}.json`);
-writeFileSync(out, JSON.stringify({ rounds: ROUNDS, victimMib: VICTIM_MIB, waitMs: WAIT_MS, builds: BUILDS.map((b) => ({ ...b, commit: commit(b.dir) })), rows }, null, 1));
+writeFileSync(out, JSON.stringify({ rounds: ROUNDS, victimMib: VICTIM_MIB, waitMs: WAIT_MS, builds: BUILDS.map((b) => ({ ...b, commit: shortCommit(b.dir) })), rows }, null, 1));
 console.log(`victim ${VICTIM_MIB} MiB node process; ${ROUNDS} rounds; load1 ${Math.min(...rows.map((r) => r.load1)).toFixed(1)}-${Math.max(...rows.map((r) => r.load1)).toFixed(1)}`);
 console.log('| build | capture | median capture ms | max capture ms | median capture + write ms | median CPU ms (capture + write) |');
 console.log('|---|---|---:|---:|---:|---:|');

@@ -21,17 +21,13 @@ import { tmpdir } from 'node:os';
 import { dirname, join } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { setTimeout as sleep } from 'node:timers/promises';
-import { createServer } from 'node:net';
+import { arg, freePort, ownMemoryCgroup } from '../lib.mjs';
 
 const here = dirname(fileURLToPath(import.meta.url));
 const repo = join(here, '..', '..');
 const MiB = 1024 * 1024;
 const LIMIT = 256 * MiB;
 
-function arg(name, def) {
-  const i = process.argv.indexOf(`--${name}`);
-  return i >= 0 && process.argv[i + 1] !== undefined ? process.argv[i + 1] : def;
-}
 const RUNS = Number(arg('runs', '20'));
 const RATES = arg('rates', '100,1024,0').split(',').map(Number);
 const MODES = arg('modes', 'nohold,hold').split(',');
@@ -41,25 +37,6 @@ const HOLD_MAX = arg('hold-max', '2s');
 // ramp starts (issue 14), removed after its kill.
 const AGES = arg('ages', 'old').split(',');
 const YOUNG_MS = 200;
-
-function ownMemoryCgroup() {
-  for (const line of readFileSync('/proc/self/cgroup', 'utf8').split('\n')) {
-    const [, ctl, path] = line.split(':');
-    if (ctl !== undefined && ctl.split(',').includes('memory')) return path;
-  }
-  throw new Error('no memory line in /proc/self/cgroup');
-}
-
-function freePort() {
-  return new Promise((resolve, reject) => {
-    const s = createServer();
-    s.once('error', reject);
-    s.listen(0, '127.0.0.1', () => {
-      const p = s.address().port;
-      s.close(() => resolve(p));
-    });
-  });
-}
 
 async function getJson(url) {
   const r = await fetch(url);
@@ -86,7 +63,7 @@ function pidsOf(dir) {
 }
 
 const MEM = '/sys/fs/cgroup/memory';
-const own = ownMemoryCgroup();
+const own = ownMemoryCgroup().path;
 const tmp = mkdtempSync(join(tmpdir(), 'memlens-oom-race-'));
 const bin = join(tmp, 'oomrace-alloc');
 const cc = spawnSync('gcc', ['-O2', '-Wall', '-Werror', '-o', bin, join(here, 'alloc.c')], { encoding: 'utf8' });

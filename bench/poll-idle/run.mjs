@@ -25,13 +25,13 @@
 // fraction and run, each checkout's baseline (watch off, measured before its first watch-on run) and each build with
 // the watcher on, e.g.
 //   --builds main=/tmp/base,this=.,this-100ms=.:--watch.poll-interval=100ms
-import { spawn, spawnSync } from 'node:child_process';
+import { spawn } from 'node:child_process';
 import { cpSync, mkdirSync, mkdtempSync, readFileSync, rmSync, rmdirSync, writeFileSync } from 'node:fs';
 import { tmpdir, loadavg } from 'node:os';
 import { dirname, join } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { setTimeout as sleep } from 'node:timers/promises';
-import { createServer } from 'node:net';
+import { freePort, shortCommit } from '../lib.mjs';
 
 const here = dirname(fileURLToPath(import.meta.url));
 const repo = join(here, '..', '..');
@@ -50,14 +50,6 @@ const BUILDS = arg('builds', `this=${repo}`).split(',').map((b) => {
   const [dir, ...flags] = rest.split(':');
   return { label, dir: dir === '.' ? repo : dir, flags };
 });
-
-function freePort() {
-  return new Promise((resolve, reject) => {
-    const s = createServer();
-    s.once('error', reject);
-    s.listen(0, '127.0.0.1', () => { const p = s.address().port; s.close(() => resolve(p)); });
-  });
-}
 
 function buildTree(root, fraction) {
   cpSync(join(repo, 'test/fixtures/v2/proc'), join(root, 'proc'), { recursive: true });
@@ -187,8 +179,7 @@ for (const fraction of FRACTIONS) {
   }
 }
 const out = join(here, `results-${new Date().toISOString().replace(/[:.]/g, '-')}.json`);
-const commit = (dir) => spawnSync('git', ['rev-parse', '--short', 'HEAD'], { cwd: dir, encoding: 'utf8' }).stdout.trim() || '?';
-writeFileSync(out, JSON.stringify({ cgroups: N, seconds: SECONDS, builds: BUILDS.map((b) => ({ ...b, commit: commit(b.dir) })), rows }, null, 1));
+writeFileSync(out, JSON.stringify({ cgroups: N, seconds: SECONDS, builds: BUILDS.map((b) => ({ ...b, commit: shortCommit(b.dir) })), rows }, null, 1));
 console.log(`tree: ${TREE}`);
 console.log(`| build | cgroups | usage / limit | polled | exporter idle (CPU % of a core) | with the watcher | watcher's cost | reads/s | main-thread wake-ups/s | µs per read | load1 |`);
 console.log(`|---|---:|---:|---:|---:|---:|---:|---:|---:|---:|---|`);

@@ -59,4 +59,4 @@ HEALTHCHECK --interval=30s --timeout=10s --retries=3 CMD ["node", "bin/healthche
 # watches, restores any oom_kill_disable it set) and exits 0.
 STOPSIGNAL SIGTERM
 # The node flags and GLIBC_TUNABLES are bin/memlens.js's (why: its header).
-ENTRYPOINT ["node", "--max-semi-space-size=1", "--heap-growing-percent=20", "bin/memlens.js"]
+ENTRYPOINT ["node", "--max-semi-space-size=1", "--heap-growing-percent=20", "--no-memory-reducer", "bin/memlens.js"]

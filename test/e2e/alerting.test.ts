@@ -221,7 +221,7 @@ async function scenario(): Promise<void> {
   ].join('\n'));
 
   const memlensArgs = (listen: string, dir: string): string[] => [
-    '--max-semi-space-size=1', '--heap-growing-percent=20', 'bin/memlens.js', '--web.listen-address', listen, '--snapshot.dir', join(tmp, dir),
+    '--max-semi-space-size=1', '--heap-growing-percent=20', '--no-memory-reducer', 'bin/memlens.js', '--web.listen-address', listen, '--snapshot.dir', join(tmp, dir),
     // Only our cgroups exported; the walk stops at their depth (it reads every cgroup down to
     // --cgroup.max-depth, and other tests on this machine make a thousand below theirs).
     '--cgroup.include', `^${regexEscape(full.path.slice(0, full.path.lastIndexOf('/') + 1) + prefix)}`,

@@ -66,7 +66,7 @@ test('image: built from the Dockerfile on a local base, run with the host at /ho
     for (const l of ['title', 'description', 'licenses', 'version', 'revision', 'source']) assert.ok(cfg.Labels[`org.opencontainers.image.${l}`], `OCI label ${l}`);
     assert.equal(cfg.Labels['org.opencontainers.image.revision'], 'test');
     assert.equal(cfg.User, 'root');
-    assert.deepEqual(cfg.Entrypoint, ['node', '--max-semi-space-size=1', '--heap-growing-percent=20', 'bin/memlens.js']);
+    assert.deepEqual(cfg.Entrypoint, ['node', '--max-semi-space-size=1', '--heap-growing-percent=20', '--no-memory-reducer', 'bin/memlens.js']);
     assert.deepEqual(inspect[0]!.Healthcheck?.Test, ['CMD', 'node', 'bin/healthcheck.js']);
     // Production dependencies only in the final stage.
     const devDeps = ok(podman(['run', '--rm', '--network=none', '--entrypoint', 'node', IMAGE, '-e', 'const fs=require("fs");console.log(["typescript","fast-check","@types/node"].filter(p=>fs.existsSync("node_modules/"+p)).join(","))']), 'list dev deps');

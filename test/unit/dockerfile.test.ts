@@ -38,6 +38,6 @@ test('Dockerfile: multi-stage, ARG BASE an official Node LTS slim image, HEALTHC
   assert.match(text, /^USER root$/m);
   assert.match(text, /# Root, on purpose: .*CAP_SYS_PTRACE[\s\S]*CAP_DAC_READ_SEARCH[\s\S]*CAP_SYSLOG/, 'the reason for root, capability by capability');
   assert.match(text, /^STOPSIGNAL SIGTERM$/m);
-  assert.match(text, /^ENTRYPOINT \["node", "--max-semi-space-size=1", "--heap-growing-percent=20", "bin\/memlens\.js"\]$/m, 'node is PID 1 (no shell in between to swallow SIGTERM)');
+  assert.match(text, /^ENTRYPOINT \["node", "--max-semi-space-size=1", "--heap-growing-percent=20", "--no-memory-reducer", "bin\/memlens\.js"\]$/m, 'node is PID 1 (no shell in between to swallow SIGTERM)');
   for (const e of ['MEMLENS_PATH_PROCFS=/host/proc', 'MEMLENS_PATH_SYSFS=/host/sys', 'MEMLENS_PATH_KMSG=/host/dev/kmsg']) assert.ok(text.includes(e), e);
 });

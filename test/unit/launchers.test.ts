@@ -18,9 +18,9 @@ function shebang(): { tunables: string; flags: string[] } {
   return { tunables: m[1]!, flags: m[2]!.trim().split(' ') };
 }
 
-test('the shebang sets the heap flags and malloc tunables measured for the memory target', () => {
+test('the shebang sets the heap flags and malloc tunables measured for the memory and CPU targets', () => {
   const { tunables, flags } = shebang();
-  assert.deepEqual(flags, ['--max-semi-space-size=1', '--heap-growing-percent=20']);
+  assert.deepEqual(flags, ['--max-semi-space-size=1', '--heap-growing-percent=20', '--no-memory-reducer']);
   assert.deepEqual(tunables.split(':').sort(), ['glibc.malloc.arena_max=2', 'glibc.malloc.mmap_threshold=131072', 'glibc.malloc.trim_threshold=131072']);
 });
 

@@ -92,20 +92,9 @@ busy_since() { # machine busy % since a stat_now snapshot (one busy core of 2 = 
   echo $(( tot > 0 ? 100 * (tot - idle) / tot : 0 ))
 }
 ticks() { sed -E 's/^.*\) //' "/proc/$1/stat" | awk '{print $12 + $13}'; }
-kb() { awk -v k="$2:" '$1==k{print $2}' "/proc/$1/status"; }
 TCK=$(getconf CLK_TCK)
 ncg() { find "$MEMROOT" -type d | wc -l; }
 
-grow_to() { # N: children c00000.. of PARENT, each with a limit (64 MiB plus a step, so each differs)
-  mkdir -p "$PARENT"
-  local have i
-  have=$(find "$PARENT" -mindepth 1 -maxdepth 1 -type d | wc -l)
-  for ((i = have; i < $1; i++)); do
-    local d; d=$(printf '%s/c%05d' "$PARENT" "$i")
-    mkdir "$d"
-    echo $((64 * 1048576 + i * 4096)) >"$d/memory.limit_in_bytes"
-  done
-}
 
 start_memlens() { # BUILD CONFIG PORT -> pid
   local extra=() node=()
@@ -133,7 +122,7 @@ say "# before: loadavg $(cut -d' ' -f1-3 /proc/loadavg) memory cgroups $(ncg)"
 [ "$PROCS" -gt 0 ] && say "# $("$BENCH/loadgen.sh" start "$PROCS")"
 
 for N in "${NS[@]}"; do
-  grow_to "$N"
+  grow_to "$PARENT" "$N"
   say "# N=$N bench cgroups, $(ncg) memory cgroups in the hierarchy, $(ls /proc | grep -c '^[0-9]') pids, loadavg $(cut -d' ' -f1-3 /proc/loadavg)"
   # one exporter per build x configuration, all up for the whole N
   NAMES=(); PIDS=(); PORTS=()

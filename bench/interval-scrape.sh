@@ -46,13 +46,9 @@ trap cleanup EXIT
 trap 'exit 130' INT TERM
 say() { echo "$*" | tee -a "$OUT"; }
 TCK=$(getconf CLK_TCK)
-utst() { sed -E 's/^.*\) //' "/proc/$1/stat" | awk '{print $12, $13}'; }
-kb() { awk -v k="$2:" '$1==k{print $2}' "/proc/$1/status"; }
+ms() { echo $(($1 * 1000 / TCK / N)); } # ticks over the N scrapes -> ms per scrape
 
-if [ "$CGROUPS" -gt 0 ]; then
-  mkdir -p "$PARENT"
-  for ((i = 0; i < CGROUPS; i++)); do d=$(printf '%s/c%05d' "$PARENT" "$i"); mkdir "$d"; echo $((64 * 1048576 + i * 4096)) >"$d/memory.limit_in_bytes"; done
-fi
+[ "$CGROUPS" -gt 0 ] && grow_to "$PARENT" "$CGROUPS"
 [ "$PROCS" -gt 0 ] && say "# $("$BENCH/loadgen.sh" start "$PROCS")"
 say "# interval-scrape date=$(date -u +%Y-%m-%dT%H:%M:%SZ) host=$(uname -r) nproc=$(nproc) node=$(node --version) build=$DIR gap=$GAP n=$N warmup=$WARMUP config=$CONFIG cgroups=$CGROUPS pids=$(ls /proc | grep -c '^[0-9]') launcher flags=${BASE_FLAGS[*]}"
 extra_ml=()
@@ -74,7 +70,6 @@ for v in "${VARS[@]}"; do
     sleep "$GAP"
   done
   read -r U1 S1 < <(utst "$PID")
-  ms() { echo $(($1 * 1000 / TCK / N)); }
   say "RESULT variant=$name flags='${flags[*]}' scrape_user_ms $(ms $su) scrape_sys_ms $(ms $ss) cycle_user_ms $(ms $((U1 - U0))) cycle_sys_ms $(ms $((S1 - S0))) rss_mb $(($(kb "$PID" VmRSS) / 1024)) hwm_mb $(($(kb "$PID" VmHWM) / 1024))"
   kill "$PID"; wait "$PID" 2>/dev/null || true; PID=
 done

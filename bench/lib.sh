@@ -1,4 +1,4 @@
-# Sourced by the bench scripts that measure builds of memlens side by side (cgscale.sh, pss-scale.sh).
+# Sourced by the bench scripts that measure builds of memlens side by side (cgscale.sh, pss-scale.sh, interval-scrape.sh).
 # Needs BENCH (this directory) and REPO (the checkout) set by the caller.
 
 build_of() { # DIR-or-empty -> a built memlens dir (git archive of HEAD when empty)
@@ -37,3 +37,18 @@ shuffled() { # SEED ITEM...
   for ((k = ${#a[@]} - 1; k > 0; k--)); do j=$((RANDOM % (k + 1))); t=${a[$k]}; a[k]=${a[$j]}; a[j]=$t; done
   echo "${a[@]}"
 }
+
+# Children c00000.. of PARENT up to N, each with a v1 memory limit (64 MiB plus a step, so each differs) and no
+# process; those already there are kept (a run grows 100 -> 1000 -> 3000).
+grow_to() { # PARENT N
+  mkdir -p "$1"
+  local have i d
+  have=$(find "$1" -mindepth 1 -maxdepth 1 -type d | wc -l)
+  for ((i = have; i < $2; i++)); do
+    d=$(printf '%s/c%05d' "$1" "$i"); mkdir "$d"
+    echo $((64 * 1048576 + i * 4096)) >"$d/memory.limit_in_bytes"
+  done
+}
+
+utst() { sed -E 's/^.*\) //' "/proc/$1/stat" | awk '{print $12, $13}'; } # PID -> utime stime (ticks, all threads)
+kb() { awk -v k="$2:" '$1==k{print $2}' "/proc/$1/status"; }             # PID KEY -> a /proc/PID/status field (kB)

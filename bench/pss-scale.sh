@@ -78,16 +78,6 @@ trap 'exit 130' INT TERM
 
 say() { echo "$*" | tee -a "$OUT" >&2; }
 TCK=$(getconf CLK_TCK)
-utst() { sed -E 's/^.*\) //' "/proc/$1/stat" | awk '{print $12, $13}'; } # utime stime (ticks, all threads)
-grow_to() {
-  mkdir -p "$PARENT"
-  local have i d
-  have=$(find "$PARENT" -mindepth 1 -maxdepth 1 -type d | wc -l)
-  for ((i = have; i < $1; i++)); do
-    d=$(printf '%s/c%05d' "$PARENT" "$i"); mkdir "$d"
-    echo $((64 * 1048576 + i * 4096)) >"$d/memory.limit_in_bytes"
-  done
-}
 WRAP=()
 [ "${ISOLATE:-0}" = 1 ] && WRAP=(unshare -m --propagation private sh -c 'mount --bind "$0" /sys/fs/cgroup/memory && exec "$@"' "$MEMROOT${OWN%/}")
 start_memlens() { # BUILD CONFIG PORT -> pid
@@ -118,7 +108,7 @@ say "# pss-scale date=$(date -u +%Y-%m-%dT%H:%M:%SZ) host=$(uname -r) nproc=$(np
 say "# rawcg files per cgroup: $RAWCG_FILES"
 [ "$PROCS" -gt 0 ] && say "# $("$BENCH/loadgen.sh" start "$PROCS")"
 for CG in "${CGS[@]}"; do
-  grow_to "$CG"
+  grow_to "$PARENT" "$CG"
   say "# cg=$CG: $("${WRAP[@]}" find "$MEMROOT" -type d | wc -l) memory cgroups, $(ls /proc | grep -c '^[0-9]') pids, loadavg $(cut -d' ' -f1-3 /proc/loadavg)"
   NAMES=(); PIDS=(); PORTS=(); port=$ML_PORT
   for b in "${!BUILDS[@]}"; do
